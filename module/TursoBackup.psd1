@@ -1,0 +1,32 @@
+@{
+    # The build (dotnet build TursoBackup.sln) stamps ModuleVersion from Directory.Build.props into out/TursoBackup/.
+    RootModule           = 'TursoBackup.dll'
+    ModuleVersion        = '0.1.0'
+    GUID                 = '6f0c9a52-3c1e-4d5b-9a8e-2b7d4f1e9c30'
+    Author               = 'TursoBackup contributors'
+    CompanyName          = 'TursoBackup'
+    Copyright            = '(c) TursoBackup contributors. MIT licence.'
+    Description          = 'Verified backup and recovery for Turso, libSQL and SQLite databases: consistent snapshots into a checksummed vault, restores that never overwrite without an emergency backup, and Test-Backup that proves each backup by restoring it.'
+    PowerShellVersion    = '5.1'
+    CompatiblePSEditions = @('Desktop', 'Core')
+    DotNetFrameworkVersion = '4.7.2'
+    NestedModules        = @()
+    FormatsToProcess     = @('TursoBackup.Format.ps1xml')
+    CmdletsToExport      = @(
+        'Backup-TursoDatabase'
+        'Get-TursoBackup'
+        'Restore-TursoBackup'
+        'Test-Backup'
+    )
+    FunctionsToExport    = @()
+    VariablesToExport    = @()
+    AliasesToExport      = @('Test-TursoBackup')
+    PrivateData          = @{
+        PSData = @{
+            Tags         = @('Turso', 'libSQL', 'SQLite', 'Backup', 'Restore', 'Recovery', 'DisasterRecovery', 'PSEdition_Desktop', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')
+            LicenseUri   = 'https://github.com/tursobackup/TursoBackup/blob/main/LICENSE'
+            ProjectUri   = 'https://github.com/tursobackup/TursoBackup'
+            ReleaseNotes = 'https://github.com/tursobackup/TursoBackup/blob/main/CHANGELOG.md'
+        }
+    }
+}

@@ -1,0 +1,35 @@
+using System;
+
+namespace TursoBackup.Engine.Backup
+{
+    /// <summary>What to back up and how.</summary>
+    public sealed class BackupRequest
+    {
+        public string SourcePath { get; set; }
+        public string VaultPath { get; set; }
+        /// <summary>Name in the vault; defaults to the file's base name (main.db → main).</summary>
+        public string Name { get; set; }
+        public CompressionKind Compression { get; set; } = CompressionKind.Gzip;
+        public BackupTier Tier { get; set; } = BackupTier.General;
+        public string[] Tags { get; set; } = new string[0];
+        /// <summary>How long to wait for another process's lock on the source.</summary>
+        public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    }
+
+    /// <summary>Progress of one backup, reported by the engine to whoever shows it.</summary>
+    public sealed class BackupProgress
+    {
+        public BackupProgress(string phase, long done, long total)
+        {
+            Phase = phase;
+            Done = done;
+            Total = total;
+        }
+
+        /// <summary>Copying, Compressing, Checksumming, Publishing.</summary>
+        public string Phase { get; }
+        public long Done { get; }
+        public long Total { get; }
+        public int Percent => Total <= 0 ? 0 : (int)Math.Min(100, Done * 100 / Total);
+    }
+}

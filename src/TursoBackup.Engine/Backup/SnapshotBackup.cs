@@ -1,0 +1,192 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Data.Sqlite;
+using TursoBackup.Engine.Errors;
+using TursoBackup.Engine.IO;
+using TursoBackup.Engine.Sqlite;
+using TursoBackup.Engine.Vault;
+
+namespace TursoBackup.Engine.Backup
+{
+    /// <summary>
+    /// Takes a consistent snapshot of a local SQLite/libSQL database into a vault:
+    /// online backup API into a private staging folder → checksum (and compression) and the content profile in
+    /// parallel → manifest → one rename publishes the backup. Nothing is listed until the rename.
+    /// </summary>
+    public sealed class SnapshotBackup
+    {
+        public static string ToolVersion => typeof(SnapshotBackup).Assembly.GetName().Version.ToString(3);
+
+        private readonly Func<DateTimeOffset> clock;
+
+        public SnapshotBackup(Func<DateTimeOffset> clock = null)
+        {
+            this.clock = clock ?? (() => DateTimeOffset.UtcNow);
+        }
+
+        /// <summary>Receives narration (the cmdlet shows it with -Verbose).</summary>
+        public Action<string> Log { get; set; }
+
+        public Action<BackupProgress> Progress { get; set; }
+
+        public static string DefaultName(string sourcePath) => Path.GetFileNameWithoutExtension(sourcePath);
+
+        public BackupInfo Run(BackupRequest request, CancellationToken cancel = default(CancellationToken))
+        {
+            string source = Path.GetFullPath(request.SourcePath);
+            SqliteFile.RequireDatabaseFile(source);
+            string name = BackupVault.ValidateDatabaseName(request.Name ?? DefaultName(source));
+            var vault = BackupVault.OpenOrCreate(request.VaultPath);
+            int cleaned = vault.CleanAbandonedStaging();
+            if (cleaned > 0) Log?.Invoke($"Removed {cleaned} abandoned staging folder(s) left by interrupted backups.");
+
+            var watch = Stopwatch.StartNew();
+            DateTimeOffset createdAt = clock();
+            string id = BackupVault.NewBackupId(createdAt);
+            string staging = vault.CreateStagingDirectory(id);
+            try
+            {
+                string artifactName = ArtifactStreams.ArtifactFileName(name, BackupKind.Snapshot, request.Compression);
+                string copyPath = request.Compression == CompressionKind.None
+                    ? Path.Combine(staging, artifactName)
+                    : Path.Combine(staging, "snapshot.db.partial");
+
+                DateTimeOffset pointInTime;
+                string journalMode;
+                using (var src = OpenSource(source, request.LockTimeout))
+                {
+                    journalMode = Convert.ToString(SqliteFile.Scalar(src, "PRAGMA journal_mode"));
+                    using (var tx = BeginSnapshot(src, source))
+                    {
+                        pointInTime = clock();
+                        Log?.Invoke($"Copying '{source}' ({journalMode} mode) with the online backup API into staging.");
+                        OnlineBackup.Copy(src, copyPath, (done, total) => Progress?.Invoke(new BackupProgress("Copying", done, total)), cancel);
+                    }
+                }
+                long sourceBytes = new FileInfo(copyPath).Length;
+
+                // The content profile (row counts, schema hash) and the checksum/compression both read the staged copy:
+                // run them side by side.
+                var profileTask = Task.Run(() =>
+                {
+                    using (var copy = SqliteFile.OpenImmutable(copyPath))
+                    {
+                        return DatabaseProfile.Read(copy);
+                    }
+                });
+                string artifactPath = Path.Combine(staging, artifactName);
+                long storedBytes;
+                string sha;
+                if (request.Compression == CompressionKind.None)
+                {
+                    Log?.Invoke("Checksumming and flushing the snapshot.");
+                    sha = ArtifactStreams.HashAndFlush(artifactPath, done => Progress?.Invoke(new BackupProgress("Checksumming", done, sourceBytes)));
+                    storedBytes = sourceBytes;
+                }
+                else
+                {
+                    Log?.Invoke($"Compressing the snapshot with {request.Compression}.");
+                    var written = ArtifactStreams.WriteArtifact(copyPath, artifactPath, request.Compression,
+                        done => Progress?.Invoke(new BackupProgress("Compressing", done, sourceBytes)));
+                    storedBytes = written.Bytes;
+                    sha = written.Sha256;
+                }
+                DatabaseProfile profile;
+                try
+                {
+                    profile = profileTask.GetAwaiter().GetResult();
+                }
+                catch (SqliteException ex)
+                {
+                    throw OnlineBackup.Translate(ex.SqliteErrorCode, ex.Message, "read the snapshot's content");
+                }
+                if (request.Compression != CompressionKind.None) File.Delete(copyPath);
+                cancel.ThrowIfCancellationRequested();
+
+                var info = new BackupInfo
+                {
+                    Id = id,
+                    Database = name,
+                    Kind = BackupKind.Snapshot,
+                    CreatedAt = createdAt,
+                    PointInTime = pointInTime,
+                    Vault = vault.Root,
+                    SourcePath = source,
+                    SourceBytes = sourceBytes,
+                    StoredBytes = storedBytes,
+                    Compression = request.Compression,
+                    Encrypted = false,
+                    Sha256 = sha,
+                    PageSize = profile.PageSize,
+                    PageCount = profile.PageCount,
+                    SchemaHash = profile.SchemaHash,
+                    Tables = profile.Tables.ToArray(),
+                    Tier = request.Tier,
+                    Tags = request.Tags ?? new string[0],
+                    JournalMode = journalMode,
+                    SqliteVersion = profile.SqliteVersion,
+                    FormatVersion = BackupManifest.FormatVersion,
+                };
+                info.Duration = watch.Elapsed;
+                DurableFile.WriteAllText(Path.Combine(staging, BackupManifest.FileName), BackupManifest.ToJson(info, artifactName, ToolVersion));
+                DurableFile.FlushDirectory(staging);
+                Progress?.Invoke(new BackupProgress("Publishing", 1, 1));
+                string final = vault.Publish(staging, name, id);
+                info.Location = Path.Combine(final, artifactName);
+                Log?.Invoke($"Published backup {id} of '{name}': {info.SourceBytes:N0} bytes, {info.StoredBytes:N0} stored, {info.Tables.Length} table(s), in {watch.Elapsed.TotalSeconds:F2} s.");
+                return info;
+            }
+            catch (IOException ex) when (IsDiskFull(ex))
+            {
+                throw new TursoBackupException(FailureKind.WriteFailed,
+                    $"The vault's disk is full while backing up '{source}': {ex.Message} Free space or choose another vault; no partial backup was kept.", source, ex);
+            }
+            catch (SqliteException ex)
+            {
+                throw OnlineBackup.Translate(ex.SqliteErrorCode, ex.Message, $"back up '{source}'");
+            }
+            finally
+            {
+                DurableFile.TryDeleteDirectory(staging);
+            }
+        }
+
+        private static SqliteConnection OpenSource(string source, TimeSpan lockTimeout)
+        {
+            try
+            {
+                return SqliteFile.OpenReadOnly(source, lockTimeout);
+            }
+            catch (SqliteException ex)
+            {
+                throw OnlineBackup.Translate(ex.SqliteErrorCode, ex.Message, $"open '{source}'");
+            }
+        }
+
+        /// <summary>Starts a read transaction and reads the schema, which takes the read lock / pins the WAL snapshot.</summary>
+        private static SqliteTransaction BeginSnapshot(SqliteConnection src, string source)
+        {
+            var tx = src.BeginTransaction(deferred: true);
+            using (var cmd = src.CreateCommand())
+            {
+                cmd.Transaction = tx;
+                cmd.CommandText = "SELECT count(*) FROM sqlite_master";
+                cmd.ExecuteScalar();
+            }
+            return tx;
+        }
+
+        internal static bool IsDiskFull(IOException ex)
+        {
+            const int ENOSPC = 28, ERROR_DISK_FULL = 0x70, ERROR_HANDLE_DISK_FULL = 0x27;
+            int code = ex.HResult & 0xFFFF;
+            return code == ENOSPC || code == ERROR_DISK_FULL || code == ERROR_HANDLE_DISK_FULL
+                   || ex.Message.IndexOf("No space left", StringComparison.OrdinalIgnoreCase) >= 0
+                   || ex.Message.IndexOf("not enough space", StringComparison.OrdinalIgnoreCase) >= 0;
+        }
+    }
+}

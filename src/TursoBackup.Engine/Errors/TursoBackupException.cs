@@ -1,0 +1,36 @@
+using System;
+
+namespace TursoBackup.Engine.Errors
+{
+    /// <summary>What kind of failure an engine operation met. The cmdlets map it to an ErrorCategory in one place.</summary>
+    public enum FailureKind
+    {
+        NotFound,
+        InvalidData,
+        InvalidArgument,
+        PermissionDenied,
+        AlreadyExists,
+        Busy,
+        WriteFailed,
+        NotEnabled,
+        OperationStopped,
+    }
+
+    /// <summary>
+    /// An engine failure with a message written for the admin: what happened and what to do next.
+    /// </summary>
+    public sealed class TursoBackupException : Exception
+    {
+        public TursoBackupException(FailureKind kind, string message, object target = null, Exception inner = null)
+            : base(message, inner)
+        {
+            Kind = kind;
+            Target = target;
+        }
+
+        public FailureKind Kind { get; }
+
+        /// <summary>The object the failure is about (a path, a backup id), for the error record.</summary>
+        public object Target { get; }
+    }
+}

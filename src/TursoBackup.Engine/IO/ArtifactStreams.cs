@@ -1,0 +1,150 @@
+using System;
+using System.IO;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using TursoBackup.Engine.Errors;
+using TursoBackup.Engine.Sqlite;
+
+namespace TursoBackup.Engine.IO
+{
+    /// <summary>Streaming compression, hashing and copying for vault artifacts. Memory stays flat: fixed buffers.</summary>
+    public static class ArtifactStreams
+    {
+        public const int BufferSize = 1 << 20;
+
+        public static string ArtifactFileName(string database, BackupKind kind, CompressionKind compression) =>
+            database + (kind == BackupKind.Dump ? ".sql" : ".db") + Extension(compression);
+
+        public static string Extension(CompressionKind compression) => compression == CompressionKind.Gzip ? ".gz" : "";
+
+        public static Stream Compress(Stream destination, CompressionKind compression)
+        {
+            switch (compression)
+            {
+                case CompressionKind.None: return new NonClosingStream(destination);
+                case CompressionKind.Gzip: return new GZipStream(destination, CompressionLevel.Fastest, leaveOpen: true);
+                default: throw new ArgumentOutOfRangeException(nameof(compression));
+            }
+        }
+
+        public static Stream Decompress(Stream source, CompressionKind compression)
+        {
+            switch (compression)
+            {
+                case CompressionKind.None: return new NonClosingStream(source);
+                case CompressionKind.Gzip: return new GZipStream(source, CompressionMode.Decompress, leaveOpen: true);
+                default: throw new ArgumentOutOfRangeException(nameof(compression));
+            }
+        }
+
+        /// <summary>Copies a file into a compressed artifact; returns (stored bytes, SHA-256 of what was stored).</summary>
+        public static (long Bytes, string Sha256) WriteArtifact(string sourceFile, string artifactPath, CompressionKind compression, Action<long> onProgress)
+        {
+            using (var sha = SHA256.Create())
+            using (var output = new FileStream(artifactPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize))
+            {
+                using (var hashing = new CryptoStream(new NonClosingStream(output), sha, CryptoStreamMode.Write))
+                using (var compressor = Compress(hashing, compression))
+                using (var input = new FileStream(sourceFile, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan))
+                {
+                    Pump(input, compressor, onProgress);
+                }
+                output.Flush(true);
+                return (output.Length, Hex.Of(sha.Hash));
+            }
+        }
+
+        /// <summary>Reads a file once: its SHA-256, and fsync of its data.</summary>
+        public static string HashAndFlush(string path, Action<long> onProgress)
+        {
+            using (var sha = SHA256.Create())
+            using (var fs = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read, BufferSize, FileOptions.SequentialScan))
+            {
+                var buffer = new byte[BufferSize];
+                long done = 0;
+                int n;
+                while ((n = fs.Read(buffer, 0, buffer.Length)) > 0)
+                {
+                    sha.TransformBlock(buffer, 0, n, null, 0);
+                    done += n;
+                    onProgress?.Invoke(done);
+                }
+                sha.TransformFinalBlock(buffer, 0, 0);
+                fs.Flush(true);
+                return Hex.Of(sha.Hash);
+            }
+        }
+
+        public static string HashFile(string path)
+        {
+            using (var sha = SHA256.Create())
+            using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan))
+            {
+                return Hex.Of(sha.ComputeHash(fs));
+            }
+        }
+
+        /// <summary>
+        /// Restores an artifact to <paramref name="destinationFile"/>: hashes the stored bytes as they are read,
+        /// decompresses, writes, fsyncs. Returns the SHA-256 of the stored artifact and the bytes written.
+        /// Decompression errors are InvalidData failures.
+        /// </summary>
+        public static (string Sha256, long Bytes) ExtractArtifact(string artifactPath, CompressionKind compression, string destinationFile, Action<long> onProgress)
+        {
+            using (var sha = SHA256.Create())
+            using (var input = new FileStream(artifactPath, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan))
+            using (var output = new FileStream(destinationFile, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize))
+            {
+                using (var hashing = new CryptoStream(new NonClosingStream(input), sha, CryptoStreamMode.Read))
+                using (var decompressor = Decompress(hashing, compression))
+                {
+                    try
+                    {
+                        Pump(decompressor, output, onProgress);
+                        // Read the remainder of the stored file so the checksum covers every stored byte.
+                        var rest = new byte[BufferSize];
+                        while (hashing.Read(rest, 0, rest.Length) > 0) { }
+                    }
+                    catch (InvalidDataException ex)
+                    {
+                        throw new TursoBackupException(FailureKind.InvalidData,
+                            $"The backup artifact '{artifactPath}' could not be decompressed ({ex.Message}). It is damaged; restore an older backup.", artifactPath, ex);
+                    }
+                }
+                output.Flush(true);
+                return (Hex.Of(sha.Hash), output.Length);
+            }
+        }
+
+        public static long Pump(Stream input, Stream output, Action<long> onProgress)
+        {
+            var buffer = new byte[BufferSize];
+            long done = 0;
+            int n;
+            while ((n = input.Read(buffer, 0, buffer.Length)) > 0)
+            {
+                output.Write(buffer, 0, n);
+                done += n;
+                onProgress?.Invoke(done);
+            }
+            return done;
+        }
+
+        /// <summary>Wraps a stream so that disposing the wrapper leaves the inner stream open.</summary>
+        private sealed class NonClosingStream : Stream
+        {
+            private readonly Stream inner;
+            public NonClosingStream(Stream inner) { this.inner = inner; }
+            public override bool CanRead => inner.CanRead;
+            public override bool CanSeek => false;
+            public override bool CanWrite => inner.CanWrite;
+            public override long Length => throw new NotSupportedException();
+            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+            public override void Flush() => inner.Flush();
+            public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+            public override void SetLength(long value) => throw new NotSupportedException();
+            public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+        }
+    }
+}

@@ -1,0 +1,96 @@
+using System;
+using System.IO;
+using System.Runtime.InteropServices;
+
+namespace TursoBackup.Engine.IO
+{
+    /// <summary>
+    /// Durable-write helpers: write under a temporary name, flush to disk, then rename into place,
+    /// and flush the directory so the rename itself survives a power cut.
+    /// </summary>
+    public static class DurableFile
+    {
+        /// <summary>Writes text to <paramref name="path"/> atomically (temporary name, fsync, rename).</summary>
+        public static void WriteAllText(string path, string text)
+        {
+            string dir = Path.GetDirectoryName(Path.GetFullPath(path));
+            string tmp = Path.Combine(dir, "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".tmp");
+            try
+            {
+                using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+                {
+                    var bytes = new System.Text.UTF8Encoding(false).GetBytes(text);
+                    fs.Write(bytes, 0, bytes.Length);
+                    fs.Flush(true);
+                }
+                ReplaceFile(tmp, path);
+                FlushDirectory(dir);
+            }
+            finally
+            {
+                if (File.Exists(tmp)) TryDelete(tmp);
+            }
+        }
+
+        /// <summary>Flushes an existing file's data to disk.</summary>
+        public static void FlushFile(string path)
+        {
+            using (var fs = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+            {
+                fs.Flush(true);
+            }
+        }
+
+        /// <summary>Renames <paramref name="source"/> over <paramref name="destination"/> (atomic on one volume).</summary>
+        public static void ReplaceFile(string source, string destination)
+        {
+            if (File.Exists(destination))
+            {
+                // rename(2) on Unix, ReplaceFile on Windows: the destination never disappears half-way.
+                File.Replace(source, destination, null, true);
+            }
+            else
+            {
+                File.Move(source, destination);
+            }
+        }
+
+        /// <summary>fsync a directory on Unix so a rename in it is durable. Windows needs (and allows) no such step.</summary>
+        public static void FlushDirectory(string dir)
+        {
+            if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows)) return;
+            try
+            {
+                int fd = Native.open(dir, 0 /* O_RDONLY */);
+                if (fd < 0) return;
+                try { Native.fsync(fd); } finally { Native.close(fd); }
+            }
+            catch (Exception ex) when (ex is DllNotFoundException || ex is EntryPointNotFoundException)
+            {
+                // Best effort: a platform without these entry points still has the file data flushed.
+            }
+        }
+
+        public static void TryDelete(string path)
+        {
+            try { if (File.Exists(path)) File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+
+        public static void TryDeleteDirectory(string path)
+        {
+            try { if (Directory.Exists(path)) Directory.Delete(path, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+
+        private static class Native
+        {
+            [DllImport("libc", SetLastError = true, CharSet = CharSet.Ansi)]
+            public static extern int open(string path, int flags);
+
+            [DllImport("libc", SetLastError = true)]
+            public static extern int fsync(int fd);
+
+            [DllImport("libc", SetLastError = true)]
+            public static extern int close(int fd);
+        }
+    }
+}

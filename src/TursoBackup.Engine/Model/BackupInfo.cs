@@ -1,0 +1,66 @@
+using System;
+
+namespace TursoBackup
+{
+    /// <summary>The row count of one table as recorded in a backup's manifest.</summary>
+    public sealed class TableRowCount
+    {
+        public TableRowCount() { }
+
+        public TableRowCount(string name, long rows)
+        {
+            Name = name;
+            Rows = rows;
+        }
+
+        public string Name { get; set; }
+        public long Rows { get; set; }
+
+        public override string ToString() => Name + "=" + Rows;
+    }
+
+    /// <summary>One backup in a vault: its artifact and what its manifest says of it.</summary>
+    public sealed class BackupInfo
+    {
+        /// <summary>Sortable by time: yyyyMMddTHHmmss.fffZ-xxxx.</summary>
+        public string Id { get; set; }
+        public string Database { get; set; }
+        public BackupKind Kind { get; set; }
+        public DateTimeOffset CreatedAt { get; set; }
+        /// <summary>The moment of the database state the backup holds (when its read transaction began).</summary>
+        public DateTimeOffset PointInTime { get; set; }
+        public string Vault { get; set; }
+        /// <summary>Full path of the stored artifact.</summary>
+        public string Location { get; set; }
+        public string SourcePath { get; set; }
+        public long SourceBytes { get; set; }
+        public long StoredBytes { get; set; }
+        public CompressionKind Compression { get; set; }
+        public bool Encrypted { get; set; }
+        /// <summary>SHA-256 of the stored artifact, lowercase hex.</summary>
+        public string Sha256 { get; set; }
+        public int PageSize { get; set; }
+        public long PageCount { get; set; }
+        public string SchemaHash { get; set; }
+        public TableRowCount[] Tables { get; set; } = new TableRowCount[0];
+        public TimeSpan Duration { get; set; }
+        public BackupTier Tier { get; set; } = BackupTier.General;
+        public string[] Tags { get; set; } = new string[0];
+        public string JournalMode { get; set; }
+        public string SqliteVersion { get; set; }
+        public int FormatVersion { get; set; }
+
+        /// <summary>Sum of the table row counts.</summary>
+        public long TotalRows
+        {
+            get
+            {
+                long total = 0;
+                foreach (var t in Tables ?? new TableRowCount[0]) total += t.Rows;
+                return total;
+            }
+        }
+
+        public override string ToString() => Database + "/" + Id;
+    }
+}

@@ -1,0 +1,275 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using Microsoft.Data.Sqlite;
+using TursoBackup.Engine.Errors;
+using TursoBackup.Engine.IO;
+using TursoBackup.Engine.Sqlite;
+
+namespace TursoBackup.Engine.Verification
+{
+    /// <summary>
+    /// Restores a backup into scratch space and proves the result, one CheckResult per check. A failed check never
+    /// throws: the result says which check failed and why.
+    /// </summary>
+    public sealed class BackupVerifier
+    {
+        public const string Checksum = "Checksum";
+        public const string Decompression = "Decompression";
+        public const string IntegrityCheck = "IntegrityCheck";
+        public const string ForeignKeyCheck = "ForeignKeyCheck";
+        public const string RowCounts = "RowCounts";
+        public const string SchemaHash = "SchemaHash";
+        public const string RestoreTime = "RestoreTime";
+
+        private readonly Func<DateTimeOffset> clock;
+
+        public BackupVerifier(Func<DateTimeOffset> clock = null)
+        {
+            this.clock = clock ?? (() => DateTimeOffset.UtcNow);
+        }
+
+        public Action<string> Log { get; set; }
+
+        public Action<long, long> Progress { get; set; }
+
+        /// <summary>Scratch folder for restores (defaults to the system temp folder).</summary>
+        public string ScratchRoot { get; set; } = Path.GetTempPath();
+
+        /// <param name="queries">Named SQL checks; each must return a truthy scalar.</param>
+        /// <param name="keepRestoredDirectory">When set, the restored copy is moved there instead of deleted.</param>
+        public BackupTestResult Test(BackupInfo backup, TimeSpan? recoveryTimeObjective = null,
+            IDictionary<string, string> queries = null, string keepRestoredDirectory = null)
+        {
+            var checks = new List<CheckResult>();
+            var result = new BackupTestResult
+            {
+                Database = backup.Database,
+                Backup = backup,
+                RecoveryTimeObjective = recoveryTimeObjective,
+                TestedAt = clock(),
+            };
+            string scratch = Path.Combine(ScratchRoot, "tursobackup-test-" + Guid.NewGuid().ToString("N").Substring(0, 12));
+            Directory.CreateDirectory(scratch);
+            string restored = Path.Combine(scratch, backup.Database + ".db");
+            try
+            {
+                var watch = Stopwatch.StartNew();
+                bool restoredOk = RestoreToScratch(backup, restored, checks);
+                result.RestoreDuration = watch.Elapsed;
+                if (restoredOk)
+                {
+                    CheckDatabase(backup, restored, queries, checks);
+                }
+                else
+                {
+                    foreach (var name in new[] { IntegrityCheck, ForeignKeyCheck, RowCounts, SchemaHash }.Concat(queries?.Keys ?? Enumerable.Empty<string>()))
+                    {
+                        checks.Add(new CheckResult(name, false, null, null, "Not run: the backup could not be restored."));
+                    }
+                }
+                if (recoveryTimeObjective.HasValue)
+                {
+                    bool met = result.RestoreDuration <= recoveryTimeObjective.Value;
+                    result.RtoMet = met;
+                    checks.Add(new CheckResult(RestoreTime, met, "<= " + Format(recoveryTimeObjective.Value), Format(result.RestoreDuration),
+                        met ? "The restore finished within the recovery time objective."
+                            : $"The restore took {Format(result.RestoreDuration)}, over the recovery time objective of {Format(recoveryTimeObjective.Value)}."));
+                }
+                else
+                {
+                    checks.Add(new CheckResult(RestoreTime, true, "(no objective given)", Format(result.RestoreDuration), "Measured; pass -RecoveryTimeObjective to hold it to a limit."));
+                }
+                if (keepRestoredDirectory != null && restoredOk)
+                {
+                    Directory.CreateDirectory(keepRestoredDirectory);
+                    string kept = Path.Combine(Path.GetFullPath(keepRestoredDirectory), backup.Database + "-" + backup.Id + ".db");
+                    File.Move(restored, kept);
+                    result.RestoredPath = kept;
+                }
+            }
+            finally
+            {
+                DurableFile.TryDeleteDirectory(scratch);
+            }
+            result.Checks = checks.ToArray();
+            result.Passed = checks.All(c => c.Passed);
+            Log?.Invoke(result.Passed
+                ? $"Backup {backup.Id} of '{backup.Database}' passed all {checks.Count} checks."
+                : $"Backup {backup.Id} of '{backup.Database}' FAILED: {result.FailedChecks}.");
+            return result;
+        }
+
+        private bool RestoreToScratch(BackupInfo backup, string restored, List<CheckResult> checks)
+        {
+            if (!File.Exists(backup.Location))
+            {
+                checks.Add(new CheckResult(Checksum, false, backup.Sha256, null, $"The artifact '{backup.Location}' is missing."));
+                checks.Add(new CheckResult(Decompression, false, null, null, "Not run: the artifact is missing."));
+                return false;
+            }
+            Log?.Invoke($"Restoring backup {backup.Id} into scratch space.");
+            try
+            {
+                var (sha, bytes) = ArtifactStreams.ExtractArtifact(backup.Location, backup.Compression, restored,
+                    done => Progress?.Invoke(done, backup.SourceBytes));
+                bool shaOk = string.Equals(sha, backup.Sha256, StringComparison.OrdinalIgnoreCase);
+                checks.Add(new CheckResult(Checksum, shaOk, backup.Sha256, sha,
+                    shaOk ? "The stored artifact matches the manifest's SHA-256." : "The stored artifact's SHA-256 differs from the manifest: the backup was changed or damaged after it was written."));
+                checks.Add(new CheckResult(Decompression, true, backup.Compression.ToString(), bytes.ToString("N0", CultureInfo.InvariantCulture) + " bytes",
+                    backup.Compression == CompressionKind.None ? "Not compressed; copied." : "Decompressed without error."));
+                return true;
+            }
+            catch (TursoBackupException ex) when (ex.Kind == FailureKind.InvalidData)
+            {
+                string sha = SafeHash(backup.Location);
+                bool shaOk = string.Equals(sha, backup.Sha256, StringComparison.OrdinalIgnoreCase);
+                checks.Add(new CheckResult(Checksum, shaOk, backup.Sha256, sha, shaOk ? "The stored artifact matches the manifest's SHA-256." : "The stored artifact's SHA-256 differs from the manifest."));
+                checks.Add(new CheckResult(Decompression, false, backup.Compression.ToString(), "error", ex.Message));
+                return false;
+            }
+        }
+
+        private void CheckDatabase(BackupInfo backup, string restored, IDictionary<string, string> queries, List<CheckResult> checks)
+        {
+            SqliteConnection db = null;
+            try
+            {
+                db = SqliteFile.OpenReadWrite(restored);
+            }
+            catch (SqliteException ex)
+            {
+                foreach (var name in new[] { IntegrityCheck, ForeignKeyCheck, RowCounts, SchemaHash })
+                {
+                    checks.Add(new CheckResult(name, false, null, null, "The restored file could not be opened: " + ex.Message));
+                }
+                return;
+            }
+            using (db)
+            {
+                Log?.Invoke("Running PRAGMA integrity_check.");
+                checks.Add(Run(IntegrityCheck, () =>
+                {
+                    var lines = Column(db, "PRAGMA integrity_check");
+                    bool ok = lines.Count == 1 && lines[0] == "ok";
+                    return new CheckResult(IntegrityCheck, ok, "ok", ok ? "ok" : lines.Count + " problem(s)",
+                        ok ? "PRAGMA integrity_check found no problems." : string.Join("; ", lines.Take(5)));
+                }));
+                checks.Add(Run(ForeignKeyCheck, () =>
+                {
+                    var violations = new List<string>();
+                    using (var cmd = db.CreateCommand())
+                    {
+                        cmd.CommandText = "PRAGMA foreign_key_check";
+                        using (var r = cmd.ExecuteReader())
+                        {
+                            while (r.Read())
+                            {
+                                violations.Add($"{r.GetString(0)} rowid {(r.IsDBNull(1) ? "?" : r.GetValue(1))} → {r.GetString(2)}");
+                            }
+                        }
+                    }
+                    bool ok = violations.Count == 0;
+                    return new CheckResult(ForeignKeyCheck, ok, "0 violations", violations.Count + " violation(s)",
+                        ok ? "Every foreign key points at an existing row." : string.Join("; ", violations.Take(5)));
+                }));
+                DatabaseProfile profile = null;
+                Exception profileError = null;
+                try { profile = DatabaseProfile.Read(db); } catch (SqliteException ex) { profileError = ex; }
+                checks.Add(Run(RowCounts, () =>
+                {
+                    if (profile == null) return new CheckResult(RowCounts, false, null, null, "Could not count rows: " + profileError.Message);
+                    var expected = (backup.Tables ?? new TableRowCount[0]).ToDictionary(t => t.Name, t => t.Rows, StringComparer.Ordinal);
+                    var actual = profile.Tables.ToDictionary(t => t.Name, t => t.Rows, StringComparer.Ordinal);
+                    var diffs = new List<string>();
+                    foreach (var name in expected.Keys.Union(actual.Keys).OrderBy(n => n, StringComparer.Ordinal))
+                    {
+                        bool hasE = expected.TryGetValue(name, out long e), hasA = actual.TryGetValue(name, out long a);
+                        if (!hasE) diffs.Add($"{name}: not in the manifest, {a} rows restored");
+                        else if (!hasA) diffs.Add($"{name}: {e} rows in the manifest, table missing");
+                        else if (e != a) diffs.Add($"{name}: {e} rows in the manifest, {a} restored");
+                    }
+                    bool ok = diffs.Count == 0;
+                    return new CheckResult(RowCounts, ok, expected.Values.Sum().ToString("N0", CultureInfo.InvariantCulture) + " rows in " + expected.Count + " table(s)",
+                        actual.Values.Sum().ToString("N0", CultureInfo.InvariantCulture) + " rows in " + actual.Count + " table(s)",
+                        ok ? "Every table has the row count the manifest recorded." : string.Join("; ", diffs.Take(10)));
+                }));
+                checks.Add(Run(SchemaHash, () =>
+                {
+                    if (profile == null) return new CheckResult(SchemaHash, false, backup.SchemaHash, null, "Could not read the schema: " + profileError.Message);
+                    bool ok = string.Equals(profile.SchemaHash, backup.SchemaHash, StringComparison.OrdinalIgnoreCase);
+                    return new CheckResult(SchemaHash, ok, backup.SchemaHash, profile.SchemaHash,
+                        ok ? "The schema is the one the manifest recorded." : "The restored schema differs from the one the manifest recorded.");
+                }));
+                if (queries != null)
+                {
+                    foreach (var q in queries)
+                    {
+                        checks.Add(Run(q.Key, () =>
+                        {
+                            object value = SqliteFile.Scalar(db, q.Value);
+                            bool ok = IsTruthy(value);
+                            return new CheckResult(q.Key, ok, "truthy", value == null || value is DBNull ? "NULL" : Convert.ToString(value, CultureInfo.InvariantCulture),
+                                ok ? "The query returned a truthy value." : "The query returned a falsy value: " + q.Value);
+                        }));
+                    }
+                }
+            }
+        }
+
+        private static CheckResult Run(string name, Func<CheckResult> check)
+        {
+            try
+            {
+                return check();
+            }
+            catch (SqliteException ex)
+            {
+                return new CheckResult(name, false, null, "error", ex.Message);
+            }
+        }
+
+        private static List<string> Column(SqliteConnection db, string sql)
+        {
+            var list = new List<string>();
+            using (var cmd = db.CreateCommand())
+            {
+                cmd.CommandText = sql;
+                using (var r = cmd.ExecuteReader())
+                {
+                    while (r.Read()) list.Add(Convert.ToString(r.GetValue(0), CultureInfo.InvariantCulture));
+                }
+            }
+            return list;
+        }
+
+        /// <summary>SQLite truthiness: non-zero numbers, and text that reads as a non-zero number or 'true'.</summary>
+        public static bool IsTruthy(object value)
+        {
+            switch (value)
+            {
+                case null: return false;
+                case DBNull _: return false;
+                case long l: return l != 0;
+                case double d: return d != 0;
+                case string s:
+                    if (double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double n)) return n != 0;
+                    return string.Equals(s.Trim(), "true", StringComparison.OrdinalIgnoreCase);
+                case byte[] b: return b.Length > 0;
+                default: return true;
+            }
+        }
+
+        private static string SafeHash(string path)
+        {
+            try { return ArtifactStreams.HashFile(path); } catch (IOException) { return null; }
+        }
+
+        private static string Format(TimeSpan t) => t.TotalSeconds < 60
+            ? t.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture) + " s"
+            : t.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,102 @@
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using TursoBackup.Engine.Backup;
+using TursoBackup.Engine.Errors;
+using TursoBackup.Engine.Restore;
+using TursoBackup.Engine.Vault;
+using TursoBackup.Internal;
+
+namespace TursoBackup.Cmdlets
+{
+    /// <summary>Restores a snapshot backup to a database file.</summary>
+    [Cmdlet(VerbsData.Restore, "TursoBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = ByObject)]
+    [OutputType(typeof(RestoreResult))]
+    public sealed class RestoreTursoBackupCommand : TursoCmdlet
+    {
+        private const string ByObject = "InputObject";
+        private const string ByName = "Vault";
+        private int activityId;
+
+        [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ByObject)]
+        [ValidateNotNull]
+        public BackupInfo InputObject { get; set; }
+
+        [Parameter(Mandatory = true, ParameterSetName = ByName)]
+        [ValidateNotNullOrEmpty]
+        public string Vault { get; set; }
+
+        [Parameter(Mandatory = true, ParameterSetName = ByName)]
+        [ValidateNotNullOrEmpty]
+        public string Database { get; set; }
+
+        [Parameter(ParameterSetName = ByName)]
+        [ValidateNotNullOrEmpty]
+        public string Id { get; set; }
+
+        [Parameter(Mandatory = true, Position = 0)]
+        [ValidateNotNullOrEmpty]
+        public string Destination { get; set; }
+
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
+        protected override void BeginProcessing()
+        {
+            base.BeginProcessing();
+            activityId = NewActivityId();
+        }
+
+        protected override void ProcessRecord()
+        {
+            BackupInfo backup = InputObject;
+            if (backup == null)
+            {
+                try
+                {
+                    var vault = BackupVault.OpenExisting(ResolveNewPath(Vault));
+                    var backups = vault.List(Database).Where(b => Id == null || b.Id == Id).ToList();
+                    backup = backups.FirstOrDefault() ?? throw new TursoBackupException(FailureKind.NotFound,
+                        Id == null
+                            ? $"The vault '{vault.Root}' has no backup of '{Database}'. List what it has with Get-TursoBackup -Vault '{vault.Root}'."
+                            : $"The vault '{vault.Root}' has no backup '{Id}' of '{Database}'. List them with Get-TursoBackup -Vault '{vault.Root}' -Database '{Database}'.",
+                        Id ?? Database);
+                }
+                catch (TursoBackupException ex)
+                {
+                    WriteFailure(ex);
+                    return;
+                }
+            }
+            string target = BackupRestore.ResolveDestination(backup, ResolveNewPath(Destination));
+            bool exists = File.Exists(target);
+            if (exists && !Force)
+            {
+                WriteFailure(new TursoBackupException(FailureKind.AlreadyExists,
+                    $"'{target}' already exists. Use -Force to replace it (an emergency backup of it is taken into the vault first), or choose another -Destination.", target));
+                return;
+            }
+            string action = exists
+                ? $"Replace the existing database with backup {backup.Id} of '{backup.Database}' (an emergency backup of it is taken first)"
+                : $"Restore backup {backup.Id} of '{backup.Database}'";
+            if (!ShouldProcess(target, action)) return;
+
+            string activity = "Restoring " + backup.Database + " to " + target;
+            var engine = new BackupRestore
+            {
+                Log = WriteVerbose,
+                Progress = (done, total) => ShowProgress(activityId, activity, $"{done:N0} of {total:N0} bytes", total > 0 ? (int)(done * 100 / total) : 0),
+            };
+            RestoreResult result = null;
+            bool ok = TryRun(() => result = engine.Restore(backup, target, overwrite: exists, takeEmergencyBackup: existing =>
+                new SnapshotBackup { Log = WriteVerbose }.Run(new BackupRequest
+                {
+                    SourcePath = existing,
+                    VaultPath = backup.Vault,
+                    Tags = new[] { "emergency", "before-restore-" + backup.Id },
+                }, Cancellation)), target);
+            CompleteProgress(activityId, activity);
+            if (ok) WriteObject(result);
+        }
+    }
+}

@@ -1,0 +1,136 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Management.Automation;
+using System.Threading;
+using TursoBackup.Engine.Errors;
+using TursoBackup.Engine.Sqlite;
+
+namespace TursoBackup.Internal
+{
+    /// <summary>
+    /// What every TursoBackup cmdlet shares: a cancellation token tied to Ctrl+C (StopProcessing), the one place
+    /// where engine failures become ErrorRecords, path resolution through the provider, and progress records that
+    /// always complete.
+    /// </summary>
+    public abstract class TursoCmdlet : PSCmdlet
+    {
+        private static int nextActivityId = 1;
+        private CancellationTokenSource cancellation;
+
+        protected CancellationToken Cancellation => cancellation.Token;
+
+        protected override void BeginProcessing()
+        {
+            cancellation = new CancellationTokenSource();
+            NativeSqlite.EnsureInitialized();
+        }
+
+        protected override void StopProcessing()
+        {
+            cancellation?.Cancel();
+        }
+
+        protected override void EndProcessing()
+        {
+            cancellation?.Dispose();
+        }
+
+        /// <summary>A fresh activity id for one progress bar.</summary>
+        protected static int NewActivityId() => Interlocked.Increment(ref nextActivityId);
+
+        /// <summary>Resolves a path that may not exist yet against the current PowerShell location.</summary>
+        protected string ResolveNewPath(string path) => GetUnresolvedProviderPathFromPSPath(path);
+
+        /// <summary>Resolves an existing path (wildcards allowed); a miss is a non-terminating ObjectNotFound error.</summary>
+        protected IEnumerable<string> ResolveExistingPaths(string path)
+        {
+            if (!WildcardPattern.ContainsWildcardCharacters(path))
+            {
+                string resolved = GetUnresolvedProviderPathFromPSPath(path);
+                if (File.Exists(resolved) || Directory.Exists(resolved)) return new[] { resolved };
+                WriteFailure(new TursoBackupException(FailureKind.NotFound,
+                    $"Database file '{resolved}' does not exist. Check the path (relative paths are resolved against the current location); nothing was written.", resolved));
+                return new string[0];
+            }
+            try
+            {
+                return GetResolvedProviderPathFromPSPath(path, out _);
+            }
+            catch (ItemNotFoundException)
+            {
+                WriteFailure(new TursoBackupException(FailureKind.NotFound, $"No file matches '{path}'. Check the path and the wildcard.", path));
+                return new string[0];
+            }
+        }
+
+        /// <summary>Reports an engine failure as a non-terminating error with a matching category.</summary>
+        protected void WriteFailure(TursoBackupException ex) => WriteError(ToErrorRecord(ex));
+
+        protected void ThrowFailure(TursoBackupException ex) => ThrowTerminatingError(ToErrorRecord(ex));
+
+        protected ErrorRecord ToErrorRecord(TursoBackupException ex)
+        {
+            string command = MyInvocation?.MyCommand?.Name?.Replace("-", "") ?? "TursoBackup";
+            return new ErrorRecord(ex, command + "," + ex.Kind, Category(ex.Kind), ex.Target);
+        }
+
+        public static ErrorCategory Category(FailureKind kind)
+        {
+            switch (kind)
+            {
+                case FailureKind.NotFound: return ErrorCategory.ObjectNotFound;
+                case FailureKind.InvalidData: return ErrorCategory.InvalidData;
+                case FailureKind.InvalidArgument: return ErrorCategory.InvalidArgument;
+                case FailureKind.PermissionDenied: return ErrorCategory.PermissionDenied;
+                case FailureKind.AlreadyExists: return ErrorCategory.ResourceExists;
+                case FailureKind.Busy: return ErrorCategory.ResourceBusy;
+                case FailureKind.WriteFailed: return ErrorCategory.WriteError;
+                case FailureKind.NotEnabled: return ErrorCategory.NotEnabled;
+                case FailureKind.OperationStopped: return ErrorCategory.OperationStopped;
+                default: return ErrorCategory.NotSpecified;
+            }
+        }
+
+        /// <summary>
+        /// Runs engine work, turning its failures into non-terminating errors; I/O and permission exceptions that
+        /// escaped the engine are reported the same way. Returns false when the work failed.
+        /// </summary>
+        protected bool TryRun(Action work, object target)
+        {
+            try
+            {
+                work();
+                return true;
+            }
+            catch (TursoBackupException ex)
+            {
+                WriteFailure(ex);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new PipelineStoppedException();
+            }
+            catch (UnauthorizedAccessException ex)
+            {
+                WriteFailure(new TursoBackupException(FailureKind.PermissionDenied, ex.Message + " Run as an account with access, or choose another location.", target, ex));
+            }
+            catch (IOException ex)
+            {
+                WriteFailure(new TursoBackupException(FailureKind.WriteFailed, ex.Message + " Check the disk and the path, then try again.", target, ex));
+            }
+            return false;
+        }
+
+        /// <summary>Shows progress for one activity; <see cref="CompleteProgress"/> must follow.</summary>
+        protected void ShowProgress(int activityId, string activity, string status, int percent)
+        {
+            WriteProgress(new ProgressRecord(activityId, activity, status) { PercentComplete = Math.Max(0, Math.Min(100, percent)) });
+        }
+
+        protected void CompleteProgress(int activityId, string activity)
+        {
+            WriteProgress(new ProgressRecord(activityId, activity, "Done") { RecordType = ProgressRecordType.Completed });
+        }
+    }
+}
