@@ -43,13 +43,18 @@ internal sealed class ConsoleUI : PSHostUserInterface
         return s;
     }
 
-    public override void Write(string value) => Console.Out.Write(value);
-    public override void Write(ConsoleColor foregroundColor, ConsoleColor backgroundColor, string value) => Console.Out.Write(value);
-    public override void WriteLine(string value) => Console.Out.WriteLine(value);
+    // Formatting emits ANSI styles; keep them for a terminal, strip them for files, pipes and NO_COLOR.
+    private static readonly bool Plain = Console.IsOutputRedirected || Environment.GetEnvironmentVariable("NO_COLOR") != null;
+    private static readonly System.Text.RegularExpressions.Regex Ansi = new("\u001b\\[[0-9;]*[A-Za-z]", System.Text.RegularExpressions.RegexOptions.Compiled);
+    private static string Out(string value) => Plain && value.IndexOf('\u001b') >= 0 ? Ansi.Replace(value, "") : value;
+
+    public override void Write(string value) => Console.Out.Write(Out(value));
+    public override void Write(ConsoleColor foregroundColor, ConsoleColor backgroundColor, string value) => Console.Out.Write(Out(value));
+    public override void WriteLine(string value) => Console.Out.WriteLine(Out(value));
     public override void WriteErrorLine(string value)
     {
         Interlocked.Increment(ref ErrorCount);
-        Console.Error.WriteLine(value);
+        Console.Error.WriteLine(Out(value));
     }
     public override void WriteDebugLine(string message) => Console.Error.WriteLine("DEBUG: " + message);
     public override void WriteVerboseLine(string message) => Console.Error.WriteLine("VERBOSE: " + message);

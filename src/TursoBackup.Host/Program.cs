@@ -52,11 +52,6 @@ var iss = InitialSessionState.CreateDefault2();
 if (!noModule) iss.ImportPSModule(new[] { Path.GetFullPath(module!) });
 using var runspace = RunspaceFactory.CreateRunspace(host, iss);
 runspace.Open();
-if (Console.IsOutputRedirected || Environment.GetEnvironmentVariable("NO_COLOR") != null)
-{
-    using var plain = PowerShell.Create(runspace);
-    plain.AddScript("$PSStyle.OutputRendering = 'PlainText'").Invoke();
-}
 using var ps = PowerShell.Create(runspace);
 if (file != null)
 {

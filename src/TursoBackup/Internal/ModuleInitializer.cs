@@ -12,6 +12,8 @@ namespace TursoBackup.Internal
         public void OnImport()
         {
             NativeSqlite.EnsureInitialized();
+            // Load Microsoft.Data.Sqlite now so scripts can use its types (the Quickstart makes its sample database with it).
+            System.GC.KeepAlive(typeof(Microsoft.Data.Sqlite.SqliteConnection).Assembly);
         }
     }
 }

@@ -1,0 +1,97 @@
+using System.Text.RegularExpressions;
+
+namespace TursoBackup.Module.Tests;
+
+/// <summary>The assembled module: manifest, exported commands, native SQLite found by the module itself.</summary>
+public sealed class ModuleLoadingTests : IClassFixture<ModuleSession>
+{
+    private readonly ModuleSession session;
+
+    public ModuleLoadingTests(ModuleSession session) => this.session = session;
+
+    /// <summary>The commands listed in the README's "Commands" section (between the commands markers).</summary>
+    public static SortedSet<string> DocumentedCommands()
+    {
+        string readme = File.ReadAllText(Path.Combine(Repo.Root, "README.md"));
+        var section = Regex.Match(readme, "<!-- commands -->(.*?)<!-- /commands -->", RegexOptions.Singleline);
+        Assert.True(section.Success, "README.md has no <!-- commands --> section");
+        return new SortedSet<string>(Regex.Matches(section.Groups[1].Value, @"`([A-Z][a-z]+-[A-Za-z]+)`").Select(m => m.Groups[1].Value), StringComparer.Ordinal);
+    }
+
+    [Fact]
+    public void ExportedCommandsEqualTheDocumentedOnes()
+    {
+        var exported = session.Run("Get-Command -Module TursoBackup -CommandType Cmdlet | ForEach-Object Name").NoErrors()
+            .Output.Select(o => o.ToString()).ToList();
+        Assert.Equal(DocumentedCommands(), new SortedSet<string>(exported, StringComparer.Ordinal));
+
+        var alias = session.Run("(Get-Command Test-TursoBackup).ResolvedCommandName").NoErrors();
+        Assert.Equal("Test-Backup", alias.Output.Single().ToString());
+    }
+
+    [Fact]
+    public void ManifestIsValidForBothEditions()
+    {
+        var r = session.Run("Test-ModuleManifest -Path $path", new Dictionary<string, object> { ["path"] = session.ModulePath }).NoErrors();
+        var manifest = (System.Management.Automation.PSModuleInfo)r.Output.Single().BaseObject;
+        Assert.Equal("TursoBackup", manifest.Name);
+        Assert.Equal(new Version(5, 1), manifest.PowerShellVersion);
+        Assert.Contains("Desktop", manifest.CompatiblePSEditions);
+        Assert.Contains("Core", manifest.CompatiblePSEditions);
+        Assert.NotNull(manifest.LicenseUri);
+        Assert.NotNull(manifest.ProjectUri);
+        Assert.Contains("SQLite", manifest.Tags);
+        // The build stamps the version from Directory.Build.props.
+        string props = File.ReadAllText(Path.Combine(Repo.Root, "Directory.Build.props"));
+        Assert.Equal(Regex.Match(props, "<Version>(.*?)</Version>").Groups[1].Value, manifest.Version.ToString());
+    }
+
+    [Theory]
+    [InlineData("win-x64", "e_sqlite3.dll")]
+    [InlineData("linux-x64", "libe_sqlite3.so")]
+    [InlineData("linux-arm64", "libe_sqlite3.so")]
+    [InlineData("osx-x64", "libe_sqlite3.dylib")]
+    [InlineData("osx-arm64", "libe_sqlite3.dylib")]
+    public void ModuleShipsNativeSqliteForEachPlatform(string rid, string file)
+    {
+        string path = Path.Combine(Repo.Root, "out", "TursoBackup", rid, file);
+        Assert.True(new FileInfo(path).Length > 100_000, path + " is missing or too small");
+    }
+
+    [Fact]
+    public void ModuleLoadsItsOwnNativeSqliteByFullPath()
+    {
+        // This test process has no SQLite of its own (it references only the PowerShell engine).
+        Assert.DoesNotContain(AppDomain.CurrentDomain.GetAssemblies(), a => a.GetName().Name == "Microsoft.Data.Sqlite" && a.Location.Contains(Path.Combine("bin", "")) && !a.Location.Contains(Path.Combine("out", "TursoBackup")));
+        Assert.False(File.Exists(Path.Combine(AppContext.BaseDirectory, "Microsoft.Data.Sqlite.dll")), "the test process must not carry its own SQLite");
+        var r = session.Run("[TursoBackup.Engine.Sqlite.NativeSqlite]::EnsureInitialized(); [TursoBackup.Engine.Sqlite.NativeSqlite]::LoadedFrom").NoErrors();
+        string expected = Path.Combine(Repo.Root, "out", "TursoBackup", "linux-x64", "libe_sqlite3.so");
+        if (OperatingSystem.IsLinux() && System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64)
+        {
+            Assert.Equal(expected, r.Output.Single().ToString());
+        }
+    }
+
+    [Fact]
+    public void EveryOutputTypeHasADefaultView()
+    {
+        string format = File.ReadAllText(Path.Combine(Repo.Root, "out", "TursoBackup", "TursoBackup.Format.ps1xml"));
+        var r = session.Run("Get-Command -Module TursoBackup -CommandType Cmdlet | ForEach-Object { $_.OutputType.Type.FullName }").NoErrors();
+        foreach (var type in r.Output.Select(o => o.ToString()).Distinct().Append("TursoBackup.CheckResult"))
+        {
+            Assert.Contains("<TypeName>" + type + "</TypeName>", format);
+        }
+    }
+
+    [Fact]
+    public void EveryChangingCmdletSupportsShouldProcess()
+    {
+        var r = session.Run("""
+            Get-Command -Module TursoBackup -CommandType Cmdlet |
+              Where-Object { $_.Verb -notin 'Get', 'Test' } |
+              Where-Object { -not $_.Parameters.ContainsKey('WhatIf') } |
+              ForEach-Object Name
+            """).NoErrors();
+        Assert.Empty(r.Output);
+    }
+}

@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace TursoBackup.Module.Tests;
+
+/// <summary>
+/// Real peer programs the tests use (sqlite3 …). Locally a missing peer skips the test with a reason;
+/// under CI (CI=true) it fails, never skips silently.
+/// </summary>
+public static class Peers
+{
+    public static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+
+    public static string Require(string program)
+    {
+        string found = Find(program);
+        if (found != null) return found;
+        string message = $"The peer program '{program}' is not installed. .ci/run installs it (apt-get install {program}).";
+        if (InCi) throw new InvalidOperationException(message);
+        Skip.If(true, message);
+        return null;
+    }
+
+    public static string Find(string program)
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
+        {
+            if (dir.Length == 0) continue;
+            string candidate = Path.Combine(dir, program);
+            if (File.Exists(candidate)) return candidate;
+        }
+        return null;
+    }
+
+    /// <summary>Runs sqlite3 on a database with SQL on stdin; returns stdout, fails the test on a non-zero exit.</summary>
+    public static string Sqlite3(string database, string sql, params string[] options)
+    {
+        var (code, stdout, stderr) = Run(Require("sqlite3"), options.Append(database), sql);
+        Assert.True(code == 0, $"sqlite3 failed ({code}): {stderr}");
+        return stdout;
+    }
+
+    public static (int Code, string Stdout, string Stderr) Run(string program, IEnumerable<string> args, string stdin = null, IDictionary<string, string> env = null, int timeoutMs = 600_000)
+    {
+        var psi = new ProcessStartInfo(program)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+        };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        if (env != null) foreach (var kv in env) psi.Environment[kv.Key] = kv.Value;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (stdin != null) p.StandardInput.Write(stdin);
+        p.StandardInput.Close();
+        if (!p.WaitForExit(timeoutMs))
+        {
+            p.Kill(true);
+            throw new TimeoutException($"{program} did not finish in {timeoutMs} ms");
+        }
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Every table's rows, in rowid order, as text: two databases are equal table by table when these match.</summary>
+    public static Dictionary<string, string> TableContents(string database)
+    {
+        var tables = Sqlite3(database, "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name;")
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var result = new Dictionary<string, string>();
+        foreach (var t in tables)
+        {
+            string q = "\"" + t.Replace("\"", "\"\"") + "\"";
+            result[t] = Sqlite3(database, $"SELECT * FROM {q} ORDER BY rowid;", "-line");
+        }
+        result["(schema)"] = Sqlite3(database, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name;", "-line");
+        return result;
+    }
+}
