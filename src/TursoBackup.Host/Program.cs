@@ -56,7 +56,23 @@ using var ps = PowerShell.Create(runspace);
 if (file != null)
 {
     ps.AddCommand(Path.GetFullPath(file));
-    foreach (var arg in scriptArgs) ps.AddArgument(arg);
+    // "-Name value" binds a named parameter, "-Name" alone a switch, anything else is positional.
+    for (int i = 0; i < scriptArgs.Count; i++)
+    {
+        string arg = scriptArgs[i];
+        if (arg.Length > 1 && arg[0] == '-' && char.IsLetter(arg[1]))
+        {
+            string name = arg.TrimStart('-').TrimEnd(':');
+            if (i + 1 < scriptArgs.Count && !(scriptArgs[i + 1].Length > 1 && scriptArgs[i + 1][0] == '-' && char.IsLetter(scriptArgs[i + 1][1])))
+                ps.AddParameter(name, scriptArgs[++i]);
+            else
+                ps.AddParameter(name, true);
+        }
+        else
+        {
+            ps.AddArgument(arg);
+        }
+    }
 }
 else
 {

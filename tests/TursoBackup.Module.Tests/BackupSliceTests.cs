@@ -167,14 +167,14 @@ public sealed class BackupSliceTests : IClassFixture<ModuleSession>
         string db = SampleDatabases.CreateShop(dir["shop.db"]);
         var backup = session.Run("Backup-TursoDatabase -Path $db -Vault $vault -Compression None", Vars(("db", db), ("vault", dir["vault"]))).NoErrors().Single<BackupInfo>();
         // Tamper with the artifact behind the manifest's back, then make its checksum match again.
-        Peers.Sqlite3(backup.Location, "DELETE FROM orders WHERE id = 5;");
+        Peers.Sqlite3(backup.Location, "DELETE FROM items WHERE sku = 'SKU-5';");
         string manifest = Path.Combine(Path.GetDirectoryName(backup.Location)!, "manifest.json");
         string newSha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(backup.Location)));
         File.WriteAllText(manifest, File.ReadAllText(manifest).Replace(backup.Sha256, newSha));
         var result = session.Run("Get-TursoBackup -Vault $vault | Test-Backup", Vars(("vault", dir["vault"]))).NoErrors().Single<BackupTestResult>();
         Assert.False(result.Passed);
         Assert.Equal("RowCounts", result.FailedChecks);
-        Assert.Contains("orders: 1000 rows in the manifest, 999 restored", result.Checks.Single(c => c.Name == "RowCounts").Detail);
+        Assert.Contains("items: 3000 rows in the manifest, 2999 restored", result.Checks.Single(c => c.Name == "RowCounts").Detail);
     }
 
     [SkippableFact]

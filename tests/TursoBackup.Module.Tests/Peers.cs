@@ -65,7 +65,7 @@ public static class Peers
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 
-    /// <summary>Every table's rows, in rowid order, as text: two databases are equal table by table when these match.</summary>
+    /// <summary>Every table's rows, in storage order (rowid or primary key), as text: two databases are equal table by table when these match.</summary>
     public static Dictionary<string, string> TableContents(string database)
     {
         var tables = Sqlite3(database, "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name;")
@@ -74,7 +74,7 @@ public static class Peers
         foreach (var t in tables)
         {
             string q = "\"" + t.Replace("\"", "\"\"") + "\"";
-            result[t] = Sqlite3(database, $"SELECT * FROM {q} ORDER BY rowid;", "-line");
+            result[t] = Sqlite3(database, $"SELECT * FROM {q};", "-line");
         }
         result["(schema)"] = Sqlite3(database, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name;", "-line");
         return result;
