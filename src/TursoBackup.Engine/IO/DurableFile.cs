@@ -55,19 +55,23 @@ namespace TursoBackup.Engine.IO
             }
         }
 
-        /// <summary>fsync a directory on Unix so a rename in it is durable. Windows needs (and allows) no such step.</summary>
-        public static void FlushDirectory(string dir)
+        /// <summary>
+        /// fsync a directory on Unix so a rename in it is durable. Windows needs (and allows) no such step.
+        /// Returns whether the directory was flushed.
+        /// </summary>
+        public static bool FlushDirectory(string dir)
         {
-            if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows)) return;
+            if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows)) return false;
             try
             {
                 int fd = Native.open(dir, 0 /* O_RDONLY */);
-                if (fd < 0) return;
-                try { Native.fsync(fd); } finally { Native.close(fd); }
+                if (fd < 0) return false;
+                try { return Native.fsync(fd) == 0; } finally { Native.close(fd); }
             }
             catch (Exception ex) when (ex is DllNotFoundException || ex is EntryPointNotFoundException)
             {
                 // Best effort: a platform without these entry points still has the file data flushed.
+                return false;
             }
         }
 
