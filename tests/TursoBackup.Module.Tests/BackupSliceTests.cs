@@ -232,6 +232,23 @@ public sealed class BackupSliceTests : IClassFixture<ModuleSession>
     }
 
     [SkippableFact]
+    public void AVaultBackupRestoresWithStandardToolsAlone()
+    {
+        // docs/vault-format.md: sha256sum, gunzip and sqlite3 are enough.
+        using var dir = new TempDir();
+        string db = SampleDatabases.CreateShop(dir["shop.db"]);
+        var backup = session.Run("Backup-TursoDatabase -Path $db -Vault $vault", Vars(("db", db), ("vault", dir["vault"]))).NoErrors().Single<BackupInfo>();
+        var (code, sha, _) = Peers.Run(Peers.Require("sha256sum"), new[] { backup.Location });
+        Assert.Equal(0, code);
+        Assert.StartsWith(backup.Sha256 + " ", sha);
+        Assert.Contains("\"sha256\": \"" + backup.Sha256 + "\"", File.ReadAllText(Path.Combine(Path.GetDirectoryName(backup.Location)!, "manifest.json")));
+        var (gz, _, gzErr) = Peers.Run("/bin/sh", new[] { "-c", $"gunzip -c '{backup.Location}' > '{dir["by-hand.db"]}'" });
+        Assert.True(gz == 0, gzErr);
+        Assert.Equal("ok\n", Peers.Sqlite3(dir["by-hand.db"], "PRAGMA integrity_check;"));
+        Assert.Equal(Peers.TableContents(db), Peers.TableContents(dir["by-hand.db"]));
+    }
+
+    [SkippableFact]
     public void WhatIfWritesNothing()
     {
         using var dir = new TempDir();
