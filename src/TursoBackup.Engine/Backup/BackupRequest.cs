@@ -12,8 +12,20 @@ namespace TursoBackup.Engine.Backup
         public CompressionKind Compression { get; set; } = CompressionKind.Gzip;
         public BackupTier Tier { get; set; } = BackupTier.General;
         public string[] Tags { get; set; } = new string[0];
+        /// <summary>How the snapshot is copied (docs/decisions.md); PageCopy unless there is a reason not to.</summary>
+        public SnapshotMethod Method { get; set; } = SnapshotMethod.PageCopy;
+
         /// <summary>How long to wait for another process's lock on the source.</summary>
         public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    }
+
+    /// <summary>How a snapshot is copied while its read transaction is open.</summary>
+    public enum SnapshotMethod
+    {
+        /// <summary>The database file and the WAL's committed frames, read directly in one sequential pass.</summary>
+        PageCopy,
+        /// <summary>SQLite's online backup API (sqlite3_backup_step), page by page through the pager.</summary>
+        BackupApi,
     }
 
     /// <summary>Progress of one backup, reported by the engine to whoever shows it.</summary>

@@ -51,26 +51,53 @@ namespace TursoBackup.Engine.Backup
             try
             {
                 string artifactName = ArtifactStreams.ArtifactFileName(name, BackupKind.Snapshot, request.Compression);
-                string copyPath = request.Compression == CompressionKind.None
-                    ? Path.Combine(staging, artifactName)
-                    : Path.Combine(staging, "snapshot.db.partial");
+                string artifactPath = Path.Combine(staging, artifactName);
+                // Uncompressed, the copy is the artifact (hashed on a second thread as it is written); compressed, the
+                // copy is staged, then compressed while its content profile is read.
+                string copyPath = request.Compression == CompressionKind.None ? artifactPath : Path.Combine(staging, "snapshot.db.partial");
 
                 DateTimeOffset pointInTime;
-                string journalMode;
+                string journalMode, consistency, sha = null;
+                long sourceBytes;
                 using (var src = OpenSource(source, request.LockTimeout))
                 {
                     journalMode = Convert.ToString(SqliteFile.Scalar(src, "PRAGMA journal_mode"));
                     using (var tx = BeginSnapshot(src, source))
                     {
                         pointInTime = clock();
-                        Log?.Invoke($"Copying '{source}' ({journalMode} mode) with the online backup API into staging.");
-                        OnlineBackup.Copy(src, copyPath, (done, total) => Progress?.Invoke(new BackupProgress("Copying", done, total)), cancel);
+                        Log?.Invoke($"Copying '{source}' ({journalMode} mode) by {request.Method} inside a read transaction.");
+                        Action<long, long> progress = (done, total) => Progress?.Invoke(new BackupProgress("Copying", done, total));
+                        if (request.Method == SnapshotMethod.BackupApi)
+                        {
+                            OnlineBackup.Copy(src, copyPath, progress, cancel);
+                            consistency = "read transaction; SQLite online backup API";
+                        }
+                        else
+                        {
+                            using (var file = new FileStream(copyPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+                            {
+                                if (request.Compression == CompressionKind.None)
+                                {
+                                    using (var hashing = new ParallelHashStream(file))
+                                    {
+                                        PageCopy.Copy(source, IsWal(journalMode), hashing, progress, cancel);
+                                        sha = hashing.Finish();
+                                    }
+                                }
+                                else
+                                {
+                                    PageCopy.Copy(source, IsWal(journalMode), file, progress, cancel);
+                                }
+                            }
+                            consistency = IsWal(journalMode)
+                                ? "read transaction; page copy of the database file and the WAL's committed frames"
+                                : "read transaction (shared lock); page copy of the database file";
+                        }
                     }
                 }
-                long sourceBytes = new FileInfo(copyPath).Length;
+                sourceBytes = new FileInfo(copyPath).Length;
 
-                // The content profile (row counts, schema hash) and the checksum/compression both read the staged copy:
-                // run them side by side.
+                // The content profile (row counts, schema hash) reads the copy; run it beside the fsync or compression.
                 var profileTask = Task.Run(() =>
                 {
                     using (var copy = SqliteFile.OpenImmutable(copyPath))
@@ -78,13 +105,18 @@ namespace TursoBackup.Engine.Backup
                         return DatabaseProfile.Read(copy);
                     }
                 });
-                string artifactPath = Path.Combine(staging, artifactName);
                 long storedBytes;
-                string sha;
                 if (request.Compression == CompressionKind.None)
                 {
-                    Log?.Invoke("Checksumming and flushing the snapshot.");
-                    sha = ArtifactStreams.HashAndFlush(artifactPath, done => Progress?.Invoke(new BackupProgress("Checksumming", done, sourceBytes)));
+                    if (sha == null)
+                    {
+                        Log?.Invoke("Checksumming and flushing the snapshot.");
+                        sha = ArtifactStreams.HashAndFlush(artifactPath, done => Progress?.Invoke(new BackupProgress("Checksumming", done, sourceBytes)));
+                    }
+                    else
+                    {
+                        DurableFile.FlushFile(artifactPath);
+                    }
                     storedBytes = sourceBytes;
                 }
                 else
@@ -128,6 +160,7 @@ namespace TursoBackup.Engine.Backup
                     Tier = request.Tier,
                     Tags = request.Tags ?? new string[0],
                     JournalMode = journalMode,
+                    Consistency = consistency,
                     SqliteVersion = profile.SqliteVersion,
                     FormatVersion = BackupManifest.FormatVersion,
                 };
@@ -179,6 +212,8 @@ namespace TursoBackup.Engine.Backup
             }
             return tx;
         }
+
+        private static bool IsWal(string journalMode) => string.Equals(journalMode, "wal", StringComparison.OrdinalIgnoreCase);
 
         internal static bool IsDiskFull(IOException ex)
         {

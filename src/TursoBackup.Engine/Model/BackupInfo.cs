@@ -47,6 +47,8 @@ namespace TursoBackup
         public BackupTier Tier { get; set; } = BackupTier.General;
         public string[] Tags { get; set; } = new string[0];
         public string JournalMode { get; set; }
+        /// <summary>How the backup was made consistent (for example "read transaction; page copy").</summary>
+        public string Consistency { get; set; }
         public string SqliteVersion { get; set; }
         public int FormatVersion { get; set; }
 

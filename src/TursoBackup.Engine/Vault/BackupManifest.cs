@@ -34,6 +34,7 @@ namespace TursoBackup.Engine.Vault
                     ["path"] = b.SourcePath,
                     ["bytes"] = b.SourceBytes,
                     ["journalMode"] = b.JournalMode,
+                    ["consistency"] = b.Consistency,
                 },
                 ["artifact"] = new Dictionary<string, object>
                 {
@@ -85,6 +86,7 @@ namespace TursoBackup.Engine.Vault
                 SourcePath = Str(source, "path"),
                 SourceBytes = Long(source, "bytes"),
                 JournalMode = Str(source, "journalMode"),
+                Consistency = Str(source, "consistency"),
                 Compression = Enum<CompressionKind>(Str(artifact, "compression")),
                 Encrypted = artifact.TryGetValue("encrypted", out var enc) && enc is bool e && e,
                 StoredBytes = Long(artifact, "bytes"),

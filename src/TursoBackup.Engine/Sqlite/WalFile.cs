@@ -1,0 +1,122 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+
+namespace TursoBackup.Engine.Sqlite
+{
+    /// <summary>
+    /// Reads a SQLite write-ahead log (https://www.sqlite.org/fileformat2.html#walformat): the header, then frames
+    /// while their salts match the header and their cumulative checksums hold. Only frames of committed
+    /// transactions count: frames after the last commit frame (a transaction still being written, or a torn write)
+    /// are ignored, exactly as SQLite's own recovery does.
+    /// </summary>
+    public sealed class WalFile
+    {
+        public const int HeaderSize = 32;
+        public const int FrameHeaderSize = 24;
+        private const uint MagicLittleEndian = 0x377f0682;
+        private const uint MagicBigEndian = 0x377f0683;
+
+        private WalFile() { }
+
+        /// <summary>Page size the WAL was written with (0 when the WAL is empty or has no valid header).</summary>
+        public int PageSize { get; private set; }
+        public uint Salt1 { get; private set; }
+        public uint Salt2 { get; private set; }
+        public uint CheckpointSequence { get; private set; }
+
+        /// <summary>Number of frames up to and including the last valid commit frame.</summary>
+        public long CommittedFrames { get; private set; }
+
+        /// <summary>Database size in pages after the last committed transaction (0 when no frame is committed).</summary>
+        public uint DatabasePages { get; private set; }
+
+        /// <summary>For each page in a committed frame, the file offset of the page data of its newest committed version.</summary>
+        public Dictionary<uint, long> NewestPageOffsets { get; } = new Dictionary<uint, long>();
+
+        public long FrameSize => FrameHeaderSize + PageSize;
+
+        /// <summary>Reads the WAL at <paramref name="path"/>; a missing or empty file gives an empty WAL.</summary>
+        public static WalFile Read(string path)
+        {
+            var wal = new WalFile();
+            if (!File.Exists(path)) return wal;
+            using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, FileOptions.SequentialScan))
+            {
+                wal.Scan(fs);
+            }
+            return wal;
+        }
+
+        private void Scan(Stream s)
+        {
+            var header = new byte[HeaderSize];
+            if (SqliteFile.ReadFully(s, header, 0, HeaderSize) < HeaderSize) return;
+            uint magic = BigEndian(header, 0);
+            if (magic != MagicLittleEndian && magic != MagicBigEndian) return;
+            bool bigEndianChecksums = magic == MagicBigEndian;
+            int pageSize = (int)BigEndian(header, 8);
+            if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) != 0) return;
+            uint s0 = 0, s1 = 0;
+            Checksum(header, 0, 24, bigEndianChecksums, ref s0, ref s1);
+            if (s0 != BigEndian(header, 24) || s1 != BigEndian(header, 28)) return;
+            PageSize = pageSize;
+            CheckpointSequence = BigEndian(header, 12);
+            Salt1 = BigEndian(header, 16);
+            Salt2 = BigEndian(header, 20);
+
+            var frame = new byte[FrameHeaderSize + pageSize];
+            var pending = new List<KeyValuePair<uint, long>>();
+            long frameIndex = 0;
+            long offset = HeaderSize;
+            while (SqliteFile.ReadFully(s, frame, 0, frame.Length) == frame.Length)
+            {
+                uint page = BigEndian(frame, 0);
+                uint commitSize = BigEndian(frame, 4);
+                if (page == 0 || BigEndian(frame, 8) != Salt1 || BigEndian(frame, 12) != Salt2) break;
+                uint c0 = s0, c1 = s1;
+                Checksum(frame, 0, 8, bigEndianChecksums, ref c0, ref c1);
+                Checksum(frame, FrameHeaderSize, pageSize, bigEndianChecksums, ref c0, ref c1);
+                if (c0 != BigEndian(frame, 16) || c1 != BigEndian(frame, 20)) break;
+                s0 = c0;
+                s1 = c1;
+                frameIndex++;
+                pending.Add(new KeyValuePair<uint, long>(page, offset + FrameHeaderSize));
+                if (commitSize != 0)
+                {
+                    foreach (var p in pending) NewestPageOffsets[p.Key] = p.Value;
+                    pending.Clear();
+                    CommittedFrames = frameIndex;
+                    DatabasePages = commitSize;
+                }
+                offset += frame.Length;
+            }
+        }
+
+        /// <summary>SQLite's WAL checksum over <paramref name="count"/> bytes (a multiple of 8), continuing (s0, s1).</summary>
+        public static void Checksum(byte[] data, int start, int count, bool bigEndian, ref uint s0, ref uint s1)
+        {
+            int end = start + count;
+            if (bigEndian)
+            {
+                for (int i = start; i < end; i += 8)
+                {
+                    s0 += BigEndian(data, i) + s1;
+                    s1 += BigEndian(data, i + 4) + s0;
+                }
+            }
+            else
+            {
+                for (int i = start; i < end; i += 8)
+                {
+                    s0 += LittleEndian(data, i) + s1;
+                    s1 += LittleEndian(data, i + 4) + s0;
+                }
+            }
+        }
+
+        public static uint BigEndian(byte[] b, int i) => (uint)(b[i] << 24 | b[i + 1] << 16 | b[i + 2] << 8 | b[i + 3]);
+
+        private static uint LittleEndian(byte[] b, int i) => (uint)(b[i] | b[i + 1] << 8 | b[i + 2] << 16 | b[i + 3] << 24);
+    }
+}

@@ -1,0 +1,150 @@
+using Microsoft.Data.Sqlite;
+using TursoBackup.Engine.Backup;
+using TursoBackup.Engine.Sqlite;
+using TursoBackup.Engine.Verification;
+
+namespace TursoBackup.Tests;
+
+/// <summary>The WAL reader and the page copy, against SQLite's own view of the same files.</summary>
+public sealed class PageCopyTests : IDisposable
+{
+    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-pagecopy-" + Guid.NewGuid().ToString("N")[..10]);
+
+    public PageCopyTests() => Directory.CreateDirectory(dir);
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        try { Directory.Delete(dir, true); } catch (IOException) { }
+    }
+
+    private static void Exec(SqliteConnection c, string sql)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    private SqliteConnection WalDatabase(string name, out string path)
+    {
+        path = Path.Combine(dir, name);
+        var c = SqliteFile.OpenOrCreate(path);
+        Exec(c, "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, b BLOB);");
+        return c;
+    }
+
+    [Fact]
+    public void WalReaderCountsTheFramesSqliteSees()
+    {
+        using var c = WalDatabase("w.db", out string path);
+        for (int i = 0; i < 50; i++) Exec(c, $"INSERT INTO t(v, b) VALUES ('row {i}', randomblob(3000));");
+        var wal = WalFile.Read(path + "-wal");
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
+        long logFrames;
+        using (var r = cmd.ExecuteReader()) { r.Read(); logFrames = r.GetInt64(1); }
+        Assert.Equal(logFrames, wal.CommittedFrames);
+        Assert.Equal(4096, wal.PageSize);
+        Assert.Equal((long)SqliteFile.Scalar(c, "PRAGMA page_count"), wal.DatabasePages);
+    }
+
+    [Fact]
+    public void ATornOrDamagedFrameEndsTheWalAtTheLastCommit()
+    {
+        string path;
+        using (var c = WalDatabase("torn.db", out path))
+        {
+            Exec(c, "INSERT INTO t(v) VALUES ('one');");
+            Exec(c, "INSERT INTO t(v, b) VALUES ('two', randomblob(20000));"); // several frames, one commit
+            var full = WalFile.Read(path + "-wal");
+            string copy = Path.Combine(dir, "torn-copy-wal");
+            // Cut the last transaction in the middle: only the first commit survives.
+            File.Copy(path + "-wal", copy);
+            using (var fs = new FileStream(copy, FileMode.Open)) fs.SetLength(fs.Length - full.FrameSize - 100);
+            var torn = WalFile.Read(copy);
+            Assert.True(torn.CommittedFrames < full.CommittedFrames);
+            Assert.True(torn.CommittedFrames > 0);
+            // A flipped byte inside the first frame invalidates everything from there.
+            var bytes = File.ReadAllBytes(path + "-wal");
+            bytes[WalFile.HeaderSize + WalFile.FrameHeaderSize + 10] ^= 1;
+            File.WriteAllBytes(copy, bytes);
+            Assert.Equal(0, WalFile.Read(copy).CommittedFrames);
+            Assert.Equal(0, WalFile.Read(Path.Combine(dir, "missing-wal")).CommittedFrames);
+        }
+    }
+
+    [Theory]
+    [InlineData(SnapshotMethod.PageCopy)]
+    [InlineData(SnapshotMethod.BackupApi)]
+    public void UncheckpointedWalContentIsInTheBackup(SnapshotMethod method)
+    {
+        using var c = WalDatabase("live.db", out string path);
+        Exec(c, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2000) INSERT INTO t(v, b) SELECT 'v' || i, randomblob(500) FROM n;");
+        Exec(c, "PRAGMA wal_checkpoint(TRUNCATE);");
+        Exec(c, "DELETE FROM t WHERE id % 3 = 0; UPDATE t SET v = 'changed' WHERE id % 5 = 0;");
+        Exec(c, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 500) INSERT INTO t(v, b) SELECT 'new' || i, randomblob(900) FROM n;");
+        Assert.True(new FileInfo(path + "-wal").Length > 100_000);
+        var info = new SnapshotBackup().Run(new BackupRequest { SourcePath = path, VaultPath = Path.Combine(dir, "vault"), Compression = CompressionKind.None, Method = method });
+        Assert.Equal((long)SqliteFile.Scalar(c, "SELECT count(*) FROM t"), info.Tables.Single().Rows);
+        Assert.True(new BackupVerifier().Test(info).Passed);
+        using var copy = SqliteFile.OpenReadOnly(info.Location);
+        Assert.Equal(SqliteFile.Scalar(c, "SELECT group_concat(v) FROM t"), SqliteFile.Scalar(copy, "SELECT group_concat(v) FROM t"));
+        Assert.Equal(SqliteFile.Scalar(c, "SELECT sum(length(b)) FROM t"), SqliteFile.Scalar(copy, "SELECT sum(length(b)) FROM t"));
+    }
+
+    /// <summary>
+    /// A writer commits transfers between accounts as fast as it can, and the application checkpoints in every mode,
+    /// while backups are taken with both methods. Every backup must be a transaction boundary: integrity ok, the
+    /// money conserved, the audit count equal to the number of transfers.
+    /// </summary>
+    [Theory]
+    [InlineData(SnapshotMethod.PageCopy, "WAL")]
+    [InlineData(SnapshotMethod.BackupApi, "WAL")]
+    [InlineData(SnapshotMethod.PageCopy, "DELETE")]
+    public void BackupsUnderAWriterAndCheckpointsAreTransactionBoundaries(SnapshotMethod method, string journal)
+    {
+        string path = Path.Combine(dir, "bank.db");
+        using (var setup = SqliteFile.OpenOrCreate(path))
+        {
+            Exec(setup, $"PRAGMA journal_mode={journal}; CREATE TABLE account(id INTEGER PRIMARY KEY, balance INTEGER NOT NULL); CREATE TABLE audit(id INTEGER PRIMARY KEY, note BLOB);");
+            Exec(setup, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 1000) INSERT INTO account SELECT i, 1000 FROM n;");
+        }
+        using var stop = new CancellationTokenSource();
+        long transfers = 0;
+        var writer = Task.Run(() =>
+        {
+            using var w = SqliteFile.OpenReadWrite(path, TimeSpan.FromSeconds(60));
+            var rnd = new Random(7);
+            string[] checkpoints = { "PASSIVE", "FULL", "RESTART", "TRUNCATE" };
+            for (long i = 0; !stop.IsCancellationRequested; i++)
+            {
+                int a = rnd.Next(1, 1001), b = rnd.Next(1, 1001), amount = rnd.Next(1, 50);
+                Exec(w, $"BEGIN IMMEDIATE; UPDATE account SET balance = balance - {amount} WHERE id = {a}; UPDATE account SET balance = balance + {amount} WHERE id = {b}; INSERT INTO audit(note) VALUES (randomblob({rnd.Next(10, 3000)})); COMMIT;");
+                Interlocked.Increment(ref transfers);
+                if (journal == "WAL" && i % 97 == 0) Exec(w, $"PRAGMA wal_checkpoint({checkpoints[(i / 97) % 4]});");
+            }
+        });
+        try
+        {
+            var vault = Path.Combine(dir, "vault");
+            var audits = new HashSet<long>();
+            for (int n = 0; n < 8; n++)
+            {
+                while (Interlocked.Read(ref transfers) < (n + 1) * 150 && !writer.IsCompleted) Thread.Sleep(5);
+                var info = new SnapshotBackup().Run(new BackupRequest { SourcePath = path, VaultPath = vault, Compression = n % 2 == 0 ? CompressionKind.None : CompressionKind.Gzip, Method = method, LockTimeout = TimeSpan.FromSeconds(60) });
+                var test = new BackupVerifier().Test(info, queries: new Dictionary<string, string>
+                {
+                    ["money conserved"] = "SELECT sum(balance) = 1000000 FROM account",
+                });
+                Assert.True(test.Passed, $"backup {n}: {test.FailedChecks}: " + string.Join("; ", test.Checks.Where(c => !c.Passed).Select(c => c.Detail)));
+                audits.Add(info.Tables.Single(t => t.Name == "audit").Rows);
+            }
+            Assert.True(audits.Count >= 4, "the backups did not overlap the writer");
+        }
+        finally
+        {
+            stop.Cancel();
+            writer.Wait();
+        }
+    }
+}
