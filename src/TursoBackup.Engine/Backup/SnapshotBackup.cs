@@ -78,7 +78,7 @@ namespace TursoBackup.Engine.Backup
                             {
                                 if (request.Compression == CompressionKind.None)
                                 {
-                                    using (var hashing = new ParallelHashStream(file))
+                                    using (var hashing = new ParallelHashStream(new EarlyWritebackStream(file)))
                                     {
                                         PageCopy.Copy(source, IsWal(journalMode), hashing, progress, cancel);
                                         sha = hashing.Finish();
