@@ -12,10 +12,14 @@ namespace TursoBackup.Benchmarks
         CpFsync,
         /// <summary>`sqlite3 src ".backup dst"`: SQLite's own online backup (100 pages per step; commits with fsync).</summary>
         Sqlite3Backup,
-        /// <summary>SnapshotBackup.Run with Compression None: online backup + SHA-256 + fsync + manifest + publish.</summary>
+        /// <summary>SnapshotBackup.Run, default method (page copy), Compression None: copy + SHA-256 + fsync + manifest + publish.</summary>
         OursNone,
-        /// <summary>SnapshotBackup.Run with Compression Gzip: the same, with the staged copy gzipped into the artifact.</summary>
+        /// <summary>SnapshotBackup.Run, default method, Compression Gzip: the copy is staged, then gzipped into the artifact.</summary>
         OursGzip,
+        /// <summary>SnapshotBackup.Run, default method, Compression Zstd (measured only when the engine has it).</summary>
+        OursZstd,
+        /// <summary>SnapshotBackup.Run with SnapshotMethod.BackupApi (the fallback), Compression None: for comparison.</summary>
+        OursNoneBackupApi,
     }
 
     /// <summary>Everything measured for one database size.</summary>
@@ -26,7 +30,8 @@ namespace TursoBackup.Benchmarks
         public readonly Dictionary<Method, List<Sample>> Timed = new Dictionary<Method, List<Sample>>();
         public readonly Dictionary<Method, List<Sample>> Child = new Dictionary<Method, List<Sample>>();
         public Sample Baseline;
-        public double ProfileSeconds;
+        public double ProfileSeconds, Sha256Seconds, GzipSeconds;
+        public double? ZstdSeconds;
 
         public Sample Best(Method m) => Timed.TryGetValue(m, out var s) && s.Count > 0 ? s.OrderBy(x => x.Seconds).First() : null;
 
@@ -46,6 +51,9 @@ namespace TursoBackup.Benchmarks
 
         /// <summary>Throughput ratio of <paramref name="m"/> to <paramref name="reference"/>: &gt; 1 means m is faster.</summary>
         public double Ratio(Method m, Method reference) => Best(reference).Seconds / Best(m).Seconds;
+
+        /// <summary>The fastest fsync of a freshly copied file (the `sync dst` part of cp + fsync).</summary>
+        public double FsyncSeconds => Timed[Method.CpFsync].Min(s => s.FsyncSeconds);
 
         public double MiBps(Method m) => DbBytes / 1048576.0 / Best(m).Seconds;
     }
@@ -82,13 +90,17 @@ namespace TursoBackup.Benchmarks
             Directory.CreateDirectory(options.Dir);
             string work = Path.Combine(options.Dir, "work");
             var total = Stopwatch.StartNew();
+            // Make every database before measuring anything, so the write-back of a freshly built database does not
+            // overlap the measurements of a smaller one.
+            Console.Error.WriteLine($"[{total.Elapsed:mm\\:ss}] databases in {options.Dir}");
+            var sources = options.SizesMiB.ToDictionary(size => size, size => Workload.Ensure(options.Dir, size, options.Fresh));
+            Tools.SyncAll();
             foreach (int size in options.SizesMiB)
             {
                 Console.Error.WriteLine($"[{total.Elapsed:mm\\:ss}] {size} MiB database");
-                string source = Workload.Ensure(options.Dir, size, options.Fresh);
                 if (Directory.Exists(work)) Directory.Delete(work, true);
                 Directory.CreateDirectory(work);
-                Results.Add(MeasureSize(size, source, work));
+                Results.Add(MeasureSize(size, sources[size], work));
                 Directory.Delete(work, true);
             }
             if (options.Clean) Directory.Delete(options.Dir, true);
@@ -109,16 +121,17 @@ namespace TursoBackup.Benchmarks
         private SizeResult MeasureSize(int sizeMiB, string source, string work)
         {
             var result = new SizeResult { SizeMiB = sizeMiB, DbBytes = new FileInfo(source).Length };
-            var methods = Enum.GetValues<Method>().Where(m => m != Method.Sqlite3Backup || HasSqlite3).ToArray();
+            var methods = Enum.GetValues<Method>().Where(m => (m != Method.Sqlite3Backup || HasSqlite3) && Ours.Available(m)).ToArray();
             foreach (var m in methods) result.Timed[m] = new List<Sample>();
 
             // Round 0 is the warm-up (page cache, JIT, first-touch of the vault folder) and is not recorded.
-            // The order of the methods rotates every round so none always runs right after the same neighbour.
+            // The methods run in a shuffled (fixed-seed) order every round so none always follows the same neighbour.
+            var random = new Random(sizeMiB);
             for (int round = 0; round <= options.Runs; round++)
             {
-                for (int k = 0; k < methods.Length; k++)
+                var order = round == 0 ? methods : methods.OrderBy(_ => random.Next()).ToArray();
+                foreach (var m in order)
                 {
-                    var m = methods[(k + round) % methods.Length];
                     Tools.SyncAll();
                     var sample = RunOnce(m, source, work);
                     Console.Error.WriteLine($"  {(round == 0 ? "warm-up" : "run " + round),-7} {m,-13} {sample.Seconds,8:F3} s");
@@ -127,19 +140,25 @@ namespace TursoBackup.Benchmarks
             }
 
             // Peak memory of our backup, each in a fresh child process so the parent's heap does not count.
-            foreach (var m in new[] { Method.OursNone, Method.OursGzip })
+            foreach (var m in methods.Where(Ours.IsOurs))
             {
                 result.Child[m] = new List<Sample>();
                 for (int i = 0; i < options.Runs; i++)
                 {
                     Tools.SyncAll();
-                    var s = Ours.ChildBackup(source, Path.Combine(work, "vault-child"), m == Method.OursNone ? CompressionKind.None : CompressionKind.Gzip);
+                    var (compression, method) = Ours.Settings(m);
+                    var s = Ours.ChildBackup(source, Path.Combine(work, "vault-child"), compression, method);
                     Console.Error.WriteLine($"  child   {m,-13} {s.Seconds,8:F3} s  peak RSS {s.PeakRssKiB / 1024.0:F1} MiB");
                     result.Child[m].Add(s);
                 }
             }
             result.Baseline = Ours.ChildBaseline(source);
+
+            // The pieces of our backup on their own, in process, on the (cached) source file: floors for each phase.
             result.ProfileSeconds = Enumerable.Range(0, 3).Min(_ => Ours.ProfileSeconds(source));
+            result.Sha256Seconds = Enumerable.Range(0, 3).Min(_ => Ours.Sha256Seconds(source));
+            result.GzipSeconds = Enumerable.Range(0, 3).Min(_ => Ours.CompressSeconds(source, CompressionKind.Gzip));
+            if (Ours.Zstd.HasValue) result.ZstdSeconds = Enumerable.Range(0, 3).Min(_ => Ours.CompressSeconds(source, Ours.Zstd.Value));
             return result;
         }
 
@@ -155,15 +174,12 @@ namespace TursoBackup.Benchmarks
                     case Method.CpFsync:
                         var cp = Tools.Run("cp", source, dst);
                         var sync = Tools.Run("sync", dst); // coreutils `sync FILE` = fsync(FILE)
-                        return new Sample { Seconds = cp.Seconds + sync.Seconds, PeakRssKiB = cp.PeakRssKiB };
+                        return new Sample { Seconds = cp.Seconds + sync.Seconds, PeakRssKiB = cp.PeakRssKiB, FsyncSeconds = sync.Seconds };
                     case Method.Sqlite3Backup:
                         return Tools.Run(Tools.Sqlite3, source, ".backup '" + dst + "'");
-                    case Method.OursNone:
-                        return Ours.Backup(source, Path.Combine(work, "vault"), CompressionKind.None);
-                    case Method.OursGzip:
-                        return Ours.Backup(source, Path.Combine(work, "vault"), CompressionKind.Gzip);
                     default:
-                        throw new ArgumentOutOfRangeException(nameof(m));
+                        var (compression, method) = Ours.Settings(m);
+                        return Ours.Backup(source, Path.Combine(work, "vault"), compression, method);
                 }
             }
             finally

@@ -11,6 +11,7 @@ namespace TursoBackup.Benchmarks
         public double Seconds;
         public long? PeakRssKiB;
         public long StoredBytes;
+        public double FsyncSeconds;   // cp + fsync only: the `sync dst` part on its own
         public Phases Phases;
     }
 
@@ -83,15 +84,17 @@ namespace TursoBackup.Benchmarks
 
     /// <summary>
     /// When each phase of one in-process backup ended, from the engine's Log and Progress callbacks
-    /// (milliseconds since Run was called).
+    /// (milliseconds since Run was called). Which phases exist depends on the method and the compression:
+    /// a separate checksum pass only with the backup API, a compression pass only with gzip.
     /// </summary>
     public sealed class Phases
     {
-        public double CopyStart;      // "Copying … with the online backup API": source opened, read transaction taken
-        public double CopyEnd;        // "Checksumming …" / "Compressing …": the staged copy is complete
-        public double StreamEnd;      // last Checksumming/Compressing progress: every byte read (and compressed) and hashed
-        public double PublishStart;   // "Publishing" progress: fsync done, profile joined, manifest written
+        public double CopyStart;      // Log "Copying …": source opened, read transaction taken
+        public double CopyEnd;        // last "Copying" progress: every page copied (page copy, uncompressed: and queued for the hasher)
+        public double StreamEnd;      // last "Checksumming"/"Compressing" progress, when there is such a pass
+        public double PublishStart;   // "Publishing" progress: hash finished, fsync done, profile joined, manifest written
         public double End;            // Run returned: staging folder renamed into the vault
+        public bool HasStreamPass;
 
         private readonly Stopwatch watch = Stopwatch.StartNew();
 
@@ -99,27 +102,34 @@ namespace TursoBackup.Benchmarks
         {
             backup.Log = message =>
             {
-                double now = watch.Elapsed.TotalMilliseconds;
-                if (message.StartsWith("Copying", StringComparison.Ordinal)) CopyStart = now;
-                else if (message.StartsWith("Checksumming", StringComparison.Ordinal) || message.StartsWith("Compressing", StringComparison.Ordinal)) CopyEnd = now;
+                if (message.StartsWith("Copying", StringComparison.Ordinal)) CopyStart = watch.Elapsed.TotalMilliseconds;
             };
             backup.Progress = p =>
             {
                 double now = watch.Elapsed.TotalMilliseconds;
-                if ((p.Phase == "Checksumming" || p.Phase == "Compressing") && p.Done >= p.Total) StreamEnd = now;
+                if (p.Phase == "Copying" && p.Done >= p.Total) CopyEnd = now;
+                else if ((p.Phase == "Checksumming" || p.Phase == "Compressing") && p.Done >= p.Total) { StreamEnd = now; HasStreamPass = true; }
                 else if (p.Phase == "Publishing") PublishStart = now;
             };
         }
 
-        public void Stop() => End = watch.Elapsed.TotalMilliseconds;
-
-        /// <summary>(phase name, milliseconds) in order.</summary>
-        public IEnumerable<(string Name, double Ms)> Durations(bool gzip)
+        public void Stop()
         {
-            yield return ("open source, read transaction, staging folder", CopyStart);
-            yield return ("online backup API copy into staging", CopyEnd - CopyStart);
-            yield return (gzip ? "read staged copy, gzip, SHA-256, write artifact" : "read staged copy, SHA-256", StreamEnd - CopyEnd);
-            yield return ("fsync artifact, join content profile, write manifest", PublishStart - StreamEnd);
+            End = watch.Elapsed.TotalMilliseconds;
+            if (!HasStreamPass) StreamEnd = CopyEnd;
+        }
+
+        public double Copy => CopyEnd - CopyStart;
+        public double Stream => StreamEnd - CopyEnd;
+        public double Finish => PublishStart - StreamEnd;
+
+        /// <summary>(phase name, milliseconds or null when the phase does not exist) in order.</summary>
+        public IEnumerable<(string Name, double? Ms)> Durations()
+        {
+            yield return ("open source, take the read transaction, make the staging folder", CopyStart);
+            yield return ("copy the pages (page copy: SHA-256 on a second thread when uncompressed)", Copy);
+            yield return ("separate pass over the copy: SHA-256 (backup API) or compress + SHA-256 + write (gzip, zstd)", HasStreamPass ? Stream : (double?)null);
+            yield return ("finish the hash, fsync, join the content profile, write the manifest", Finish);
             yield return ("publish (rename into the vault)", End - PublishStart);
         }
     }
@@ -127,14 +137,42 @@ namespace TursoBackup.Benchmarks
     /// <summary>Our backup, in process (timed) and in a child process (peak memory).</summary>
     public static class Ours
     {
+        /// <summary>Zstandard, when this build of the engine has it (looked up by name so the program builds either way).</summary>
+        public static readonly CompressionKind? Zstd = Enum.TryParse<CompressionKind>("Zstd", out var z) ? z : null;
+
+        /// <summary>What a backup request compresses with when it does not say.</summary>
+        public static CompressionKind DefaultCompression => new BackupRequest().Compression;
+
+        /// <summary>The engine's Zstandard settings ("level 3, 2 workers"), read by reflection; null if it has none.</summary>
+        public static string ZstdSettings()
+        {
+            var type = typeof(TursoBackup.Engine.IO.ArtifactStreams);
+            object level = type.GetProperty("ZstdLevel")?.GetValue(null), workers = type.GetProperty("ZstdWorkers")?.GetValue(null);
+            if (level == null) return null;
+            return $"level {level}" + (workers == null ? "" : Convert.ToInt32(workers) > 0 ? $", {workers} worker threads" : ", single-threaded");
+        }
+
+        public static bool IsOurs(Method m) => m >= Method.OursNone;
+
+        public static bool Available(Method m) => m != Method.OursZstd || Zstd.HasValue;
+
+        public static (CompressionKind, SnapshotMethod) Settings(Method m) => m switch
+        {
+            Method.OursNone => (CompressionKind.None, SnapshotMethod.PageCopy),
+            Method.OursGzip => (CompressionKind.Gzip, SnapshotMethod.PageCopy),
+            Method.OursZstd => (Zstd.Value, SnapshotMethod.PageCopy),
+            Method.OursNoneBackupApi => (CompressionKind.None, SnapshotMethod.BackupApi),
+            _ => throw new ArgumentOutOfRangeException(nameof(m)),
+        };
+
         /// <summary>One snapshot into a fresh vault, timed with its phases. The vault is deleted afterwards (untimed).</summary>
-        public static Sample Backup(string source, string vaultDir, CompressionKind compression)
+        public static Sample Backup(string source, string vaultDir, CompressionKind compression, SnapshotMethod method)
         {
             var backup = new SnapshotBackup();
             var phases = new Phases();
             phases.Attach(backup);
             var watch = Stopwatch.StartNew();
-            var info = backup.Run(new BackupRequest { SourcePath = source, VaultPath = vaultDir, Compression = compression });
+            var info = backup.Run(new BackupRequest { SourcePath = source, VaultPath = vaultDir, Compression = compression, Method = method });
             watch.Stop();
             phases.Stop();
             Directory.Delete(vaultDir, true);
@@ -146,9 +184,9 @@ namespace TursoBackup.Benchmarks
         /// (VmHWM) and the backup's own elapsed time. The child starts cold (no JIT warm-up) like a real
         /// Backup-TursoDatabase call in a fresh shell.
         /// </summary>
-        public static Sample ChildBackup(string source, string vaultDir, CompressionKind compression)
+        public static Sample ChildBackup(string source, string vaultDir, CompressionKind compression, SnapshotMethod method)
         {
-            var sample = Child.Invoke("--child-backup", source, vaultDir, compression.ToString().ToLowerInvariant());
+            var sample = Child.Invoke("--child-backup", source, vaultDir, compression.ToString().ToLowerInvariant(), method.ToString());
             Directory.Delete(vaultDir, true);
             return sample;
         }
@@ -163,16 +201,37 @@ namespace TursoBackup.Benchmarks
             using (var db = SqliteFile.OpenImmutable(source)) DatabaseProfile.Read(db);
             return watch.Elapsed.TotalSeconds;
         }
+
+        /// <summary>SHA-256 of the whole file with the engine's buffer size: the floor of the checksum pass.</summary>
+        public static double Sha256Seconds(string source)
+        {
+            var watch = Stopwatch.StartNew();
+            TursoBackup.Engine.IO.ArtifactStreams.HashFile(source);
+            return watch.Elapsed.TotalSeconds;
+        }
+
+        /// <summary>The engine's compressor over the whole file into Stream.Null: the CPU cost of compression alone.</summary>
+        public static double CompressSeconds(string source, CompressionKind compression)
+        {
+            var watch = Stopwatch.StartNew();
+            using (var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, TursoBackup.Engine.IO.ArtifactStreams.BufferSize, FileOptions.SequentialScan))
+            using (var gzip = TursoBackup.Engine.IO.ArtifactStreams.Compress(Stream.Null, compression))
+            {
+                TursoBackup.Engine.IO.ArtifactStreams.Pump(input, gzip, null);
+            }
+            return watch.Elapsed.TotalSeconds;
+        }
     }
 
     /// <summary>The child-process side of the memory measurements.</summary>
     public static class Child
     {
-        public static int Backup(string source, string vault, string compression)
+        public static int Backup(string source, string vault, string compression, string method)
         {
-            var kind = (CompressionKind)Enum.Parse(typeof(CompressionKind), compression, ignoreCase: true);
+            var kind = Enum.Parse<CompressionKind>(compression, ignoreCase: true);
+            var how = Enum.Parse<SnapshotMethod>(method, ignoreCase: true);
             var watch = Stopwatch.StartNew();
-            var info = new SnapshotBackup().Run(new BackupRequest { SourcePath = source, VaultPath = vault, Compression = kind });
+            var info = new SnapshotBackup().Run(new BackupRequest { SourcePath = source, VaultPath = vault, Compression = kind, Method = how });
             watch.Stop();
             Console.WriteLine($"RESULT vmhwm_kib={PeakRssKiB()} seconds={watch.Elapsed.TotalSeconds:R} stored={info.StoredBytes}");
             return 0;

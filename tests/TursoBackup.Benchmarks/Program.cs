@@ -14,7 +14,8 @@
 //   --doc PATH         write the doc somewhere else
 //
 // Internal modes (the parent re-invokes its own dll so memory is measured in a clean process):
-//   --child-backup SRC VAULT none|gzip    run one backup, print peak RSS (VmHWM) and elapsed time
+//   --child-backup SRC VAULT none|gzip PageCopy|BackupApi
+//                                         run one backup, print peak RSS (VmHWM) and elapsed time
 //   --child-baseline SRC                  load the engine, open SRC, print peak RSS: the .NET + engine floor
 
 using System.Globalization;
@@ -29,7 +30,7 @@ namespace TursoBackup.Benchmarks
             CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
             try
             {
-                if (args.Length > 0 && args[0] == "--child-backup") return Child.Backup(args[1], args[2], args[3]);
+                if (args.Length > 0 && args[0] == "--child-backup") return Child.Backup(args[1], args[2], args[3], args[4]);
                 if (args.Length > 0 && args[0] == "--child-baseline") return Child.Baseline(args[1]);
                 var options = Options.Parse(args);
                 if (options == null) return 2;

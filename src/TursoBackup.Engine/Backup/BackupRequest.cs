@@ -9,7 +9,7 @@ namespace TursoBackup.Engine.Backup
         public string VaultPath { get; set; }
         /// <summary>Name in the vault; defaults to the file's base name (main.db → main).</summary>
         public string Name { get; set; }
-        public CompressionKind Compression { get; set; } = CompressionKind.Gzip;
+        public CompressionKind Compression { get; set; } = CompressionKind.Zstd;
         public BackupTier Tier { get; set; } = BackupTier.General;
         public string[] Tags { get; set; } = new string[0];
         /// <summary>How the snapshot is copied (docs/decisions.md); PageCopy unless there is a reason not to.</summary>

@@ -76,6 +76,7 @@ namespace TursoBackup.Engine.Backup
                         {
                             using (var file = new FileStream(copyPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
                             {
+                                OwnerOnly.File(copyPath);
                                 if (request.Compression == CompressionKind.None)
                                 {
                                     using (var hashing = new ParallelHashStream(new EarlyWritebackStream(file)))

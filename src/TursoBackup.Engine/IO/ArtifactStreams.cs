@@ -15,7 +15,14 @@ namespace TursoBackup.Engine.IO
         public static string ArtifactFileName(string database, BackupKind kind, CompressionKind compression) =>
             database + (kind == BackupKind.Dump ? ".sql" : ".db") + Extension(compression);
 
-        public static string Extension(CompressionKind compression) => compression == CompressionKind.Gzip ? ".gz" : "";
+        public static string Extension(CompressionKind compression) =>
+            compression == CompressionKind.Gzip ? ".gz" : compression == CompressionKind.Zstd ? ".zst" : "";
+
+        /// <summary>Zstandard level for artifacts (docs/decisions.md: chosen from the benchmark).</summary>
+        public static int ZstdLevel { get; set; } = 3;
+
+        /// <summary>Zstandard worker threads (0 = compress on the calling thread).</summary>
+        public static int ZstdWorkers { get; set; } = Math.Min(4, Environment.ProcessorCount);
 
         public static Stream Compress(Stream destination, CompressionKind compression)
         {
@@ -23,6 +30,10 @@ namespace TursoBackup.Engine.IO
             {
                 case CompressionKind.None: return new NonClosingStream(destination);
                 case CompressionKind.Gzip: return new GZipStream(destination, CompressionLevel.Fastest, leaveOpen: true);
+                case CompressionKind.Zstd:
+                    var zstd = new ZstdSharp.CompressionStream(destination, ZstdLevel, BufferSize, leaveOpen: true);
+                    if (ZstdWorkers > 0) zstd.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_nbWorkers, ZstdWorkers);
+                    return zstd;
                 default: throw new ArgumentOutOfRangeException(nameof(compression));
             }
         }
@@ -33,6 +44,7 @@ namespace TursoBackup.Engine.IO
             {
                 case CompressionKind.None: return new NonClosingStream(source);
                 case CompressionKind.Gzip: return new GZipStream(source, CompressionMode.Decompress, leaveOpen: true);
+                case CompressionKind.Zstd: return new ZstdSharp.DecompressionStream(source, BufferSize, checkEndOfStream: true, leaveOpen: true);
                 default: throw new ArgumentOutOfRangeException(nameof(compression));
             }
         }
@@ -43,6 +55,7 @@ namespace TursoBackup.Engine.IO
             using (var sha = SHA256.Create())
             using (var output = new FileStream(artifactPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize))
             {
+                OwnerOnly.File(artifactPath);
                 using (var hashing = new CryptoStream(new NonClosingStream(output), sha, CryptoStreamMode.Write))
                 using (var compressor = Compress(hashing, compression))
                 using (var input = new FileStream(sourceFile, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan))
@@ -57,6 +70,7 @@ namespace TursoBackup.Engine.IO
         /// <summary>Reads a file once: its SHA-256, and fsync of its data.</summary>
         public static string HashAndFlush(string path, Action<long> onProgress)
         {
+            OwnerOnly.File(path);
             using (var sha = SHA256.Create())
             using (var fs = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read, BufferSize, FileOptions.SequentialScan))
             {
@@ -105,7 +119,7 @@ namespace TursoBackup.Engine.IO
                         var rest = new byte[BufferSize];
                         while (hashing.Read(rest, 0, rest.Length) > 0) { }
                     }
-                    catch (InvalidDataException ex)
+                    catch (Exception ex) when (ex is InvalidDataException || ex is ZstdSharp.ZstdException || (ex is EndOfStreamException))
                     {
                         throw new TursoBackupException(FailureKind.InvalidData,
                             $"The backup artifact '{artifactPath}' could not be decompressed ({ex.Message}). It is damaged; restore an older backup.", artifactPath, ex);

@@ -19,6 +19,7 @@ namespace TursoBackup.Engine.IO
             {
                 using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
                 {
+                    OwnerOnly.File(tmp);
                     var bytes = new System.Text.UTF8Encoding(false).GetBytes(text);
                     fs.Write(bytes, 0, bytes.Length);
                     fs.Flush(true);
@@ -35,6 +36,7 @@ namespace TursoBackup.Engine.IO
         /// <summary>Flushes an existing file's data to disk.</summary>
         public static void FlushFile(string path)
         {
+            OwnerOnly.File(path);
             using (var fs = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
             {
                 fs.Flush(true);

@@ -14,6 +14,7 @@ namespace TursoBackup
     {
         None,
         Gzip,
+        Zstd,
     }
 
     /// <summary>How much a database matters; later layers use it for defaults and alerts.</summary>

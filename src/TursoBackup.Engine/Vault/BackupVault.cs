@@ -69,9 +69,9 @@ namespace TursoBackup.Engine.Vault
             }
             try
             {
-                Directory.CreateDirectory(root);
-                Directory.CreateDirectory(Path.Combine(root, DatabasesFolder));
-                Directory.CreateDirectory(Path.Combine(root, StagingFolder));
+                OwnerOnly.CreateDirectory(root);
+                OwnerOnly.CreateDirectory(Path.Combine(root, DatabasesFolder));
+                OwnerOnly.CreateDirectory(Path.Combine(root, StagingFolder));
                 string marker = Path.Combine(root, MarkerFile);
                 if (!File.Exists(marker))
                 {
@@ -115,7 +115,7 @@ namespace TursoBackup.Engine.Vault
         public string CreateStagingDirectory(string id)
         {
             string dir = Path.Combine(StagingPath, id + ".pid" + Process.GetCurrentProcess().Id);
-            Directory.CreateDirectory(dir);
+            OwnerOnly.CreateDirectory(dir);
             return dir;
         }
 
@@ -126,7 +126,7 @@ namespace TursoBackup.Engine.Vault
         public string Publish(string stagingDirectory, string database, string id)
         {
             string dbDir = Path.Combine(DatabasesPath, database);
-            Directory.CreateDirectory(dbDir);
+            OwnerOnly.CreateDirectory(dbDir);
             string final = Path.Combine(dbDir, id);
             Directory.Move(stagingDirectory, final);
             DurableFile.FlushDirectory(dbDir);
@@ -202,6 +202,25 @@ namespace TursoBackup.Engine.Vault
                 }
             }
             return result.OrderByDescending(b => b.CreatedAt).ThenByDescending(b => b.Id, StringComparer.Ordinal).ToList();
+        }
+
+        /// <summary>
+        /// Removes a backup: its folder is first renamed into .staging (so it disappears from listings at once, and a
+        /// crash half-way leaves only an abandoned staging folder), then deleted.
+        /// </summary>
+        public void Remove(BackupInfo backup)
+        {
+            string folder = Path.Combine(DatabasesPath, backup.Database, backup.Id);
+            if (!Directory.Exists(folder))
+            {
+                throw new TursoBackupException(FailureKind.NotFound,
+                    $"Backup {backup.Id} of '{backup.Database}' is not in vault '{Root}' (already removed?). List what is there with Get-TursoBackup -Vault '{Root}'.", backup.Id);
+            }
+            OwnerOnly.CreateDirectory(StagingPath);
+            string trash = Path.Combine(StagingPath, "removing-" + backup.Id + ".pid" + Process.GetCurrentProcess().Id);
+            Directory.Move(folder, trash);
+            DurableFile.FlushDirectory(Path.Combine(DatabasesPath, backup.Database));
+            Directory.Delete(trash, true);
         }
 
         public IEnumerable<string> DatabaseNames() =>

@@ -36,6 +36,9 @@ namespace TursoBackup.Engine.Verification
 
         public Action<long, long> Progress { get; set; }
 
+        /// <summary>Record each result in the vault's verification log (when the backup belongs to a vault).</summary>
+        public bool RecordInVault { get; set; } = true;
+
         /// <summary>Scratch folder for restores (defaults to the system temp folder).</summary>
         public string ScratchRoot { get; set; } = Path.GetTempPath();
 
@@ -97,6 +100,7 @@ namespace TursoBackup.Engine.Verification
             }
             result.Checks = checks.ToArray();
             result.Passed = checks.All(c => c.Passed);
+            if (RecordInVault) VerificationLog.Append(result);
             Log?.Invoke(result.Passed
                 ? $"Backup {backup.Id} of '{backup.Database}' passed all {checks.Count} checks."
                 : $"Backup {backup.Id} of '{backup.Database}' FAILED: {result.FailedChecks}.");

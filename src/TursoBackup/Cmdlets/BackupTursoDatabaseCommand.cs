@@ -1,18 +1,31 @@
 using System;
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
 using TursoBackup.Engine.Backup;
 using TursoBackup.Engine.Errors;
 using TursoBackup.Internal;
 
 namespace TursoBackup.Cmdlets
 {
-    /// <summary>Backs up local SQLite/libSQL databases into a vault as consistent snapshots.</summary>
+    /// <summary>
+    /// Backs up local SQLite/libSQL databases into a vault as consistent snapshots. Databases from the pipeline are
+    /// backed up in parallel (-ThrottleLimit); one database's failure is a non-terminating error and the others
+    /// finish. Engine work runs on worker threads; everything PowerShell sees (output, errors, verbose, progress) is
+    /// written from the pipeline thread.
+    /// </summary>
     [Cmdlet(VerbsData.Backup, "TursoDatabase", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(BackupInfo))]
     public sealed class BackupTursoDatabaseCommand : TursoCmdlet
     {
-        private int activityId;
+        private readonly BlockingCollection<Action> pipelineActions = new BlockingCollection<Action>();
+        private int overallActivity;
+        private int running;
+        private int queued;
+        private int finished;
+        private long bytesDone;
 
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [Alias("FullName")]
@@ -28,7 +41,7 @@ namespace TursoBackup.Cmdlets
         public string Name { get; set; }
 
         [Parameter]
-        public CompressionKind Compression { get; set; } = CompressionKind.Gzip;
+        public CompressionKind Compression { get; set; } = CompressionKind.Zstd;
 
         [Parameter]
         public BackupTier Tier { get; set; } = BackupTier.General;
@@ -40,10 +53,15 @@ namespace TursoBackup.Cmdlets
         [Parameter]
         public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+        /// <summary>How many databases are backed up at the same time.</summary>
+        [Parameter]
+        [ValidateRange(1, 64)]
+        public int ThrottleLimit { get; set; } = 4;
+
         protected override void BeginProcessing()
         {
             base.BeginProcessing();
-            activityId = NewActivityId();
+            overallActivity = NewActivityId();
         }
 
         protected override void ProcessRecord()
@@ -55,38 +73,114 @@ namespace TursoBackup.Cmdlets
                 {
                     string name = Name ?? SnapshotBackup.DefaultName(source);
                     if (!ShouldProcess(source, $"Back up as '{name}' into vault '{vault}'")) continue;
-                    var engine = new SnapshotBackup
-                    {
-                        Log = WriteVerbose,
-                        Progress = ProgressReporter(source),
-                    };
-                    BackupInfo info = null;
-                    bool ok = TryRun(() => info = engine.Run(new BackupRequest
-                    {
-                        SourcePath = source,
-                        VaultPath = vault,
-                        Name = Name,
-                        Compression = Compression,
-                        Tier = Tier,
-                        Tags = Tag,
-                        LockTimeout = LockTimeout,
-                    }, Cancellation), source);
-                    CompleteProgress(activityId, "Backing up " + source);
-                    if (ok) WriteObject(info);
+                    RunPipelineActions(untilFreeSlot: true);
+                    Start(source, vault);
                 }
+            }
+            RunPipelineActions(untilFreeSlot: false);
+        }
+
+        protected override void EndProcessing()
+        {
+            while (Volatile.Read(ref running) > 0 || pipelineActions.Count > 0)
+            {
+                if (pipelineActions.TryTake(out var action, 250)) action();
+            }
+            if (queued > 1) CompleteProgress(overallActivity, "Backing up databases");
+            base.EndProcessing();
+        }
+
+        private void Start(string source, string vault)
+        {
+            Interlocked.Increment(ref running);
+            queued++;
+            int activity = NewActivityId();
+            var request = new BackupRequest
+            {
+                SourcePath = source,
+                VaultPath = vault,
+                Name = Name,
+                Compression = Compression,
+                Tier = Tier,
+                Tags = Tag,
+                LockTimeout = LockTimeout,
+            };
+            var engine = new SnapshotBackup
+            {
+                Log = message => Post(() => WriteVerbose(message)),
+                Progress = Throttled(p => Post(() => ShowDatabaseProgress(activity, source, p))),
+            };
+            var token = Cancellation;
+            Task.Run(() =>
+            {
+                BackupInfo info = null;
+                Exception failure = null;
+                try
+                {
+                    info = engine.Run(request, token);
+                }
+                catch (Exception ex)
+                {
+                    failure = ex;
+                }
+                Post(() =>
+                {
+                    CompleteProgress(activity, "Backing up " + source);
+                    finished++;
+                    if (info != null)
+                    {
+                        bytesDone += info.SourceBytes;
+                        WriteObject(info);
+                    }
+                    else if (failure is TursoBackupException || failure is System.IO.IOException || failure is UnauthorizedAccessException)
+                    {
+                        TryRun(() => throw failure, source);
+                    }
+                    else if (!(failure is OperationCanceledException))
+                    {
+                        WriteError(new ErrorRecord(failure, "BackupTursoDatabase,Unexpected", ErrorCategory.NotSpecified, source));
+                    }
+                    if (queued > 1)
+                    {
+                        ShowProgress(overallActivity, "Backing up databases", $"{finished} of {queued} databases done, {bytesDone / 1048576.0:N1} MiB", finished * 100 / queued);
+                    }
+                });
+                Interlocked.Decrement(ref running);
+                Post(() => { }); // wake the pipeline thread
+            });
+        }
+
+        /// <summary>Runs what the workers posted; with <paramref name="untilFreeSlot"/>, waits until a worker slot is free.</summary>
+        private void RunPipelineActions(bool untilFreeSlot)
+        {
+            while (pipelineActions.TryTake(out var action)) action();
+            while (untilFreeSlot && Volatile.Read(ref running) >= ThrottleLimit)
+            {
+                if (pipelineActions.TryTake(out var action, 250)) action();
             }
         }
 
-        private Action<BackupProgress> ProgressReporter(string source)
+        private void Post(Action action) => pipelineActions.Add(action);
+
+        private void ShowDatabaseProgress(int activity, string source, BackupProgress p)
         {
-            var throttle = Stopwatch.StartNew();
-            string activity = "Backing up " + source;
+            string unit = p.Phase == "Copying" ? "pages" : "bytes";
+            var record = new ProgressRecord(activity, "Backing up " + source, $"{p.Phase}: {p.Done:N0} of {p.Total:N0} {unit}")
+            {
+                PercentComplete = p.Percent,
+                ParentActivityId = queued > 1 ? overallActivity : -1,
+            };
+            WriteProgress(record);
+        }
+
+        private static Action<BackupProgress> Throttled(Action<BackupProgress> report)
+        {
+            var clock = Stopwatch.StartNew();
             return p =>
             {
-                if (throttle.ElapsedMilliseconds < 200 && p.Done < p.Total) return;
-                throttle.Restart();
-                string unit = p.Phase == "Copying" ? "pages" : "bytes";
-                ShowProgress(activityId, activity, $"{p.Phase}: {p.Done:N0} of {p.Total:N0} {unit}", p.Percent);
+                if (clock.ElapsedMilliseconds < 250 && p.Done < p.Total) return;
+                clock.Restart();
+                report(p);
             };
         }
     }

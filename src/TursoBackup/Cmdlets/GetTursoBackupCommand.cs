@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
@@ -29,6 +30,25 @@ namespace TursoBackup.Cmdlets
         [Parameter]
         public SwitchParameter Latest { get; set; }
 
+        [Parameter]
+        public BackupKind[] Kind { get; set; }
+
+        /// <summary>Only backups created before this time.</summary>
+        [Parameter]
+        public DateTimeOffset? Before { get; set; }
+
+        /// <summary>Only backups created at or after this time.</summary>
+        [Parameter]
+        public DateTimeOffset? After { get; set; }
+
+        [Parameter]
+        public BackupTier[] Tier { get; set; }
+
+        [Parameter]
+        [SupportsWildcards]
+        [ValidateNotNullOrEmpty]
+        public string[] Tag { get; set; }
+
         protected override void ProcessRecord()
         {
             BackupVault vault;
@@ -46,7 +66,16 @@ namespace TursoBackup.Cmdlets
             var all = vault.List(null, (manifest, ex) => WriteFailure(new TursoBackupException(FailureKind.InvalidData,
                 $"The manifest '{manifest}' cannot be read ({ex.Message}); that backup is skipped. Inspect or remove its folder.", manifest, ex)));
             IEnumerable<BackupInfo> selected = all.Where(b => patterns.Any(p => p.IsMatch(b.Database)));
-            if (Id != null) selected = selected.Where(b => string.Equals(b.Id, Id, System.StringComparison.OrdinalIgnoreCase));
+            if (Id != null) selected = selected.Where(b => string.Equals(b.Id, Id, StringComparison.OrdinalIgnoreCase));
+            if (Kind != null) selected = selected.Where(b => Kind.Contains(b.Kind));
+            if (Before.HasValue) selected = selected.Where(b => b.CreatedAt < Before.Value);
+            if (After.HasValue) selected = selected.Where(b => b.CreatedAt >= After.Value);
+            if (Tier != null) selected = selected.Where(b => Tier.Contains(b.Tier));
+            if (Tag != null)
+            {
+                var tagPatterns = Tag.Select(t => new WildcardPattern(t, WildcardOptions.IgnoreCase)).ToArray();
+                selected = selected.Where(b => (b.Tags ?? new string[0]).Any(t => tagPatterns.Any(p => p.IsMatch(t))));
+            }
             if (Latest) selected = selected.GroupBy(b => b.Database).Select(g => g.First());
             var list = selected.ToList();
             if (list.Count == 0 && (Id != null || (Database != null && !Database.Any(WildcardPattern.ContainsWildcardCharacters))))
