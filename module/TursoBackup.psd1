@@ -15,6 +15,7 @@
     CmdletsToExport      = @(
         'Backup-TursoDatabase'
         'Get-TursoBackup'
+        'Invoke-TursoBackupRetention'
         'Remove-TursoBackup'
         'Restore-TursoBackup'
         'Test-Backup'

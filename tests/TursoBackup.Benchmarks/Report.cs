@@ -215,7 +215,7 @@ namespace TursoBackup.Benchmarks
             sb.Append("Compression trades speed for a smaller artifact");
             sb.Append(DefaultMethod == Method.OursNone
                 ? " and is not held to the aim."
-                : $"; but it is the default ({Ours.DefaultCompression}), so a backup made without `-Compression` runs at the {Name(DefaultMethod)} row's speed, " +
+                : $", and it is the default: a backup that does not choose a compression uses {Ours.DefaultCompression} and runs at " +
                   $"{Range(r => r.Ratio(DefaultMethod, Method.CpFsync))} of `cp` + fsync{(rs.Min(r => r.Ratio(DefaultMethod, Method.CpFsync)) >= 0.7 ? ", which meets the aim too." : ", **short of the aim**.")}");
             sb.AppendLine().AppendLine();
 
@@ -248,6 +248,7 @@ namespace TursoBackup.Benchmarks
                     sb.Append($"With {label}{(m == DefaultMethod ? " (the default)" : "")} it ran at {Range(r => r.Ratio(m, Method.Sqlite3Backup))}");
                     sb.Append(cMin > 1 ? ", still ahead while also compressing. " : cMax > 1 ? ", ahead at some sizes only. " : ", behind it: the compressor, not the copy, sets that pace. ");
                 }
+                sb.Length -= 1; // the trailing space
                 sb.AppendLine().AppendLine();
             }
 

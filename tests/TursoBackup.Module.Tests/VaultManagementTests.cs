@@ -57,6 +57,45 @@ public sealed class VaultManagementTests : IClassFixture<ModuleSession>
     }
 
     [SkippableFact]
+    public void RetentionShowsItsPlanWithWhatIfThenRemovesAndKeepsTheProtected()
+    {
+        using var dir = new TempDir();
+        string db = SampleDatabases.CreateShop(dir["shop.db"]);
+        var vars = Vars(("db", db), ("vault", dir["vault"]));
+        var backups = new List<BackupInfo>();
+        for (int i = 0; i < 10; i++) backups.Add(session.Run("Backup-TursoDatabase -Path $db -Vault $vault -Compression None", vars).NoErrors().Single<BackupInfo>());
+        // Age them: backup i was taken i days ago (the manifest is the source of truth).
+        var now = DateTimeOffset.UtcNow;
+        for (int i = 0; i < 10; i++)
+        {
+            var b = backups[9 - i];
+            string manifest = Path.Combine(Path.GetDirectoryName(b.Location)!, "manifest.json");
+            string stamp = now.AddDays(-i).ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'");
+            File.WriteAllText(manifest, System.Text.RegularExpressions.Regex.Replace(File.ReadAllText(manifest), "\"createdAt\": \"[^\"]*\"", $"\"createdAt\": \"{stamp}\""));
+        }
+        // The backup from 8 days ago is the newest one that passed Test-Backup... after the newer ones fail it.
+        vars["old"] = backups[1].Id;
+        session.Run("Get-TursoBackup -Vault $vault -Id $old | Test-Backup | Out-Null", vars).NoErrors();
+
+        var plan = session.Run("Invoke-TursoBackupRetention -Vault $vault -Daily 3 -Weekly 0 -Monthly 0 -WhatIf", vars).NoErrors().All<RetentionDecision>();
+        Assert.Equal(10, plan.Count);
+        Assert.All(plan, d => Assert.False(d.Removed));
+        Assert.Equal(10, session.Run("Get-TursoBackup -Vault $vault", vars).NoErrors().Output.Count);
+        var kept = plan.Where(d => d.Keep).Select(d => d.Id).ToHashSet();
+        Assert.Equal(new[] { backups[9].Id, backups[8].Id, backups[7].Id, backups[1].Id }.ToHashSet(), kept);
+        Assert.Contains("newest", plan.Single(d => d.Id == backups[9].Id).Reason);
+        Assert.Contains("verified", plan.Single(d => d.Id == backups[1].Id).Reason);
+        Assert.Contains("not kept by any rule", plan.Single(d => d.Id == backups[0].Id).Reason);
+
+        var done = session.Run("Invoke-TursoBackupRetention -Vault $vault -Daily 3 -Weekly 0 -Monthly 0 -Confirm:$false", vars).NoErrors().All<RetentionDecision>();
+        Assert.Equal(6, done.Count(d => d.Removed));
+        var left = session.Run("Get-TursoBackup -Vault $vault", vars).NoErrors().All<BackupInfo>().Select(b => b.Id).ToHashSet();
+        Assert.Equal(kept, left);
+        // Planning again removes nothing.
+        Assert.DoesNotContain(session.Run("Invoke-TursoBackupRetention -Vault $vault -Daily 3 -Weekly 0 -Monthly 0 -Confirm:$false", vars).NoErrors().All<RetentionDecision>(), d => !d.Keep);
+    }
+
+    [SkippableFact]
     public void VaultFilesAreOwnerOnlyOnUnix()
     {
         Skip.If(OperatingSystem.IsWindows(), "Unix permissions");
