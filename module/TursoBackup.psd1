@@ -14,7 +14,9 @@
     FormatsToProcess     = @('TursoBackup.Format.ps1xml')
     CmdletsToExport      = @(
         'Backup-TursoDatabase'
+        'Export-TursoDatabase'
         'Get-TursoBackup'
+        'Import-TursoDatabase'
         'Invoke-TursoBackupRetention'
         'Remove-TursoBackup'
         'Restore-TursoBackup'

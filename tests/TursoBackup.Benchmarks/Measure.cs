@@ -107,6 +107,7 @@ namespace TursoBackup.Benchmarks
             backup.Progress = p =>
             {
                 double now = watch.Elapsed.TotalMilliseconds;
+                if (p.Phase == "Copying" && CopyStart == 0) CopyStart = now; // no "Copying" narration: start at the first page
                 if (p.Phase == "Copying" && p.Done >= p.Total) CopyEnd = now;
                 else if ((p.Phase == "Checksumming" || p.Phase == "Compressing") && p.Done >= p.Total) { StreamEnd = now; HasStreamPass = true; }
                 else if (p.Phase == "Publishing") PublishStart = now;

@@ -162,7 +162,7 @@ namespace TursoBackup.Benchmarks
             sb.AppendLine("- `cp src dst` followed by `sync dst` (an fsync of the copy) — a durable copy, which is what a backup has to be;");
             sb.AppendLine("- `sqlite3 src \".backup dst\"` — SQLite's own online backup (100 pages per step; its commit fsyncs the copy);");
             sb.AppendLine("- TursoBackup's snapshot (`SnapshotBackup.Run`, what `Backup-TursoDatabase` calls) into a fresh vault each time, with no " +
-                          "compression and with gzip: a consistent copy inside a read transaction, SHA-256 (and gzip), fsync, content profile, " +
+                          $"compression, with gzip{(Has(Method.OursZstd) ? " and with zstd" : "")}: a consistent copy inside a read transaction, SHA-256 (and compression), fsync, content profile, " +
                           "manifest, and the rename that publishes it. The default method copies the database file and the WAL's committed frames " +
                           "directly (page copy); the fallback, SQLite's online backup API, is measured too, uncompressed, for comparison.").AppendLine();
             sb.AppendLine("Each method runs once untimed to warm the page cache (and the JIT), then the given number of times in a shuffled order; the best " +

@@ -10,6 +10,8 @@ namespace TursoBackup.Engine.Backup
         /// <summary>Name in the vault; defaults to the file's base name (main.db → main).</summary>
         public string Name { get; set; }
         public CompressionKind Compression { get; set; } = CompressionKind.Zstd;
+        /// <summary>Snapshot (a SQLite file) or Dump (SQL text that sqlite3 loads).</summary>
+        public BackupKind Kind { get; set; } = BackupKind.Snapshot;
         public BackupTier Tier { get; set; } = BackupTier.General;
         public string[] Tags { get; set; } = new string[0];
         /// <summary>How the snapshot is copied (docs/decisions.md); PageCopy unless there is a reason not to.</summary>

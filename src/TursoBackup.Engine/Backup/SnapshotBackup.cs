@@ -13,9 +13,10 @@ using TursoBackup.Engine.Vault;
 namespace TursoBackup.Engine.Backup
 {
     /// <summary>
-    /// Takes a consistent snapshot of a local SQLite/libSQL database into a vault:
-    /// online backup API into a private staging folder → checksum (and compression) and the content profile in
-    /// parallel → manifest → one rename publishes the backup. Nothing is listed until the rename.
+    /// Backs up a local SQLite/libSQL database into a vault, as a Snapshot (page copy inside a read transaction) or a
+    /// Dump (SQL text written inside a read transaction): artifact into a private staging folder, checksummed and
+    /// compressed as it streams, content profile (row counts, schema hash) → manifest → one rename publishes the
+    /// backup. Nothing is listed until the rename.
     /// </summary>
     public sealed class SnapshotBackup
     {
@@ -50,129 +51,11 @@ namespace TursoBackup.Engine.Backup
             string staging = vault.CreateStagingDirectory(id);
             try
             {
-                string artifactName = ArtifactStreams.ArtifactFileName(name, BackupKind.Snapshot, request.Compression);
-                string artifactPath = Path.Combine(staging, artifactName);
-                // Uncompressed, the copy is the artifact (hashed on a second thread as it is written); compressed, the
-                // copy is staged, then compressed while its content profile is read.
-                string copyPath = request.Compression == CompressionKind.None ? artifactPath : Path.Combine(staging, "snapshot.db.partial");
-
-                DateTimeOffset pointInTime;
-                string journalMode, consistency, sha = null;
-                long sourceBytes;
-                using (var src = OpenSource(source, request.LockTimeout))
-                {
-                    journalMode = Convert.ToString(SqliteFile.Scalar(src, "PRAGMA journal_mode"));
-                    using (var tx = BeginSnapshot(src, source))
-                    {
-                        pointInTime = clock();
-                        Log?.Invoke($"Copying '{source}' ({journalMode} mode) by {request.Method} inside a read transaction.");
-                        Action<long, long> progress = (done, total) => Progress?.Invoke(new BackupProgress("Copying", done, total));
-                        if (request.Method == SnapshotMethod.BackupApi)
-                        {
-                            OnlineBackup.Copy(src, copyPath, progress, cancel);
-                            consistency = "read transaction; SQLite online backup API";
-                        }
-                        else
-                        {
-                            using (var file = new FileStream(copyPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
-                            {
-                                OwnerOnly.File(copyPath);
-                                if (request.Compression == CompressionKind.None)
-                                {
-                                    using (var hashing = new ParallelHashStream(new EarlyWritebackStream(file)))
-                                    {
-                                        PageCopy.Copy(source, IsWal(journalMode), hashing, progress, cancel);
-                                        sha = hashing.Finish();
-                                    }
-                                }
-                                else
-                                {
-                                    PageCopy.Copy(source, IsWal(journalMode), file, progress, cancel);
-                                }
-                            }
-                            consistency = IsWal(journalMode)
-                                ? "read transaction; page copy of the database file and the WAL's committed frames"
-                                : "read transaction (shared lock); page copy of the database file";
-                        }
-                    }
-                }
-                sourceBytes = new FileInfo(copyPath).Length;
-
-                // The content profile (row counts, schema hash) reads the copy; run it beside the fsync or compression.
-                var profileTask = Task.Run(() =>
-                {
-                    using (var copy = SqliteFile.OpenImmutable(copyPath))
-                    {
-                        return DatabaseProfile.Read(copy);
-                    }
-                });
-                long storedBytes;
-                if (request.Compression == CompressionKind.None)
-                {
-                    if (sha == null)
-                    {
-                        Log?.Invoke("Checksumming and flushing the snapshot.");
-                        sha = ArtifactStreams.HashAndFlush(artifactPath, done => Progress?.Invoke(new BackupProgress("Checksumming", done, sourceBytes)));
-                    }
-                    else
-                    {
-                        DurableFile.FlushFile(artifactPath);
-                    }
-                    storedBytes = sourceBytes;
-                }
-                else
-                {
-                    Log?.Invoke($"Compressing the snapshot with {request.Compression}.");
-                    var written = ArtifactStreams.WriteArtifact(copyPath, artifactPath, request.Compression,
-                        done => Progress?.Invoke(new BackupProgress("Compressing", done, sourceBytes)));
-                    storedBytes = written.Bytes;
-                    sha = written.Sha256;
-                }
-                DatabaseProfile profile;
-                try
-                {
-                    profile = profileTask.GetAwaiter().GetResult();
-                }
-                catch (SqliteException ex)
-                {
-                    throw OnlineBackup.Translate(ex.SqliteErrorCode, ex.Message, "read the snapshot's content");
-                }
-                if (request.Compression != CompressionKind.None) File.Delete(copyPath);
+                var artifact = request.Kind == BackupKind.Dump
+                    ? WriteDump(source, staging, name, request, cancel)
+                    : CopySnapshot(source, staging, name, request, cancel);
                 cancel.ThrowIfCancellationRequested();
-
-                var info = new BackupInfo
-                {
-                    Id = id,
-                    Database = name,
-                    Kind = BackupKind.Snapshot,
-                    CreatedAt = createdAt,
-                    PointInTime = pointInTime,
-                    Vault = vault.Root,
-                    SourcePath = source,
-                    SourceBytes = sourceBytes,
-                    StoredBytes = storedBytes,
-                    Compression = request.Compression,
-                    Encrypted = false,
-                    Sha256 = sha,
-                    PageSize = profile.PageSize,
-                    PageCount = profile.PageCount,
-                    SchemaHash = profile.SchemaHash,
-                    Tables = profile.Tables.ToArray(),
-                    Tier = request.Tier,
-                    Tags = request.Tags ?? new string[0],
-                    JournalMode = journalMode,
-                    Consistency = consistency,
-                    SqliteVersion = profile.SqliteVersion,
-                    FormatVersion = BackupManifest.FormatVersion,
-                };
-                info.Duration = watch.Elapsed;
-                DurableFile.WriteAllText(Path.Combine(staging, BackupManifest.FileName), BackupManifest.ToJson(info, artifactName, ToolVersion));
-                DurableFile.FlushDirectory(staging);
-                Progress?.Invoke(new BackupProgress("Publishing", 1, 1));
-                string final = vault.Publish(staging, name, id);
-                info.Location = Path.Combine(final, artifactName);
-                Log?.Invoke($"Published backup {id} of '{name}': {info.SourceBytes:N0} bytes, {info.StoredBytes:N0} stored, {info.Tables.Length} table(s), in {watch.Elapsed.TotalSeconds:F2} s.");
-                return info;
+                return Publish(vault, staging, name, id, createdAt, watch, source, request, artifact);
             }
             catch (IOException ex) when (IsDiskFull(ex))
             {
@@ -187,6 +70,237 @@ namespace TursoBackup.Engine.Backup
             {
                 DurableFile.TryDeleteDirectory(staging);
             }
+        }
+
+        /// <summary>
+        /// A consistent copy of a live database to a new file outside any vault (emergency copies, branches of now):
+        /// page copy inside a read transaction to a temporary name beside the destination, fsync, rename.
+        /// </summary>
+        public static long CopyDatabase(string sourcePath, string destinationPath, TimeSpan lockTimeout, CancellationToken cancel)
+        {
+            string source = Path.GetFullPath(sourcePath);
+            SqliteFile.RequireDatabaseFile(source);
+            string target = Path.GetFullPath(destinationPath);
+            if (File.Exists(target)) throw new TursoBackupException(FailureKind.AlreadyExists, $"'{target}' already exists; choose another name.", target);
+            string dir = Path.GetDirectoryName(target);
+            Directory.CreateDirectory(dir);
+            string temp = Path.Combine(dir, "." + Path.GetFileName(target) + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");
+            try
+            {
+                long bytes;
+                using (var src = OpenSource(source, lockTimeout))
+                {
+                    bool wal = IsWal(Convert.ToString(SqliteFile.Scalar(src, "PRAGMA journal_mode")));
+                    using (BeginSnapshot(src, source))
+                    using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+                    {
+                        bytes = PageCopy.Copy(source, wal, new EarlyWritebackStream(file), null, cancel);
+                        file.Flush(true);
+                    }
+                }
+                File.Move(temp, target);
+                DurableFile.FlushDirectory(dir);
+                return bytes;
+            }
+            finally
+            {
+                DurableFile.TryDelete(temp);
+            }
+        }
+
+        /// <summary>What one backup wrote into its staging folder, before the manifest.</summary>
+        private sealed class Artifact
+        {
+            public BackupKind Kind;
+            public string FileName;
+            public DateTimeOffset PointInTime;
+            public string JournalMode;
+            public string Consistency;
+            public string Sha256;
+            public long SourceBytes;
+            public long StoredBytes;
+            public DatabaseProfile Profile;
+        }
+
+        /// <summary>Snapshot: a page copy (or the backup API) inside one read transaction.</summary>
+        private Artifact CopySnapshot(string source, string staging, string name, BackupRequest request, CancellationToken cancel)
+        {
+            string artifactName = ArtifactStreams.ArtifactFileName(name, BackupKind.Snapshot, request.Compression);
+            string artifactPath = Path.Combine(staging, artifactName);
+            // Uncompressed, the copy is the artifact (hashed on a second thread as it is written); compressed, the
+            // copy is staged, then compressed while its content profile is read.
+            string copyPath = request.Compression == CompressionKind.None ? artifactPath : Path.Combine(staging, "snapshot.db.partial");
+
+            DateTimeOffset pointInTime;
+            string journalMode, consistency, sha = null;
+            long sourceBytes;
+            using (var src = OpenSource(source, request.LockTimeout))
+            {
+                journalMode = Convert.ToString(SqliteFile.Scalar(src, "PRAGMA journal_mode"));
+                using (var tx = BeginSnapshot(src, source))
+                {
+                    pointInTime = clock();
+                    Log?.Invoke($"Copying '{source}' ({journalMode} mode) by {request.Method} inside a read transaction.");
+                    Action<long, long> progress = (done, total) => Progress?.Invoke(new BackupProgress("Copying", done, total));
+                    if (request.Method == SnapshotMethod.BackupApi)
+                    {
+                        OnlineBackup.Copy(src, copyPath, progress, cancel);
+                        consistency = "read transaction; SQLite online backup API";
+                    }
+                    else
+                    {
+                        using (var file = new FileStream(copyPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+                        {
+                            OwnerOnly.File(copyPath);
+                            if (request.Compression == CompressionKind.None)
+                            {
+                                using (var hashing = new ParallelHashStream(new EarlyWritebackStream(file)))
+                                {
+                                    PageCopy.Copy(source, IsWal(journalMode), hashing, progress, cancel);
+                                    sha = hashing.Finish();
+                                }
+                            }
+                            else
+                            {
+                                PageCopy.Copy(source, IsWal(journalMode), file, progress, cancel);
+                            }
+                        }
+                        consistency = IsWal(journalMode)
+                            ? "read transaction; page copy of the database file and the WAL's committed frames"
+                            : "read transaction (shared lock); page copy of the database file";
+                    }
+                }
+            }
+            sourceBytes = new FileInfo(copyPath).Length;
+
+            // The content profile (row counts, schema hash) reads the copy; run it beside the fsync or compression.
+            var profileTask = Task.Run(() =>
+            {
+                using (var copy = SqliteFile.OpenImmutable(copyPath))
+                {
+                    return DatabaseProfile.Read(copy);
+                }
+            });
+            long storedBytes;
+            if (request.Compression == CompressionKind.None)
+            {
+                if (sha == null)
+                {
+                    Log?.Invoke("Checksumming and flushing the snapshot.");
+                    sha = ArtifactStreams.HashAndFlush(artifactPath, done => Progress?.Invoke(new BackupProgress("Checksumming", done, sourceBytes)));
+                }
+                else
+                {
+                    DurableFile.FlushFile(artifactPath);
+                }
+                storedBytes = sourceBytes;
+            }
+            else
+            {
+                Log?.Invoke($"Compressing the snapshot with {request.Compression}.");
+                var written = ArtifactStreams.WriteArtifact(copyPath, artifactPath, request.Compression,
+                    done => Progress?.Invoke(new BackupProgress("Compressing", done, sourceBytes)));
+                storedBytes = written.Bytes;
+                sha = written.Sha256;
+            }
+            DatabaseProfile profile;
+            try
+            {
+                profile = profileTask.GetAwaiter().GetResult();
+            }
+            catch (SqliteException ex)
+            {
+                throw OnlineBackup.Translate(ex.SqliteErrorCode, ex.Message, "read the snapshot's content");
+            }
+            if (request.Compression != CompressionKind.None) File.Delete(copyPath);
+            return new Artifact
+            {
+                Kind = BackupKind.Snapshot, FileName = artifactName, PointInTime = pointInTime, JournalMode = journalMode,
+                Consistency = consistency, Sha256 = sha, SourceBytes = sourceBytes, StoredBytes = storedBytes, Profile = profile,
+            };
+        }
+
+        /// <summary>Dump: SQL text written inside one read transaction, compressed and hashed as it streams.</summary>
+        private Artifact WriteDump(string source, string staging, string name, BackupRequest request, CancellationToken cancel)
+        {
+            string artifactName = ArtifactStreams.ArtifactFileName(name, BackupKind.Dump, request.Compression);
+            string artifactPath = Path.Combine(staging, artifactName);
+            using (var src = OpenSource(source, request.LockTimeout))
+            {
+                string journalMode = Convert.ToString(SqliteFile.Scalar(src, "PRAGMA journal_mode"));
+                using (var tx = BeginSnapshot(src, source))
+                {
+                    var pointInTime = clock();
+                    Log?.Invoke($"Dumping '{source}' ({journalMode} mode) as SQL inside a read transaction.");
+                    long pageCount = Convert.ToInt64(SqliteFile.Scalar(src, "PRAGMA page_count"));
+                    Dump.SqlDumpStats stats;
+                    string sha;
+                    long stored;
+                    using (var file = new FileStream(artifactPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+                    {
+                        OwnerOnly.File(artifactPath);
+                        using (var hashing = new ParallelHashStream(new EarlyWritebackStream(file)))
+                        {
+                            using (var compressed = ArtifactStreams.Compress(hashing, request.Compression))
+                            using (var text = new StreamWriter(compressed, new System.Text.UTF8Encoding(false), 1 << 16))
+                            {
+                                stats = new Dump.SqlDumpWriter().Write(src, text, rows => Progress?.Invoke(new BackupProgress("Dumping", rows, 0)), cancel);
+                            }
+                            sha = hashing.Finish();
+                        }
+                        file.Flush(true);
+                        stored = file.Length;
+                    }
+                    var known = new System.Collections.Generic.Dictionary<string, long>(StringComparer.Ordinal);
+                    foreach (var t in stats.TableRows) known[t.Name] = t.Rows;
+                    var profile = DatabaseProfile.Read(src, known);
+                    return new Artifact
+                    {
+                        Kind = BackupKind.Dump, FileName = artifactName, PointInTime = pointInTime, JournalMode = journalMode,
+                        Consistency = "read transaction; SQL dump", Sha256 = sha, SourceBytes = profile.PageSize * pageCount,
+                        StoredBytes = stored, Profile = profile,
+                    };
+                }
+            }
+        }
+
+        /// <summary>Writes the manifest and publishes the staging folder with one rename.</summary>
+        private BackupInfo Publish(BackupVault vault, string staging, string name, string id, DateTimeOffset createdAt, Stopwatch watch,
+            string source, BackupRequest request, Artifact a)
+        {
+            var info = new BackupInfo
+            {
+                Id = id,
+                Database = name,
+                Kind = a.Kind,
+                CreatedAt = createdAt,
+                PointInTime = a.PointInTime,
+                Vault = vault.Root,
+                SourcePath = source,
+                SourceBytes = a.SourceBytes,
+                StoredBytes = a.StoredBytes,
+                Compression = request.Compression,
+                Encrypted = false,
+                Sha256 = a.Sha256,
+                PageSize = a.Profile.PageSize,
+                PageCount = a.Profile.PageCount,
+                SchemaHash = a.Profile.SchemaHash,
+                Tables = a.Profile.Tables.ToArray(),
+                Tier = request.Tier,
+                Tags = request.Tags ?? new string[0],
+                JournalMode = a.JournalMode,
+                Consistency = a.Consistency,
+                SqliteVersion = a.Profile.SqliteVersion,
+                FormatVersion = BackupManifest.FormatVersion,
+            };
+            info.Duration = watch.Elapsed;
+            DurableFile.WriteAllText(Path.Combine(staging, BackupManifest.FileName), BackupManifest.ToJson(info, a.FileName, ToolVersion));
+            DurableFile.FlushDirectory(staging);
+            Progress?.Invoke(new BackupProgress("Publishing", 1, 1));
+            string final = vault.Publish(staging, name, id);
+            info.Location = Path.Combine(final, a.FileName);
+            Log?.Invoke($"Published {a.Kind.ToString().ToLowerInvariant()} backup {id} of '{name}': {info.SourceBytes:N0} bytes, {info.StoredBytes:N0} stored, {info.Tables.Length} table(s), in {watch.Elapsed.TotalSeconds:F2} s.");
+            return info;
         }
 
         private static SqliteConnection OpenSource(string source, TimeSpan lockTimeout)

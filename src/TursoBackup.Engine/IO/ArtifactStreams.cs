@@ -99,34 +99,43 @@ namespace TursoBackup.Engine.IO
         }
 
         /// <summary>
-        /// Restores an artifact to <paramref name="destinationFile"/>: hashes the stored bytes as they are read,
-        /// decompresses, writes, fsyncs. Returns the SHA-256 of the stored artifact and the bytes written.
-        /// Decompression errors are InvalidData failures.
+        /// Reads a stored artifact once: hashes every stored byte as it is read, decompresses, and hands the content
+        /// to <paramref name="consume"/>. Returns the SHA-256 of the stored artifact. Corrupt compressed data is an
+        /// InvalidData failure.
         /// </summary>
-        public static (string Sha256, long Bytes) ExtractArtifact(string artifactPath, CompressionKind compression, string destinationFile, Action<long> onProgress)
+        public static string ReadArtifact(string artifactPath, CompressionKind compression, Action<Stream> consume)
         {
             using (var sha = SHA256.Create())
             using (var input = new FileStream(artifactPath, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan))
-            using (var output = new FileStream(destinationFile, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize))
+            using (var hashing = new CryptoStream(new NonClosingStream(input), sha, CryptoStreamMode.Read))
             {
-                using (var hashing = new CryptoStream(new NonClosingStream(input), sha, CryptoStreamMode.Read))
                 using (var decompressor = Decompress(hashing, compression))
                 {
                     try
                     {
-                        Pump(decompressor, output, onProgress);
+                        consume(decompressor);
                         // Read the remainder of the stored file so the checksum covers every stored byte.
                         var rest = new byte[BufferSize];
                         while (hashing.Read(rest, 0, rest.Length) > 0) { }
                     }
-                    catch (Exception ex) when (ex is InvalidDataException || ex is ZstdSharp.ZstdException || (ex is EndOfStreamException))
+                    catch (Exception ex) when (ex is InvalidDataException || ex is ZstdSharp.ZstdException || ex is EndOfStreamException)
                     {
                         throw new TursoBackupException(FailureKind.InvalidData,
                             $"The backup artifact '{artifactPath}' could not be decompressed ({ex.Message}). It is damaged; restore an older backup.", artifactPath, ex);
                     }
                 }
+                return Hex.Of(sha.Hash);
+            }
+        }
+
+        /// <summary>Copies a stream into a new file and flushes it to disk; returns the bytes written.</summary>
+        public static long WriteNewFile(Stream content, string destinationFile, Action<long> onProgress)
+        {
+            using (var output = new FileStream(destinationFile, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize))
+            {
+                Pump(content, output, onProgress);
                 output.Flush(true);
-                return (Hex.Of(sha.Hash), output.Length);
+                return output.Length;
             }
         }
 

@@ -8,7 +8,7 @@ using TursoBackup.Engine.Sqlite;
 namespace TursoBackup.Engine.Restore
 {
     /// <summary>
-    /// Restores a snapshot backup to a file: extract under a temporary name beside the destination (checksum
+    /// Restores a backup (snapshot or dump) to a database file: extract under a temporary name beside the destination (checksum
     /// verified while reading), fsync, then rename into place. An existing destination is replaced only when the
     /// caller allows it, and only after an emergency backup of it succeeded.
     /// </summary>
@@ -32,11 +32,6 @@ namespace TursoBackup.Engine.Restore
         {
             var watch = Stopwatch.StartNew();
             string target = ResolveDestination(backup, destination);
-            if (backup.Kind != BackupKind.Snapshot)
-            {
-                throw new TursoBackupException(FailureKind.InvalidArgument,
-                    $"Backup {backup.Id} is a {backup.Kind}; Restore-TursoBackup restores snapshots. Load a dump with Import-TursoDatabase.", backup.Id);
-            }
             bool exists = File.Exists(target);
             if (exists && !overwrite)
             {
@@ -97,11 +92,10 @@ namespace TursoBackup.Engine.Restore
             }
         }
 
-        /// <summary>Extracts a backup's artifact to a new file and checks the stored checksum; returns the bytes written.</summary>
+        /// <summary>Turns a backup into a new database file and checks the stored checksum; returns the bytes written.</summary>
         public static long Extract(BackupInfo backup, string file, Action<long, long> progress)
         {
-            var (sha, bytes) = ArtifactStreams.ExtractArtifact(backup.Location, backup.Compression, file,
-                done => progress?.Invoke(done, backup.SourceBytes));
+            var (sha, bytes) = BackupMaterializer.Materialize(backup, file, progress);
             if (!string.Equals(sha, backup.Sha256, StringComparison.OrdinalIgnoreCase))
             {
                 throw new TursoBackupException(FailureKind.InvalidData,

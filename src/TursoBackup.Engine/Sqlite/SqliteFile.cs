@@ -167,7 +167,8 @@ namespace TursoBackup.Engine.Sqlite
         public string SqliteVersion { get; set; }
 
         /// <summary>Reads page size and count, the schema hash and the row count of every table.</summary>
-        public static DatabaseProfile Read(SqliteConnection connection)
+        /// <param name="knownRowCounts">Row counts already known for this snapshot (a dump counts as it writes); those tables are not counted again.</param>
+        public static DatabaseProfile Read(SqliteConnection connection, IDictionary<string, long> knownRowCounts = null)
         {
             var profile = new DatabaseProfile
             {
@@ -200,7 +201,9 @@ namespace TursoBackup.Engine.Sqlite
             tables.Sort(StringComparer.Ordinal);
             foreach (var table in tables)
             {
-                long rows = Convert.ToInt64(SqliteFile.Scalar(connection, "SELECT count(*) FROM " + SqliteFile.QuoteIdentifier(table)));
+                long rows = knownRowCounts != null && knownRowCounts.TryGetValue(table, out long known)
+                    ? known
+                    : Convert.ToInt64(SqliteFile.Scalar(connection, "SELECT count(*) FROM " + SqliteFile.QuoteIdentifier(table)));
                 profile.Tables.Add(new TableRowCount(table, rows));
             }
             return profile;

@@ -118,13 +118,13 @@ namespace TursoBackup.Engine.Verification
             Log?.Invoke($"Restoring backup {backup.Id} into scratch space.");
             try
             {
-                var (sha, bytes) = ArtifactStreams.ExtractArtifact(backup.Location, backup.Compression, restored,
-                    done => Progress?.Invoke(done, backup.SourceBytes));
+                var (sha, bytes) = Restore.BackupMaterializer.Materialize(backup, restored, Progress);
                 bool shaOk = string.Equals(sha, backup.Sha256, StringComparison.OrdinalIgnoreCase);
                 checks.Add(new CheckResult(Checksum, shaOk, backup.Sha256, sha,
                     shaOk ? "The stored artifact matches the manifest's SHA-256." : "The stored artifact's SHA-256 differs from the manifest: the backup was changed or damaged after it was written."));
                 checks.Add(new CheckResult(Decompression, true, backup.Compression.ToString(), bytes.ToString("N0", CultureInfo.InvariantCulture) + " bytes",
-                    backup.Compression == CompressionKind.None ? "Not compressed; copied." : "Decompressed without error."));
+                    (backup.Compression == CompressionKind.None ? "Not compressed" : "Decompressed without error")
+                    + (backup.Kind == BackupKind.Dump ? "; the SQL dump loaded into a new database." : ".")));
                 return true;
             }
             catch (TursoBackupException ex) when (ex.Kind == FailureKind.InvalidData)

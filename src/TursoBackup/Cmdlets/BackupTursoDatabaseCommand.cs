@@ -40,6 +40,10 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string Name { get; set; }
 
+        /// <summary>Snapshot (a SQLite file) or Dump (SQL text that sqlite3 loads).</summary>
+        [Parameter]
+        public BackupKind Kind { get; set; } = BackupKind.Snapshot;
+
         [Parameter]
         public CompressionKind Compression { get; set; } = CompressionKind.Zstd;
 
@@ -101,6 +105,7 @@ namespace TursoBackup.Cmdlets
                 VaultPath = vault,
                 Name = Name,
                 Compression = Compression,
+                Kind = Kind,
                 Tier = Tier,
                 Tags = Tag,
                 LockTimeout = LockTimeout,
@@ -164,10 +169,11 @@ namespace TursoBackup.Cmdlets
 
         private void ShowDatabaseProgress(int activity, string source, BackupProgress p)
         {
-            string unit = p.Phase == "Copying" ? "pages" : "bytes";
-            var record = new ProgressRecord(activity, "Backing up " + source, $"{p.Phase}: {p.Done:N0} of {p.Total:N0} {unit}")
+            string unit = p.Phase == "Copying" ? "pages" : p.Phase == "Dumping" ? "rows" : "bytes";
+            string status = p.Total > 0 ? $"{p.Phase}: {p.Done:N0} of {p.Total:N0} {unit}" : $"{p.Phase}: {p.Done:N0} {unit}";
+            var record = new ProgressRecord(activity, "Backing up " + source, status)
             {
-                PercentComplete = p.Percent,
+                PercentComplete = p.Total > 0 ? p.Percent : -1,
                 ParentActivityId = queued > 1 ? overallActivity : -1,
             };
             WriteProgress(record);

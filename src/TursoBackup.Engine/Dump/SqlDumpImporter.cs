@@ -1,0 +1,359 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Text;
+using System.Threading;
+using Microsoft.Data.Sqlite;
+using SQLitePCL;
+using TursoBackup.Engine.Errors;
+using TursoBackup.Engine.IO;
+using TursoBackup.Engine.Sqlite;
+
+namespace TursoBackup.Engine.Dump
+{
+    /// <summary>
+    /// Loads SQL text (a <see cref="SqlDumpWriter"/> dump, a <c>sqlite3 .dump</c>, or any SQL script) into a new
+    /// database file. The text is streamed line by line; statements are split where SQLite's own
+    /// <c>sqlite3_complete</c> says a statement ends, so triggers and strings with semicolons and newlines are kept
+    /// whole. Everything runs in one transaction (the dump's own BEGIN/COMMIT are skipped) on a temporary file beside
+    /// the target, which is flushed to disk and renamed into place only when every statement succeeded.
+    /// </summary>
+    public sealed class SqlDumpImporter
+    {
+        private const int ReadBlock = 1 << 16;
+
+        /// <summary>Messages for -Verbose.</summary>
+        public Action<string> Log { get; set; }
+
+        /// <summary>
+        /// Called with the target path just before an existing (non-empty, overwrite allowed) target is replaced,
+        /// e.g. to take an emergency backup of it. Throw to abort: the target is then left as it was.
+        /// </summary>
+        public Action<string> BeforeReplace { get; set; }
+
+        /// <summary>SQLite page cache for the load, in KiB (index builds after the data are faster with more). Default 32 MiB.</summary>
+        public int CacheSizeKiB { get; set; } = 32 * 1024;
+
+        /// <summary>
+        /// Loads <paramref name="input"/> into a new database at <paramref name="targetPath"/>.
+        /// Read dump files with <c>new StreamReader(stream, new UTF8Encoding(false, true))</c> so that bytes that are not
+        /// UTF-8 fail the import instead of turning into U+FFFD.
+        /// </summary>
+        /// <param name="overwrite">Replace an existing non-empty file (the cmdlet's -Force). An empty file is always replaced.</param>
+        /// <param name="progress">Called after each block of input with (statements executed, characters read).</param>
+        /// <exception cref="TursoBackupException">
+        /// AlreadyExists (target exists, no overwrite), InvalidData (a statement failed: the message names its line),
+        /// InvalidArgument (target is a folder), WriteFailed (disk full, I/O error).
+        /// </exception>
+        /// <exception cref="OperationCanceledException">When cancelled; nothing is left behind.</exception>
+        public SqlImportStats Import(TextReader input, string targetPath, bool overwrite, Action<long, long> progress = null,
+                                     CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (input == null) throw new ArgumentNullException(nameof(input));
+            if (string.IsNullOrEmpty(targetPath)) throw new ArgumentNullException(nameof(targetPath));
+            var watch = Stopwatch.StartNew();
+            string target = Path.GetFullPath(targetPath);
+            if (Directory.Exists(target))
+            {
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    $"'{target}' is a folder. Give the path of the database file to create.", target);
+            }
+            bool existed = CheckTarget(target, overwrite);
+            string dir = Path.GetDirectoryName(target);
+            Directory.CreateDirectory(dir);
+            string temp = Path.Combine(dir, "." + Path.GetFileName(target) + ".import-" + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");
+            var stats = new SqlImportStats { Target = target };
+            bool done = false;
+            try
+            {
+                Log?.Invoke($"Loading SQL into a temporary file beside '{target}'.");
+                using (var connection = SqliteFile.OpenOrCreate(temp))
+                {
+                    new Loader(connection.Handle, target, stats, progress, cancellationToken, CacheSizeKiB).Run(input);
+                }
+                using (var check = SqliteFile.OpenReadOnly(temp))
+                {
+                    // Opening the schema proves that what the dump put into sqlite_master (virtual tables) parses.
+                    stats.Tables = Convert.ToInt32(SqliteFile.Scalar(check,
+                        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"));
+                }
+                DurableFile.FlushFile(temp);
+                stats.TargetBytes = new FileInfo(temp).Length;
+                cancellationToken.ThrowIfCancellationRequested();
+
+                existed = CheckTarget(target, overwrite); // again: it may have appeared while loading
+                if (existed)
+                {
+                    BeforeReplace?.Invoke(target);
+                    // Old WAL/SHM/journal files belong to the old database; left behind, they would be applied to the new one.
+                    foreach (var suffix in new[] { "-wal", "-shm", "-journal" })
+                    {
+                        if (File.Exists(target + suffix)) File.Delete(target + suffix);
+                    }
+                }
+                try
+                {
+                    DurableFile.ReplaceFile(temp, target);
+                }
+                catch (IOException ex) when (!existed && File.Exists(target))
+                {
+                    throw new TursoBackupException(FailureKind.AlreadyExists,
+                        $"'{target}' was created by someone else during the import. Use -Force to replace it, or choose another path.", target, ex);
+                }
+                DurableFile.FlushDirectory(dir);
+                done = true;
+                stats.Replaced = existed;
+                stats.Duration = watch.Elapsed;
+                Log?.Invoke($"Loaded {stats.Statements:N0} statements ({stats.RowsInserted:N0} rows, {stats.Tables} tables) into '{target}' in {stats.Duration.TotalSeconds:F2} s.");
+                return stats;
+            }
+            catch (IOException ex) when (SnapshotIsDiskFull(ex))
+            {
+                throw new TursoBackupException(FailureKind.WriteFailed,
+                    $"The disk of '{target}' is full: {ex.Message} Free space and try again; the target was not changed.", target, ex);
+            }
+            catch (SqliteException ex)
+            {
+                throw OnlineBackup.Translate(ex.SqliteErrorCode, ex.Message, $"load the SQL into '{target}'");
+            }
+            finally
+            {
+                if (!done)
+                {
+                    foreach (var suffix in new[] { "", "-journal", "-wal", "-shm" }) DurableFile.TryDelete(temp + suffix);
+                }
+            }
+        }
+
+        private static bool SnapshotIsDiskFull(IOException ex) => Backup.SnapshotBackup.IsDiskFull(ex);
+
+        /// <summary>Whether the target exists; throws AlreadyExists when it holds a database and overwriting is not allowed.</summary>
+        private static bool CheckTarget(string target, bool overwrite)
+        {
+            if (!File.Exists(target)) return false;
+            bool hasContent = new FileInfo(target).Length > 0
+                              || (File.Exists(target + "-wal") && new FileInfo(target + "-wal").Length > 0);
+            if (hasContent && !overwrite)
+            {
+                throw new TursoBackupException(FailureKind.AlreadyExists,
+                    $"'{target}' already exists and is not empty. Use -Force to replace it, or choose another path.", target);
+            }
+            return true;
+        }
+
+        /// <summary>One load: reads lines, finds complete statements, runs them.</summary>
+        private sealed class Loader
+        {
+            private readonly sqlite3 db;
+            private readonly string target;
+            private readonly SqlImportStats stats;
+            private readonly Action<long, long> progress;
+            private readonly CancellationToken cancel;
+            private readonly int cacheKiB;
+            private readonly Encoder encoder = new UTF8Encoding(false, true).GetEncoder();
+            private byte[] pending = new byte[1 << 16];
+            private int length;          // bytes in pending
+            private long pendingLine = 1; // line number of pending[0]
+            private long line = 1;        // line number of the character being read
+
+            public Loader(sqlite3 db, string target, SqlImportStats stats, Action<long, long> progress, CancellationToken cancel, int cacheKiB)
+            {
+                this.db = db;
+                this.target = target;
+                this.stats = stats;
+                this.progress = progress;
+                this.cancel = cancel;
+                this.cacheKiB = cacheKiB;
+            }
+
+            public void Run(TextReader input)
+            {
+                // A fresh file that is deleted on failure and fsynced at the end: no need for a durable journal.
+                SqlText.Exec(db, "PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA foreign_keys=OFF; PRAGMA cache_size=-" + Math.Max(2000, cacheKiB),
+                             "prepare the new database");
+                // sqlite3 dumps add virtual tables through PRAGMA writable_schema, which defensive mode forbids.
+                raw.sqlite3_db_config(db, 1010 /* SQLITE_DBCONFIG_DEFENSIVE */, 0, out int _);
+                SqlText.Exec(db, "BEGIN", "start the load transaction");
+
+                var chars = new char[ReadBlock];
+                char lastNonSpace = '\0';
+                bool first = true;
+                int n;
+                while ((n = ReadBlockFrom(input, chars)) > 0)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    stats.CharsRead += n;
+                    int segment = 0;
+                    if (first)
+                    {
+                        first = false;
+                        if (chars[0] == '\uFEFF') segment = 1; // a BOM the reader did not strip
+                    }
+                    for (int i = segment; i < n; i++)
+                    {
+                        char c = chars[i];
+                        if (c == '\n')
+                        {
+                            Append(chars, segment, i + 1 - segment, false);
+                            segment = i + 1;
+                            if (lastNonSpace == ';') TryRunPending();
+                            line++;
+                            lastNonSpace = '\0';
+                        }
+                        else if (c != ' ' && c != '\t' && c != '\r' && c != '\f')
+                        {
+                            if (lastNonSpace == '\0' && c == '.') CheckDotCommand(chars, segment, i);
+                            lastNonSpace = c;
+                        }
+                    }
+                    Append(chars, segment, n - segment, false);
+                    progress?.Invoke(stats.Statements, stats.CharsRead);
+                }
+                Append(chars, 0, 0, true);
+                if (length > 0) RunChunk(); // the last statement may lack its ';' (sqlite3 runs it too)
+
+                if (raw.sqlite3_get_autocommit(db) == 0)
+                {
+                    SqlText.Exec(db, "PRAGMA writable_schema=OFF", "finish the load");
+                    int rc = raw.sqlite3_exec(db, "COMMIT");
+                    if (rc != SqlText.SQLITE_OK) throw SqlText.Wrap(rc, db, $"commit the load into '{target}'");
+                }
+                progress?.Invoke(stats.Statements, stats.CharsRead);
+            }
+
+            private int ReadBlockFrom(TextReader input, char[] chars)
+            {
+                try
+                {
+                    return input.Read(chars, 0, chars.Length);
+                }
+                catch (DecoderFallbackException ex)
+                {
+                    throw new TursoBackupException(FailureKind.InvalidData,
+                        $"Line {line} of the SQL is not valid UTF-8 text: {ex.Message} Nothing was written to '{target}'.", target, ex);
+                }
+            }
+
+            private void Append(char[] chars, int start, int count, bool flush)
+            {
+                int max = count * 3 + 8;
+                if (length + max + 1 > pending.Length)
+                {
+                    Array.Resize(ref pending, Math.Max(pending.Length * 2, length + max + 1));
+                }
+                try
+                {
+                    length += encoder.GetBytes(chars, start, count, pending, length, flush);
+                }
+                catch (EncoderFallbackException ex)
+                {
+                    throw new TursoBackupException(FailureKind.InvalidData,
+                        $"Line {line} of the SQL holds a broken UTF-16 surrogate: {ex.Message} Nothing was written to '{target}'.", target, ex);
+                }
+            }
+
+            /// <summary>A line that starts with '.' outside a statement is a sqlite3 shell command, which SQL cannot run.</summary>
+            private void CheckDotCommand(char[] chars, int segment, int at)
+            {
+                if (SqlText.SkipSpaceAndComments(pending, 0, length) < length) return; // inside a statement
+                int end = at;
+                while (end < chars.Length && chars[end] != '\n' && end - at < 60) end++;
+                string command = new string(chars, at, end - at).Trim();
+                throw new TursoBackupException(FailureKind.InvalidData,
+                    $"Line {line} is a sqlite3 shell command ({command}), not SQL; only SQL statements can be imported. Remove it, or load the file with the sqlite3 shell. Nothing was written to '{target}'.", target);
+            }
+
+            private void TryRunPending()
+            {
+                pending[length] = 0;
+                if (raw.sqlite3_complete(utf8z.FromSpan(new ReadOnlySpan<byte>(pending, 0, length + 1))) == 0) return;
+                RunChunk();
+            }
+
+            /// <summary>Runs every statement in pending (one or more complete statements), then empties it.</summary>
+            private void RunChunk()
+            {
+                stats.Utf8BytesRead += length;
+                int offset = 0;
+                while (offset < length)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    var rest = new ReadOnlySpan<byte>(pending, offset, length - offset);
+                    int rc = raw.sqlite3_prepare_v2(db, rest, out sqlite3_stmt stmt, out ReadOnlySpan<byte> tail);
+                    int consumed = rest.Length - tail.Length;
+                    if (rc != SqlText.SQLITE_OK)
+                    {
+                        stmt?.Dispose();
+                        throw Failure(rc, offset, length);
+                    }
+                    if (stmt == null || stmt.IsInvalid)
+                    {
+                        stmt?.Dispose();
+                        if (consumed <= 0) break; // only whitespace and comments were left
+                        offset += consumed;
+                        continue;
+                    }
+                    using (stmt)
+                    {
+                        Run(stmt, offset, consumed > 0 ? offset + consumed : length);
+                    }
+                    if (consumed <= 0) break;
+                    offset += consumed;
+                }
+                pendingLine = line + 1;
+                length = 0;
+            }
+
+            private void Run(sqlite3_stmt stmt, int start, int end)
+            {
+                int at = SqlText.SkipSpaceAndComments(pending, start, end);
+                string keyword = SqlText.Keyword(pending, at, end, out int next);
+                switch (keyword)
+                {
+                    case "BEGIN":
+                    case "COMMIT":
+                    case "END":
+                        return; // the load runs in its own transaction
+                    case "ROLLBACK":
+                        int after = SqlText.SkipSpaceAndComments(pending, next, end);
+                        string word = SqlText.Keyword(pending, after, end, out int next2);
+                        if (word == "TRANSACTION") word = SqlText.Keyword(pending, SqlText.SkipSpaceAndComments(pending, next2, end), end, out _);
+                        if (word != "TO")
+                        {
+                            throw new TursoBackupException(FailureKind.InvalidData,
+                                $"Line {LineOf(at)} of the SQL is a ROLLBACK: the program that wrote it met errors (sqlite3 .dump ends with 'ROLLBACK; -- due to errors'), so it is incomplete. Make a new dump. Nothing was written to '{target}'.", target);
+                        }
+                        break;
+                }
+                int rc;
+                while ((rc = raw.sqlite3_step(stmt)) == SqlText.SQLITE_ROW) { }
+                if (rc != SqlText.SQLITE_DONE) throw Failure(rc, start, end);
+                stats.Statements++;
+                if (keyword == "INSERT" || keyword == "REPLACE") stats.RowsInserted += raw.sqlite3_changes(db);
+            }
+
+            private long LineOf(int offset)
+            {
+                long l = pendingLine;
+                for (int i = 0; i < offset && i < length; i++) if (pending[i] == '\n') l++;
+                return l;
+            }
+
+            private TursoBackupException Failure(int rc, int start, int end)
+            {
+                string message = SqlText.ErrorMessage(db);
+                int at = SqlText.SkipSpaceAndComments(pending, start, end);
+                long where = LineOf(at);
+                string preview = SqlText.Preview(pending, at, end);
+                int primary = rc & 0xff;
+                if (primary == 13 /* SQLITE_FULL */ || primary == 10 /* SQLITE_IOERR */)
+                {
+                    return new TursoBackupException(FailureKind.WriteFailed,
+                        $"Could not write the new database beside '{target}' at line {where} of the SQL: {message}. Free space on its disk and try again; the target was not changed.", target);
+                }
+                return new TursoBackupException(FailureKind.InvalidData,
+                    $"Line {where} of the SQL failed: {message}. The statement starts: {preview} Nothing was written to '{target}'.", target);
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+using System.IO;
+using System.Management.Automation;
+using TursoBackup.Engine.Dump;
+using TursoBackup.Engine.Errors;
+using TursoBackup.Internal;
+
+namespace TursoBackup.Cmdlets
+{
+    /// <summary>Writes a consistent SQL dump of a local database that sqlite3 (or Import-TursoDatabase) loads.</summary>
+    [Cmdlet(VerbsData.Export, "TursoDatabase", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [OutputType(typeof(FileInfo))]
+    public sealed class ExportTursoDatabaseCommand : TursoCmdlet
+    {
+        private int activityId;
+
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [Alias("FullName")]
+        [ValidateNotNullOrEmpty]
+        public string Path { get; set; }
+
+        /// <summary>The dump file to write; .gz or .zst compresses it.</summary>
+        [Parameter(Mandatory = true, Position = 1)]
+        [ValidateNotNullOrEmpty]
+        public string OutFile { get; set; }
+
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
+        protected override void BeginProcessing()
+        {
+            base.BeginProcessing();
+            activityId = NewActivityId();
+        }
+
+        protected override void ProcessRecord()
+        {
+            string outFile = ResolveNewPath(OutFile);
+            foreach (var source in ResolveExistingPaths(Path))
+            {
+                if (File.Exists(outFile) && !Force)
+                {
+                    WriteFailure(new TursoBackupException(FailureKind.AlreadyExists, $"'{outFile}' already exists. Use -Force to replace it, or choose another -OutFile.", outFile));
+                    continue;
+                }
+                if (!ShouldProcess(outFile, $"Write a SQL dump of '{source}'")) continue;
+                string activity = "Exporting " + source;
+                SqlDumpStats stats = null;
+                bool ok = TryRun(() => stats = DumpFiles.Export(source, outFile, Force,
+                    rows => ShowProgress(activityId, activity, $"{rows:N0} rows written", -1), Cancellation), source);
+                CompleteProgress(activityId, activity);
+                if (!ok) continue;
+                WriteVerbose($"Dumped {stats.Tables} table(s), {stats.Rows:N0} rows of '{source}' to '{outFile}' in {stats.Duration.TotalSeconds:F2} s.");
+                WriteObject(new FileInfo(outFile));
+            }
+        }
+    }
+}
