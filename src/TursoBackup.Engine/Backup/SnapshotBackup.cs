@@ -122,102 +122,94 @@ namespace TursoBackup.Engine.Backup
             public DatabaseProfile Profile;
         }
 
-        /// <summary>Snapshot: a page copy (or the backup API) inside one read transaction.</summary>
+        /// <summary>
+        /// Snapshot: a page copy (or the backup API) inside one read transaction. The pages stream through the
+        /// compressor and a second-thread SHA-256 straight into the artifact; when compressing, they are also teed into
+        /// an uncompressed staging copy, which the content profile reads (it must describe exactly the copied state).
+        /// </summary>
         private Artifact CopySnapshot(string source, string staging, string name, BackupRequest request, CancellationToken cancel)
         {
             string artifactName = ArtifactStreams.ArtifactFileName(name, BackupKind.Snapshot, request.Compression);
             string artifactPath = Path.Combine(staging, artifactName);
-            // Uncompressed, the copy is the artifact (hashed on a second thread as it is written); compressed, the
-            // copy is staged, then compressed while its content profile is read.
-            string copyPath = request.Compression == CompressionKind.None ? artifactPath : Path.Combine(staging, "snapshot.db.partial");
+            bool compressed = request.Compression != CompressionKind.None;
+            string copyPath = compressed ? Path.Combine(staging, "snapshot.db.partial") : artifactPath;
 
             DateTimeOffset pointInTime;
-            string journalMode, consistency, sha = null;
-            long sourceBytes;
+            string journalMode, consistency, sha;
+            Task<DatabaseProfile> profileTask = null;
             using (var src = OpenSource(source, request.LockTimeout))
             {
                 journalMode = Convert.ToString(SqliteFile.Scalar(src, "PRAGMA journal_mode"));
-                using (var tx = BeginSnapshot(src, source))
+                Action<long, long> progress = (done, total) => Progress?.Invoke(new BackupProgress("Copying", done, total));
+                if (request.Method == SnapshotMethod.BackupApi)
                 {
-                    pointInTime = clock();
-                    Log?.Invoke($"Copying '{source}' ({journalMode} mode) by {request.Method} inside a read transaction.");
-                    Action<long, long> progress = (done, total) => Progress?.Invoke(new BackupProgress("Copying", done, total));
-                    if (request.Method == SnapshotMethod.BackupApi)
+                    using (BeginSnapshot(src, source))
                     {
+                        pointInTime = clock();
+                        Log?.Invoke($"Copying '{source}' ({journalMode} mode) with the online backup API inside a read transaction.");
                         OnlineBackup.Copy(src, copyPath, progress, cancel);
-                        consistency = "read transaction; SQLite online backup API";
                     }
-                    else
+                    consistency = "read transaction; SQLite online backup API";
+                    sha = compressed ? null : ArtifactStreams.HashAndFlush(artifactPath, null);
+                }
+                else
+                {
+                    using (var artifact = new FileStream(artifactPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+                    using (var copy = compressed ? new FileStream(copyPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1) : null)
                     {
-                        using (var file = new FileStream(copyPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+                        OwnerOnly.File(artifactPath);
+                        if (copy != null) OwnerOnly.File(copyPath);
+                        using (var hashing = new ParallelHashStream(new EarlyWritebackStream(artifact)))
                         {
-                            OwnerOnly.File(copyPath);
-                            if (request.Compression == CompressionKind.None)
+                            using (var compressor = ArtifactStreams.Compress(hashing, request.Compression))
+                            using (var output = compressed ? (Stream)new TeeStream(copy, compressor) : compressor)
+                            using (BeginSnapshot(src, source))
                             {
-                                using (var hashing = new ParallelHashStream(new EarlyWritebackStream(file)))
-                                {
-                                    PageCopy.Copy(source, IsWal(journalMode), hashing, progress, cancel);
-                                    sha = hashing.Finish();
-                                }
+                                pointInTime = clock();
+                                Log?.Invoke($"Copying '{source}' ({journalMode} mode) page by page inside a read transaction" + (compressed ? $", compressing with {request.Compression}." : "."));
+                                PageCopy.Copy(source, IsWal(journalMode), output, progress, cancel);
                             }
-                            else
-                            {
-                                PageCopy.Copy(source, IsWal(journalMode), file, progress, cancel);
-                            }
+                            sha = hashing.Finish();
                         }
-                        consistency = IsWal(journalMode)
-                            ? "read transaction; page copy of the database file and the WAL's committed frames"
-                            : "read transaction (shared lock); page copy of the database file";
+                        // Every page is written: read the content profile while the artifact is flushed to disk.
+                        profileTask = Task.Run(() => ReadProfile(copyPath));
+                        artifact.Flush(true);
                     }
+                    consistency = IsWal(journalMode)
+                        ? "read transaction; page copy of the database file and the WAL's committed frames"
+                        : "read transaction (shared lock); page copy of the database file";
                 }
             }
-            sourceBytes = new FileInfo(copyPath).Length;
+            long sourceBytes = new FileInfo(copyPath).Length;
+            if (compressed && sha == null)
+            {
+                // The backup API path wrote the copy first; compress it now.
+                var written = ArtifactStreams.WriteArtifact(copyPath, artifactPath, request.Compression,
+                    done => Progress?.Invoke(new BackupProgress("Compressing", done, sourceBytes)));
+                sha = written.Sha256;
+            }
+            DatabaseProfile profile = profileTask != null ? profileTask.GetAwaiter().GetResult() : ReadProfile(copyPath);
+            if (compressed) File.Delete(copyPath);
+            return new Artifact
+            {
+                Kind = BackupKind.Snapshot, FileName = artifactName, PointInTime = pointInTime, JournalMode = journalMode,
+                Consistency = consistency, Sha256 = sha, SourceBytes = sourceBytes, StoredBytes = new FileInfo(artifactPath).Length, Profile = profile,
+            };
+        }
 
-            // The content profile (row counts, schema hash) reads the copy; run it beside the fsync or compression.
-            var profileTask = Task.Run(() =>
+        private static DatabaseProfile ReadProfile(string copyPath)
+        {
+            try
             {
                 using (var copy = SqliteFile.OpenImmutable(copyPath))
                 {
                     return DatabaseProfile.Read(copy);
                 }
-            });
-            long storedBytes;
-            if (request.Compression == CompressionKind.None)
-            {
-                if (sha == null)
-                {
-                    Log?.Invoke("Checksumming and flushing the snapshot.");
-                    sha = ArtifactStreams.HashAndFlush(artifactPath, done => Progress?.Invoke(new BackupProgress("Checksumming", done, sourceBytes)));
-                }
-                else
-                {
-                    DurableFile.FlushFile(artifactPath);
-                }
-                storedBytes = sourceBytes;
-            }
-            else
-            {
-                Log?.Invoke($"Compressing the snapshot with {request.Compression}.");
-                var written = ArtifactStreams.WriteArtifact(copyPath, artifactPath, request.Compression,
-                    done => Progress?.Invoke(new BackupProgress("Compressing", done, sourceBytes)));
-                storedBytes = written.Bytes;
-                sha = written.Sha256;
-            }
-            DatabaseProfile profile;
-            try
-            {
-                profile = profileTask.GetAwaiter().GetResult();
             }
             catch (SqliteException ex)
             {
                 throw OnlineBackup.Translate(ex.SqliteErrorCode, ex.Message, "read the snapshot's content");
             }
-            if (request.Compression != CompressionKind.None) File.Delete(copyPath);
-            return new Artifact
-            {
-                Kind = BackupKind.Snapshot, FileName = artifactName, PointInTime = pointInTime, JournalMode = journalMode,
-                Consistency = consistency, Sha256 = sha, SourceBytes = sourceBytes, StoredBytes = storedBytes, Profile = profile,
-            };
         }
 
         /// <summary>Dump: SQL text written inside one read transaction, compressed and hashed as it streams.</summary>

@@ -104,6 +104,7 @@ namespace TursoBackup.Engine.Dump
             private long rows;
             private long nextProgress;
             private bool utf8Database = true;
+            private readonly ByteBuffer scratch = new ByteBuffer();
 
             public Session(sqlite3 db, TextWriter output, int rowsPerInsert, bool preserveRowids, int progressInterval,
                            Action<long> progress, CancellationToken cancel)
@@ -341,13 +342,26 @@ namespace TursoBackup.Engine.Dump
                     preserve = !integerPrimaryKey;
                 }
 
+                if (preserve)
+                {
+                    // Rowids exactly 1..N come back by themselves when the rows are inserted in rowid order: then the
+                    // INSERTs need no column list (like sqlite3 .dump), and the file is smaller.
+                    using (var stmt = SqlText.Prepare(db, "SELECT min(" + rowidName + "), max(" + rowidName + "), count(*) FROM main." + qtable, $"read table '{table}'"))
+                    {
+                        int rc = raw.sqlite3_step(stmt);
+                        if (rc != SqlText.SQLITE_ROW) throw SqlText.Wrap(rc, db, $"read table '{table}'");
+                        long count = raw.sqlite3_column_int64(stmt, 2);
+                        if (count == 0 || (raw.sqlite3_column_int64(stmt, 0) == 1 && raw.sqlite3_column_int64(stmt, 1) == count)) preserve = false;
+                    }
+                }
+
                 var select = new StringBuilder("SELECT ");
-                var prefix = new StringBuilder("INSERT INTO ").Append(qtable);
+                var prefix = new StringBuilder("INSERT INTO ").Append(SqlText.Name(table));
                 if (preserve)
                 {
                     select.Append(rowidName).Append(',');
                     prefix.Append('(').Append(rowidName);
-                    foreach (var c in insertColumns) prefix.Append(',').Append(SqliteFile.QuoteIdentifier(c.Name));
+                    foreach (var c in insertColumns) prefix.Append(',').Append(SqlText.Name(c.Name));
                     prefix.Append(')');
                 }
                 for (int i = 0; i < insertColumns.Count; i++)
@@ -363,65 +377,68 @@ namespace TursoBackup.Engine.Dump
 
                 using (var stmt = SqlText.Prepare(db, select.ToString(), $"read table '{table}'"))
                 {
-                    int rc;
-                    int inStatement = 0;
-                    long statementStart = 0;
-                    while ((rc = raw.sqlite3_step(stmt)) == SqlText.SQLITE_ROW)
-                    {
-                        if (inStatement == 0)
-                        {
-                            statementStart = flushed + pos;
-                            WriteAscii(insertPrefix);
-                        }
-                        else
-                        {
-                            WriteAscii(",\n(");
-                        }
-                        for (int i = 0; i < n; i++)
-                        {
-                            if (i > 0) Put(',');
-                            WriteValue(stmt, i);
-                        }
-                        Put(')');
-                        if (++inStatement >= rowsPerInsert || flushed + pos - statementStart > StatementLimit)
-                        {
-                            WriteAscii(";\n");
-                            inStatement = 0;
-                        }
-                        rows++;
-                        if ((rows & 1023) == 0) cancel.ThrowIfCancellationRequested();
-                        if (rows >= nextProgress)
-                        {
-                            nextProgress = rows + progressInterval;
-                            progress?.Invoke(rows);
-                        }
-                    }
-                    if (inStatement > 0) WriteAscii(";\n");
+                    int rc = DirectRowReader.Available
+                        ? RowLoop(new DirectRowReader(stmt.DangerousGetHandle(), scratch), n, insertPrefix)
+                        : RowLoop(new PclRowReader(stmt, utf8Database), n, insertPrefix);
                     if (rc != SqlText.SQLITE_DONE) throw SqlText.Wrap(rc, db, $"read table '{table}'");
                 }
             }
 
-            private void WriteValue(sqlite3_stmt stmt, int i)
+            /// <summary>Steps through the rows and writes them; returns the last step's result code.</summary>
+            private int RowLoop<TRows>(TRows reader, int n, string insertPrefix) where TRows : struct, IRowReader
             {
-                switch (raw.sqlite3_column_type(stmt, i))
+                int rc;
+                int inStatement = 0;
+                long statementStart = 0;
+                while ((rc = reader.Step()) == SqlText.SQLITE_ROW)
                 {
-                    case raw.SQLITE_INTEGER:
-                        WriteInt64(raw.sqlite3_column_int64(stmt, i));
-                        break;
-                    case raw.SQLITE_FLOAT:
-                        WriteDouble(raw.sqlite3_column_double(stmt, i));
-                        break;
-                    case raw.SQLITE_TEXT:
-                        if (!utf8Database) raw.sqlite3_column_text(stmt, i); // converts the value to UTF-8 in place
-                        WriteText(raw.sqlite3_column_blob(stmt, i));
-                        break;
-                    case raw.SQLITE_BLOB:
-                        WriteBlob(raw.sqlite3_column_blob(stmt, i), "X'", "'");
-                        break;
-                    default:
-                        WriteAscii("NULL");
-                        break;
+                    if (inStatement == 0)
+                    {
+                        statementStart = flushed + pos;
+                        WriteAscii(insertPrefix);
+                    }
+                    else
+                    {
+                        WriteAscii(",\n(");
+                    }
+                    for (int i = 0; i < n; i++)
+                    {
+                        if (i > 0) Put(',');
+                        switch (reader.Type(i))
+                        {
+                            case raw.SQLITE_INTEGER:
+                                WriteInt64(reader.Int64(i));
+                                break;
+                            case raw.SQLITE_FLOAT:
+                                WriteDouble(reader.Double(i));
+                                break;
+                            case raw.SQLITE_TEXT:
+                                WriteText(reader.Text(i));
+                                break;
+                            case raw.SQLITE_BLOB:
+                                WriteBlob(reader.Blob(i), "X'", "'");
+                                break;
+                            default:
+                                WriteAscii("NULL");
+                                break;
+                        }
+                    }
+                    Put(')');
+                    if (++inStatement >= rowsPerInsert || flushed + pos - statementStart > StatementLimit)
+                    {
+                        WriteAscii(";\n");
+                        inStatement = 0;
+                    }
+                    rows++;
+                    if ((rows & 1023) == 0) cancel.ThrowIfCancellationRequested();
+                    if (rows >= nextProgress)
+                    {
+                        nextProgress = rows + progressInterval;
+                        progress?.Invoke(rows);
+                    }
                 }
+                if (inStatement > 0) WriteAscii(";\n");
+                return rc;
             }
 
             // ---- output buffer ------------------------------------------------------------------------------------
@@ -519,6 +536,7 @@ namespace TursoBackup.Engine.Dump
                         return;
                     }
                 }
+                if (TryWriteShortDecimal(d)) return;
                 string s = d.ToString("R", CultureInfo.InvariantCulture);
                 if (VerifyRoundTrip && BitConverter.DoubleToInt64Bits(double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture)) != bits)
                 {
@@ -526,6 +544,43 @@ namespace TursoBackup.Engine.Dump
                 }
                 WriteAscii(s);
                 if (s.IndexOf('.') < 0 && s.IndexOf('E') < 0 && s.IndexOf('e') < 0) WriteAscii(".0");
+            }
+
+            private static readonly double[] Pow10 =
+            {
+                1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+            };
+
+            /// <summary>
+            /// Writes d as I.F with the fewest fraction digits (up to 15) such that m/10^k, m &lt; 2^53, is d: a
+            /// correctly rounding parser turns that text into m/10^k rounded, which is the IEEE quotient, which is d.
+            /// Most stored reals (prices, measurements) take this path, which avoids double.ToString.
+            /// </summary>
+            private bool TryWriteShortDecimal(double d)
+            {
+                double a = Math.Abs(d);
+                if (!(a >= 1e-7 && a < 1e15)) return false;
+                for (int k = 1; k <= 15; k++)
+                {
+                    double scaled = a * Pow10[k];
+                    if (scaled >= 9007199254740992.0) return false;
+                    double m = Math.Round(scaled);
+                    if (m / Pow10[k] != a) continue;
+                    long mi = (long)m, div = (long)Pow10[k];
+                    if (d < 0) Put('-');
+                    WriteInt64(mi / div);
+                    Put('.');
+                    long frac = mi % div;
+                    if (pos + 16 > buf.Length) Flush();
+                    for (int j = k - 1; j >= 0; j--)
+                    {
+                        buf[pos + j] = (char)('0' + (int)(frac % 10));
+                        frac /= 10;
+                    }
+                    pos += k;
+                    return true;
+                }
+                return false;
             }
 
             private void WriteBlob(ReadOnlySpan<byte> b, string open, string close)

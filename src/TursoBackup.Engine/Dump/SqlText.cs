@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Text;
 using SQLitePCL;
 using TursoBackup.Engine.Errors;
@@ -114,6 +115,34 @@ namespace TursoBackup.Engine.Dump
             }
             return sb.ToString().TrimEnd();
         }
+
+        private static readonly Lazy<HashSet<string>> Keywords = new Lazy<HashSet<string>>(() =>
+        {
+            var set = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            int n = raw.sqlite3_keyword_count();
+            for (int i = 0; i < n; i++)
+            {
+                if (raw.sqlite3_keyword_name(i, out string name) == SQLITE_OK && name != null) set.Add(name);
+            }
+            return set;
+        });
+
+        /// <summary>
+        /// An identifier as sqlite3 .dump writes it: bare when it is a plain ASCII word that is not a keyword,
+        /// "double-quoted" otherwise.
+        /// </summary>
+        internal static string Name(string name)
+        {
+            bool plain = name.Length > 0 && (IsAsciiLetter(name[0]) || name[0] == '_');
+            for (int i = 1; plain && i < name.Length; i++)
+            {
+                char c = name[i];
+                plain = IsAsciiLetter(c) || c == '_' || (c >= '0' && c <= '9');
+            }
+            return plain && !Keywords.Value.Contains(name) ? name : Sqlite.SqliteFile.QuoteIdentifier(name);
+        }
+
+        private static bool IsAsciiLetter(char c) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 
         /// <summary>A single-quoted SQL string literal (for names inside PRAGMA arguments and the like).</summary>
         internal static string Literal(string s) => "'" + s.Replace("'", "''") + "'";

@@ -14,7 +14,7 @@ namespace TursoBackup.Engine.IO
     /// </summary>
     public sealed class ParallelHashStream : Stream
     {
-        private const int MaxQueued = 16;
+        private const int MaxQueued = 4;
         private readonly Stream inner;
         private readonly BlockingCollection<ArraySegment<byte>> queue = new BlockingCollection<ArraySegment<byte>>(MaxQueued);
         private readonly ConcurrentBag<byte[]> pool = new ConcurrentBag<byte[]>();
