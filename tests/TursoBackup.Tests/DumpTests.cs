@@ -410,17 +410,23 @@ public sealed class DumpTests : IDisposable
         string src = P("small.db");
         using (var c = SqliteFile.OpenOrCreate(src))
         {
-            Exec(c, "CREATE TABLE t(id INTEGER PRIMARY KEY, r REAL, s TEXT, b BLOB); INSERT INTO t VALUES (1, 2, 'a''b\nc', X'00ff'), (2, -1.5e-7, NULL, NULL);");
-            Exec(c, "CREATE TABLE u(a, b); INSERT INTO u VALUES (1, 2); CREATE INDEX ub ON u(b); PRAGMA user_version = 3;");
+            Exec(c, "CREATE TABLE t(id INTEGER PRIMARY KEY, r REAL, s TEXT, b BLOB); INSERT INTO t VALUES (1, 2, 'a''b\nc', X'00ff'), (2, -1.5e-7, NULL, NULL), (3, 123.456, 'x', NULL);");
+            Exec(c, "CREATE TABLE u(a, b); INSERT INTO u(rowid, a, b) VALUES (1, 1, 2), (5, 0.1, 1e300); CREATE INDEX ub ON u(b); PRAGMA user_version = 3;");
+            Exec(c, "CREATE TABLE \"order\"(\"group\", x_1); INSERT INTO \"order\" VALUES (1, 2), (3, 4);"); // rowids 1..N: no rowid column needed
         }
         Dump(src, P("d.sql"));
         Assert.Equal(
             "PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n"
             + "CREATE TABLE t(id INTEGER PRIMARY KEY, r REAL, s TEXT, b BLOB);\n"
-            + "INSERT INTO \"t\" VALUES(1,2.0,replace('a''b\\nc','\\n',char(10)),X'00ff');\n"
-            + "INSERT INTO \"t\" VALUES(2,-1.5E-07,NULL,NULL);\n"
+            + "INSERT INTO t VALUES(1,2.0,replace('a''b\\nc','\\n',char(10)),X'00ff');\n"
+            + "INSERT INTO t VALUES(2,-1.5E-07,NULL,NULL);\n"
+            + "INSERT INTO t VALUES(3,123.456,'x',NULL);\n"
             + "CREATE TABLE u(a, b);\n"
-            + "INSERT INTO \"u\"(rowid,\"a\",\"b\") VALUES(1,1,2);\n"
+            + "INSERT INTO u(rowid,a,b) VALUES(1,1,2);\n"
+            + "INSERT INTO u(rowid,a,b) VALUES(5,0.1,1E+300);\n"
+            + "CREATE TABLE \"order\"(\"group\", x_1);\n"
+            + "INSERT INTO \"order\" VALUES(1,2);\n"
+            + "INSERT INTO \"order\" VALUES(3,4);\n"
             + "CREATE INDEX ub ON u(b);\n"
             + "PRAGMA user_version=3;\n"
             + "COMMIT;\n",

@@ -60,10 +60,12 @@ namespace TursoBackup.Engine.Vault
         }
 
         /// <summary>Parses a manifest; <paramref name="backupDirectory"/> is the folder that holds it.</summary>
-        public static BackupInfo FromJson(string json, string vaultRoot, string backupDirectory)
+        public static BackupInfo FromJson(string json, string vaultRoot, string backupDirectory) =>
+            FromObject(Json.Parse(json) as Dictionary<string, object> ?? throw new FormatException("The manifest is not a JSON object."), vaultRoot, backupDirectory);
+
+        /// <summary>Reads a parsed manifest object (from manifest.json or from the index).</summary>
+        public static BackupInfo FromObject(Dictionary<string, object> doc, string vaultRoot, string backupDirectory)
         {
-            var doc = Json.Parse(json) as Dictionary<string, object>
-                      ?? throw new FormatException("The manifest is not a JSON object.");
             if (Str(doc, "format") != FormatName) throw new FormatException("The manifest's 'format' is not '" + FormatName + "'.");
             long version = Long(doc, "formatVersion");
             if (version > FormatVersion)

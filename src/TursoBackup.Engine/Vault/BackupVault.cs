@@ -176,7 +176,8 @@ namespace TursoBackup.Engine.Vault
 
         /// <summary>
         /// Every backup whose manifest can be read, newest first. Unreadable manifests are reported through
-        /// <paramref name="onDamaged"/> and skipped.
+        /// <paramref name="onDamaged"/> and skipped. Listing goes through each database's index (see
+        /// <see cref="BackupIndex"/>), which is brought up to date with the manifests on the way.
         /// </summary>
         public List<BackupInfo> List(string database = null, Action<string, Exception> onDamaged = null)
         {
@@ -187,19 +188,7 @@ namespace TursoBackup.Engine.Vault
                 : new[] { Path.Combine(DatabasesPath, database) }.Where(Directory.Exists);
             foreach (var dbDir in dbDirs)
             {
-                foreach (var backupDir in Directory.GetDirectories(dbDir))
-                {
-                    string manifestPath = Path.Combine(backupDir, BackupManifest.FileName);
-                    if (!File.Exists(manifestPath)) continue;
-                    try
-                    {
-                        result.Add(BackupManifest.FromJson(File.ReadAllText(manifestPath), Root, backupDir));
-                    }
-                    catch (Exception ex) when (ex is FormatException || ex is IOException || ex is InvalidCastException || ex is OverflowException)
-                    {
-                        onDamaged?.Invoke(manifestPath, ex);
-                    }
-                }
+                result.AddRange(BackupIndex.Load(Root, dbDir, onDamaged));
             }
             return result.OrderByDescending(b => b.CreatedAt).ThenByDescending(b => b.Id, StringComparer.Ordinal).ToList();
         }
