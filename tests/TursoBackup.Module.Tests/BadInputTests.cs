@@ -116,6 +116,28 @@ public sealed class BadInputTests : IClassFixture<ModuleSession>
     }
 
     [SkippableFact]
+    public void ExportToAnExistingFileNeedsForceAndRetentionNeedsAVault()
+    {
+        using var dir = new TempDir();
+        string db = SampleDatabases.CreateShop(dir["shop.db"]);
+        File.WriteAllText(dir["taken.sql"], "precious");
+        var r = session.Run("Export-TursoDatabase -Path $p -OutFile $o", Vars(("p", db), ("o", dir["taken.sql"])));
+        Assert.Equal(ErrorCategory.ResourceExists, Assert.Single(r.Errors).CategoryInfo.Category);
+        Assert.Equal("precious", File.ReadAllText(dir["taken.sql"]));
+        session.Run("Export-TursoDatabase -Path $p -OutFile $o -Force", Vars(("p", db), ("o", dir["taken.sql"]))).NoErrors();
+        Assert.StartsWith("PRAGMA foreign_keys=OFF;", File.ReadAllText(dir["taken.sql"]));
+
+        var missing = session.Run("Invoke-TursoBackupRetention -Vault $v -Confirm:$false", Vars(("v", dir["no-vault"])));
+        Assert.Equal(ErrorCategory.ObjectNotFound, Assert.Single(missing.Errors).CategoryInfo.Category);
+        var notDb = session.Run("Export-TursoDatabase -Path $p -OutFile $o", Vars(("p", dir["taken.sql"]), ("o", dir["x.sql"])));
+        Assert.Equal(ErrorCategory.InvalidData, Assert.Single(notDb.Errors).CategoryInfo.Category);
+        Assert.False(File.Exists(dir["x.sql"]));
+        var noDump = session.Run("Import-TursoDatabase -InFile $i -Path $p", Vars(("i", dir["nothing.sql"]), ("p", dir["y.db"])));
+        Assert.Equal(ErrorCategory.ObjectNotFound, Assert.Single(noDump.Errors).CategoryInfo.Category);
+        Assert.False(File.Exists(dir["y.db"]));
+    }
+
+    [SkippableFact]
     public void ACorruptManifestIsReportedAndSkipped()
     {
         using var dir = new TempDir();
