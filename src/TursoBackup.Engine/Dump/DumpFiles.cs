@@ -57,6 +57,7 @@ namespace TursoBackup.Engine.Dump
                 using (var tx = src.BeginTransaction(deferred: true))
                 using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
                 {
+                    OwnerOnly.File(temp); // a dump holds the whole database
                     using (var compressed = ArtifactStreams.Compress(new EarlyWritebackStream(file), CompressionFromName(target)))
                     using (var text = new StreamWriter(compressed, new UTF8Encoding(false), 1 << 16))
                     {

@@ -35,7 +35,14 @@ namespace TursoBackup.Cmdlets
         protected override void ProcessRecord()
         {
             string outFile = ResolveNewPath(OutFile);
-            foreach (var source in ResolveExistingPaths(Path))
+            var sources = new System.Collections.Generic.List<string>(ResolveExistingPaths(Path));
+            if (sources.Count > 1)
+            {
+                WriteFailure(new TursoBackupException(FailureKind.InvalidArgument,
+                    $"'{Path}' matches {sources.Count} files, but -OutFile names one dump. Export one database per call, e.g. Get-ChildItem *.db | ForEach-Object {{ Export-TursoDatabase -Path $_.FullName -OutFile ($_.FullName + '.sql.zst') }}.", Path));
+                return;
+            }
+            foreach (var source in sources)
             {
                 if (File.Exists(outFile) && !Force)
                 {

@@ -53,6 +53,9 @@ namespace TursoBackup.Cmdlets
             }
             string action = exists ? $"Replace the existing database with the dump '{inFile}' (an emergency backup of it is taken first)" : $"Create a database from the dump '{inFile}'";
             if (!ShouldProcess(target, action)) return;
+            // Replacing a database is destructive: ask, as Restore-TursoBackup does, unless -Confirm:$false was given.
+            bool confirmOff = MyInvocation.BoundParameters.TryGetValue("Confirm", out var confirm) && !((SwitchParameter)confirm).IsPresent;
+            if (exists && !confirmOff && !ShouldContinue($"Replace '{target}' with the content of '{inFile}'? An emergency backup of it is taken first.", "Replace a database")) return;
             string activity = "Importing " + inFile;
             bool ok = TryRun(() => DumpFiles.Import(inFile, target, Force, EmergencyBackup,
                 (statements, chars) => ShowProgress(activityId, activity, $"{statements:N0} statements, {chars / 1048576.0:N1} MiB read", -1),
