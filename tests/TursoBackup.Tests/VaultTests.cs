@@ -103,6 +103,17 @@ public sealed class VaultTests : IDisposable
     }
 
     [Fact]
+    public void ManyWritersCreatingOneVaultAtOnceAllSucceed()
+    {
+        for (int round = 0; round < 20; round++)
+        {
+            string root = Path.Combine(dir, "race" + round);
+            Parallel.For(0, 8, _ => BackupVault.OpenOrCreate(root));
+            Assert.True(File.Exists(Path.Combine(root, BackupVault.MarkerFile)));
+        }
+    }
+
+    [Fact]
     public void DurableWriteReplacesAtomically()
     {
         Directory.CreateDirectory(dir);

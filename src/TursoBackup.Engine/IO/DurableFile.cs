@@ -53,7 +53,15 @@ namespace TursoBackup.Engine.IO
             }
             else
             {
-                File.Move(source, destination);
+                try
+                {
+                    File.Move(source, destination);
+                }
+                catch (IOException) when (File.Exists(destination) && File.Exists(source))
+                {
+                    // Another writer created the destination in the meantime (two backups creating one vault).
+                    File.Replace(source, destination, null, true);
+                }
             }
         }
 
