@@ -261,7 +261,7 @@ public sealed class DumpTests : IDisposable
             if (invalidUtf8) Exec(c, "INSERT INTO vals(a, t) VALUES (CAST(X'FFFE41C0AF' AS TEXT), CAST(X'EDA080' AS TEXT))");
             Exec(c, "INSERT INTO gen(a, d) VALUES (1, 'x'), (NULL, NULL), (-5, 'y')");
             Exec(c, "INSERT INTO desc_pk VALUES (5, 'five'), (-3, 'minus three'), (9, 'nine')");
-            Exec(c, "INSERT INTO has_rowid_col(rowid, v) VALUES ('r1', 1), ('r2', 2)");
+            Exec(c, "INSERT INTO has_rowid_col(rowid, v) VALUES ('r1', 1), ('r2', 2), ('r3', 3); DELETE FROM has_rowid_col WHERE v = 2;");
             Exec(c, "INSERT INTO \"we\"\"ird tbl\" VALUES ('a;b', 1, X'01'), ('a;b', 2, NULL), ('it''s', -1, X'')");
             Exec(c, "INSERT INTO commented VALUES (1, 'one'), (2, 'two')");
             Exec(c, "INSERT INTO auto2(v) VALUES (1), (2), (3); DELETE FROM auto2;");
@@ -434,6 +434,57 @@ public sealed class DumpTests : IDisposable
     }
 
     [Fact]
+    public void BothNativeRoutesWriteTheSameText()
+    {
+        Assert.True(DirectRowReader.Available, "the direct P/Invoke route should be usable in the test host");
+        string src = MakeNasty(P("nasty.db"));
+        using (var c = SqliteFile.OpenReadWrite(src)) Exec(c, "CREATE TABLE big(t, b); INSERT INTO big VALUES (hex(randomblob(300000)), randomblob(200000)), ('é' || hex(randomblob(70000)), NULL);");
+        Dump(src, P("direct.sql"));
+        try
+        {
+            DirectRowReader.Disabled = true;
+            Dump(src, P("pcl.sql"));
+        }
+        finally
+        {
+            DirectRowReader.Disabled = false;
+        }
+        Assert.True(File.ReadAllBytes(P("direct.sql")).AsSpan().SequenceEqual(File.ReadAllBytes(P("pcl.sql"))));
+    }
+
+    [Fact]
+    public void RealsRoundTripBitForBit()
+    {
+        var rnd = new Random(11);
+        var values = new List<double> { 0.1 + 0.2, 1e15 - 0.5, 999999999999999.9, 9007199254740.993, 1e-4, 0.00010000000000000002, 123456.789, 4.35, 2.675, 1.005, 1e14 + 0.1, 5e-5 };
+        for (int i = 0; i < 20000; i++)
+        {
+            double x = (rnd.NextDouble() - 0.5) * Math.Pow(10, rnd.Next(-5, 16));
+            values.Add(i % 2 == 0 ? Math.Round(x, rnd.Next(0, 16)) : x);
+            values.Add(Math.Round(rnd.NextDouble() * 1000, 2));
+        }
+        string src = P("reals.db");
+        using (var c = SqliteFile.OpenOrCreate(src))
+        {
+            Exec(c, "CREATE TABLE r(id INTEGER PRIMARY KEY, v REAL, w)");
+            using var tx = c.BeginTransaction();
+            for (int i = 0; i < values.Count; i++) Exec(c, "INSERT INTO r VALUES ($i, $v, $v)", ("$i", i), ("$v", values[i]));
+            tx.Commit();
+        }
+        Dump(src, P("reals.sql"));
+        Import(P("reals.sql"), P("reals2.db"));
+        DbImage.AssertEqual(src, P("reals2.db"));
+        // The text itself parses back in .NET too: it does not depend on SQLite's parser being exact. (Column w: v is
+        // REAL, where SQLite stores -0.0 as 0.)
+        var parsed = File.ReadLines(P("reals.sql")).Where(l => l.StartsWith("INSERT INTO r VALUES(")).Select(l => l[21..^2].Split(',')).ToList();
+        Assert.Equal(values.Count, parsed.Count);
+        for (int i = 0; i < values.Count; i++)
+        {
+            Assert.Equal(BitConverter.DoubleToInt64Bits(values[i]), BitConverter.DoubleToInt64Bits(double.Parse(parsed[i][2], CultureInfo.InvariantCulture)));
+        }
+    }
+
+    [Fact]
     public void TheDumpIsOneSnapshotWhileOthersWrite()
     {
         string src = P("busy.db");
@@ -505,6 +556,23 @@ public sealed class DumpTests : IDisposable
         Assert.Equal(8, stats.Statements);
         Assert.Equal(5, stats.RowsInserted);
         Assert.Equal(2, stats.Tables);
+    }
+
+    [Fact]
+    public void TrailingCommentsAndLongStringsFullOfSemicolonsStayLinear()
+    {
+        var sb = new StringBuilder("CREATE TABLE t(v); -- every statement has a comment after its ';'\n");
+        for (int i = 0; i < 20000; i++) sb.Append("INSERT INTO t VALUES(").Append(i).Append("); -- row ").Append(i).Append(";\n");
+        sb.Append("INSERT INTO t VALUES('");
+        for (int i = 0; i < 50000; i++) sb.Append("line ").Append(i).Append(";\n"); // one value over 50000 lines ending in ';'
+        sb.Append("');\n");
+        var watch = Stopwatch.StartNew();
+        var stats = new SqlDumpImporter().Import(new StringReader(sb.ToString()), P("t.db"), false);
+        log.WriteLine($"{stats.Statements} statements in {watch.Elapsed.TotalSeconds:F2} s");
+        Assert.Equal(20002, stats.Statements);
+        Assert.Equal(20001L, Scalar(P("t.db"), "SELECT count(*) FROM t"));
+        Assert.Equal(50000L, Scalar(P("t.db"), "SELECT length(v) - length(replace(v, ';', '')) FROM t WHERE typeof(v) = 'text'"));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"took {watch.Elapsed}");
     }
 
     private static string ScalarText(string db, string sql)

@@ -92,7 +92,10 @@ namespace TursoBackup.Engine.Dump
         private static readonly Lazy<bool> Probe = new Lazy<bool>(ProbeLibrary);
 
         /// <summary>Whether the direct route calls the same native library as SQLitePCLRaw (checked once).</summary>
-        public static bool Available => Probe.Value;
+        public static bool Available => !Disabled && Probe.Value;
+
+        /// <summary>For tests: force the SQLitePCLRaw route.</summary>
+        internal static bool Disabled { get; set; }
 
         private static bool ProbeLibrary()
         {

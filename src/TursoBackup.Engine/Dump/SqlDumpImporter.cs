@@ -21,6 +21,7 @@ namespace TursoBackup.Engine.Dump
     public sealed class SqlDumpImporter
     {
         private const int ReadBlock = 1 << 16;
+        private const int SmallStatement = 1 << 16;
 
         /// <summary>Messages for -Verbose.</summary>
         public Action<string> Log { get; set; }
@@ -177,6 +178,8 @@ namespace TursoBackup.Engine.Dump
 
                 var chars = new char[ReadBlock];
                 char lastNonSpace = '\0';
+                bool semicolon = false; // the current line has a ';' somewhere
+                long nextCheck = 0;     // pending size from which a line with a ';' anywhere is checked
                 bool first = true;
                 int n;
                 while ((n = ReadBlockFrom(input, chars)) > 0)
@@ -196,13 +199,21 @@ namespace TursoBackup.Engine.Dump
                         {
                             Append(chars, segment, i + 1 - segment, false);
                             segment = i + 1;
-                            if (lastNonSpace == ';') TryRunPending();
+                            // A statement ends at a ';' line end (sqlite3_complete decides). Lines with a ';' elsewhere
+                            // (a trailing comment after it) are checked too, but with geometric spacing once the pending
+                            // text is large, so a long multi-line string full of ';' stays linear.
+                            if (semicolon && ((lastNonSpace == ';' && length <= SmallStatement) || length >= nextCheck))
+                            {
+                                nextCheck = TryRunPending() ? 0 : Math.Max(2L * length, SmallStatement);
+                            }
                             line++;
                             lastNonSpace = '\0';
+                            semicolon = false;
                         }
                         else if (c != ' ' && c != '\t' && c != '\r' && c != '\f')
                         {
                             if (lastNonSpace == '\0' && c == '.') CheckDotCommand(chars, segment, i);
+                            if (c == ';') semicolon = true;
                             lastNonSpace = c;
                         }
                     }
@@ -263,11 +274,12 @@ namespace TursoBackup.Engine.Dump
                     $"Line {line} is a sqlite3 shell command ({command}), not SQL; only SQL statements can be imported. Remove it, or load the file with the sqlite3 shell. Nothing was written to '{target}'.", target);
             }
 
-            private void TryRunPending()
+            private bool TryRunPending()
             {
                 pending[length] = 0;
-                if (raw.sqlite3_complete(utf8z.FromSpan(new ReadOnlySpan<byte>(pending, 0, length + 1))) == 0) return;
+                if (raw.sqlite3_complete(utf8z.FromSpan(new ReadOnlySpan<byte>(pending, 0, length + 1))) == 0) return false;
                 RunChunk();
+                return true;
             }
 
             /// <summary>Runs every statement in pending (one or more complete statements), then empties it.</summary>

@@ -346,12 +346,13 @@ namespace TursoBackup.Engine.Dump
                 {
                     // Rowids exactly 1..N come back by themselves when the rows are inserted in rowid order: then the
                     // INSERTs need no column list (like sqlite3 .dump), and the file is smaller.
-                    using (var stmt = SqlText.Prepare(db, "SELECT min(" + rowidName + "), max(" + rowidName + "), count(*) FROM main." + qtable, $"read table '{table}'"))
+                    // Separate queries: min() and max() alone are b-tree seeks, count(*) counts the smallest index.
+                    string what = $"read table '{table}'";
+                    long min = SqlText.ScalarInt64(db, "SELECT min(" + rowidName + ") FROM main." + qtable, what);
+                    if (min == 1)
                     {
-                        int rc = raw.sqlite3_step(stmt);
-                        if (rc != SqlText.SQLITE_ROW) throw SqlText.Wrap(rc, db, $"read table '{table}'");
-                        long count = raw.sqlite3_column_int64(stmt, 2);
-                        if (count == 0 || (raw.sqlite3_column_int64(stmt, 0) == 1 && raw.sqlite3_column_int64(stmt, 1) == count)) preserve = false;
+                        long max = SqlText.ScalarInt64(db, "SELECT max(" + rowidName + ") FROM main." + qtable, what);
+                        if (max == SqlText.ScalarInt64(db, "SELECT count(*) FROM main." + qtable, what)) preserve = false;
                     }
                 }
 
@@ -559,7 +560,7 @@ namespace TursoBackup.Engine.Dump
             private bool TryWriteShortDecimal(double d)
             {
                 double a = Math.Abs(d);
-                if (!(a >= 1e-7 && a < 1e15)) return false;
+                if (!(a >= 1e-4 && a < 1e15)) return false; // smaller ones read better as 1.5E-07
                 for (int k = 1; k <= 15; k++)
                 {
                     double scaled = a * Pow10[k];

@@ -82,14 +82,17 @@ namespace TursoBackup.Engine.Sqlite
                 var setResolver = nativeLibrary.GetMethod("SetDllImportResolver");
                 var resolve = typeof(NativeSqlite).GetMethod(nameof(Resolve), BindingFlags.NonPublic | BindingFlags.Static);
                 var resolver = Delegate.CreateDelegate(resolverType, resolve);
-                var providerAssembly = typeof(SQLitePCL.SQLite3Provider_e_sqlite3).Assembly;
-                try
+                // The provider's DllImports, and the engine's own (the dump's direct row reader), bind to this file.
+                foreach (var assembly in new[] { typeof(SQLitePCL.SQLite3Provider_e_sqlite3).Assembly, typeof(NativeSqlite).Assembly })
                 {
-                    setResolver.Invoke(null, new object[] { providerAssembly, resolver });
-                }
-                catch (TargetInvocationException ex) when (ex.InnerException is InvalidOperationException)
-                {
-                    // A resolver is already set for that assembly (the module was imported twice): the first one stands.
+                    try
+                    {
+                        setResolver.Invoke(null, new object[] { assembly, resolver });
+                    }
+                    catch (TargetInvocationException ex) when (ex.InnerException is InvalidOperationException)
+                    {
+                        // A resolver is already set for that assembly (the module was imported twice): the first one stands.
+                    }
                 }
                 return;
             }
