@@ -57,7 +57,7 @@ namespace TursoBackup.Engine.Backup
                 cancel.ThrowIfCancellationRequested();
                 return Publish(vault, staging, name, id, createdAt, watch, source, request, artifact);
             }
-            catch (IOException ex) when (IsDiskFull(ex))
+            catch (IOException ex) when (DiskSpace.IsFull(ex))
             {
                 throw new TursoBackupException(FailureKind.WriteFailed,
                     $"The vault's disk is full while backing up '{source}': {ex.Message} Free space or choose another vault; no partial backup was kept.", source, ex);
@@ -322,13 +322,5 @@ namespace TursoBackup.Engine.Backup
 
         private static bool IsWal(string journalMode) => string.Equals(journalMode, "wal", StringComparison.OrdinalIgnoreCase);
 
-        internal static bool IsDiskFull(IOException ex)
-        {
-            const int ENOSPC = 28, ERROR_DISK_FULL = 0x70, ERROR_HANDLE_DISK_FULL = 0x27;
-            int code = ex.HResult & 0xFFFF;
-            return code == ENOSPC || code == ERROR_DISK_FULL || code == ERROR_HANDLE_DISK_FULL
-                   || ex.Message.IndexOf("No space left", StringComparison.OrdinalIgnoreCase) >= 0
-                   || ex.Message.IndexOf("not enough space", StringComparison.OrdinalIgnoreCase) >= 0;
-        }
     }
 }

@@ -69,7 +69,7 @@ namespace TursoBackup.Engine.Dump
                 DurableFile.FlushDirectory(dir);
                 return stats;
             }
-            catch (IOException ex) when (Backup.SnapshotBackup.IsDiskFull(ex))
+            catch (IOException ex) when (DiskSpace.IsFull(ex))
             {
                 throw new TursoBackupException(FailureKind.WriteFailed, $"The disk of '{target}' is full: {ex.Message} Free space; nothing was written.", target, ex);
             }

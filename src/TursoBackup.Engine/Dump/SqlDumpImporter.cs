@@ -108,7 +108,7 @@ namespace TursoBackup.Engine.Dump
                 Log?.Invoke($"Loaded {stats.Statements:N0} statements ({stats.RowsInserted:N0} rows, {stats.Tables} tables) into '{target}' in {stats.Duration.TotalSeconds:F2} s.");
                 return stats;
             }
-            catch (IOException ex) when (SnapshotIsDiskFull(ex))
+            catch (IOException ex) when (DiskSpace.IsFull(ex))
             {
                 throw new TursoBackupException(FailureKind.WriteFailed,
                     $"The disk of '{target}' is full: {ex.Message} Free space and try again; the target was not changed.", target, ex);
@@ -125,8 +125,6 @@ namespace TursoBackup.Engine.Dump
                 }
             }
         }
-
-        private static bool SnapshotIsDiskFull(IOException ex) => Backup.SnapshotBackup.IsDiskFull(ex);
 
         /// <summary>Whether the target exists; throws AlreadyExists when it holds a database and overwriting is not allowed.</summary>
         private static bool CheckTarget(string target, bool overwrite)

@@ -81,7 +81,7 @@ namespace TursoBackup.Engine.Restore
                     EmergencyBackup = emergency,
                 };
             }
-            catch (IOException ex) when (Backup.SnapshotBackup.IsDiskFull(ex))
+            catch (IOException ex) when (DiskSpace.IsFull(ex))
             {
                 throw new TursoBackupException(FailureKind.WriteFailed,
                     $"The disk of '{target}' is full: {ex.Message} Free space and try again; the destination was not changed.", target, ex);

@@ -21,7 +21,6 @@ namespace TursoBackup.Cmdlets
     public sealed class BackupTursoDatabaseCommand : TursoCmdlet
     {
         private readonly BlockingCollection<Action> pipelineActions = new BlockingCollection<Action>();
-        private int overallActivity;
         private int running;
         private int queued;
         private int finished;
@@ -62,12 +61,6 @@ namespace TursoBackup.Cmdlets
         [ValidateRange(1, 64)]
         public int ThrottleLimit { get; set; } = 4;
 
-        protected override void BeginProcessing()
-        {
-            base.BeginProcessing();
-            overallActivity = NewActivityId();
-        }
-
         protected override void ProcessRecord()
         {
             string vault = ResolveNewPath(Vault);
@@ -90,7 +83,7 @@ namespace TursoBackup.Cmdlets
             {
                 if (pipelineActions.TryTake(out var action, 250)) action();
             }
-            if (queued > 1) CompleteProgress(overallActivity, "Backing up databases");
+            if (queued > 1) CompleteProgress(ActivityId, "Backing up databases");
             base.EndProcessing();
         }
 
@@ -147,7 +140,7 @@ namespace TursoBackup.Cmdlets
                     }
                     if (queued > 1)
                     {
-                        ShowProgress(overallActivity, "Backing up databases", $"{finished} of {queued} databases done, {bytesDone / 1048576.0:N1} MiB", finished * 100 / queued);
+                        ShowProgress(ActivityId, "Backing up databases", $"{finished} of {queued} databases done, {bytesDone / 1048576.0:N1} MiB", finished * 100 / queued);
                     }
                 });
                 Interlocked.Decrement(ref running);
@@ -174,7 +167,7 @@ namespace TursoBackup.Cmdlets
             var record = new ProgressRecord(activity, "Backing up " + source, status)
             {
                 PercentComplete = p.Total > 0 ? p.Percent : -1,
-                ParentActivityId = queued > 1 ? overallActivity : -1,
+                ParentActivityId = queued > 1 ? ActivityId : -1,
             };
             WriteProgress(record);
         }

@@ -11,7 +11,6 @@ namespace TursoBackup.Cmdlets
     [OutputType(typeof(FileInfo))]
     public sealed class ExportTursoDatabaseCommand : TursoCmdlet
     {
-        private int activityId;
 
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [Alias("FullName")]
@@ -25,12 +24,6 @@ namespace TursoBackup.Cmdlets
 
         [Parameter]
         public SwitchParameter Force { get; set; }
-
-        protected override void BeginProcessing()
-        {
-            base.BeginProcessing();
-            activityId = NewActivityId();
-        }
 
         protected override void ProcessRecord()
         {
@@ -53,8 +46,8 @@ namespace TursoBackup.Cmdlets
                 string activity = "Exporting " + source;
                 SqlDumpStats stats = null;
                 bool ok = TryRun(() => stats = DumpFiles.Export(source, outFile, Force,
-                    rows => ShowProgress(activityId, activity, $"{rows:N0} rows written", -1), Cancellation), source);
-                CompleteProgress(activityId, activity);
+                    rows => ShowProgress(ActivityId, activity, $"{rows:N0} rows written", -1), Cancellation), source);
+                CompleteProgress(ActivityId, activity);
                 if (!ok) continue;
                 WriteVerbose($"Dumped {stats.Tables} table(s), {stats.Rows:N0} rows of '{source}' to '{outFile}' in {stats.Duration.TotalSeconds:F2} s.");
                 WriteObject(new FileInfo(outFile));

@@ -13,7 +13,6 @@ namespace TursoBackup.Cmdlets
     [OutputType(typeof(FileInfo))]
     public sealed class ImportTursoDatabaseCommand : TursoCmdlet
     {
-        private int activityId;
 
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [Alias("FullName")]
@@ -34,12 +33,6 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string Vault { get; set; }
 
-        protected override void BeginProcessing()
-        {
-            base.BeginProcessing();
-            activityId = NewActivityId();
-        }
-
         protected override void ProcessRecord()
         {
             string target = ResolveNewPath(Path);
@@ -58,9 +51,9 @@ namespace TursoBackup.Cmdlets
             if (exists && !confirmOff && !ShouldContinue($"Replace '{target}' with the content of '{inFile}'? An emergency backup of it is taken first.", "Replace a database")) return;
             string activity = "Importing " + inFile;
             bool ok = TryRun(() => DumpFiles.Import(inFile, target, Force, EmergencyBackup,
-                (statements, chars) => ShowProgress(activityId, activity, $"{statements:N0} statements, {chars / 1048576.0:N1} MiB read", -1),
+                (statements, chars) => ShowProgress(ActivityId, activity, $"{statements:N0} statements, {chars / 1048576.0:N1} MiB read", -1),
                 Cancellation, WriteVerbose), target);
-            CompleteProgress(activityId, activity);
+            CompleteProgress(ActivityId, activity);
             if (ok) WriteObject(new FileInfo(target));
         }
 

@@ -16,7 +16,6 @@ namespace TursoBackup.Cmdlets
     {
         private const string ByObject = "InputObject";
         private const string ByName = "Vault";
-        private int activityId;
 
         [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ByObject)]
         [ValidateNotNull]
@@ -41,12 +40,6 @@ namespace TursoBackup.Cmdlets
         [Parameter]
         public SwitchParameter Force { get; set; }
 
-        protected override void BeginProcessing()
-        {
-            base.BeginProcessing();
-            activityId = NewActivityId();
-        }
-
         protected override void ProcessRecord()
         {
             BackupInfo backup = InputObject;
@@ -54,13 +47,7 @@ namespace TursoBackup.Cmdlets
             {
                 try
                 {
-                    var vault = BackupVault.OpenExisting(ResolveNewPath(Vault));
-                    var backups = vault.List(Database).Where(b => Id == null || b.Id == Id).ToList();
-                    backup = backups.FirstOrDefault() ?? throw new TursoBackupException(FailureKind.NotFound,
-                        Id == null
-                            ? $"The vault '{vault.Root}' has no backup of '{Database}'. List what it has with Get-TursoBackup -Vault '{vault.Root}'."
-                            : $"The vault '{vault.Root}' has no backup '{Id}' of '{Database}'. List them with Get-TursoBackup -Vault '{vault.Root}' -Database '{Database}'.",
-                        Id ?? Database);
+                    backup = FindBackup(Vault, Database, Id);
                 }
                 catch (TursoBackupException ex)
                 {
@@ -85,7 +72,7 @@ namespace TursoBackup.Cmdlets
             var engine = new BackupRestore
             {
                 Log = WriteVerbose,
-                Progress = (done, total) => ShowProgress(activityId, activity, $"{done:N0} of {total:N0} bytes", total > 0 ? (int)(done * 100 / total) : 0),
+                Progress = (done, total) => ShowProgress(ActivityId, activity, $"{done:N0} of {total:N0} bytes", total > 0 ? (int)(done * 100 / total) : 0),
             };
             RestoreResult result = null;
             bool ok = TryRun(() => result = engine.Restore(backup, target, overwrite: exists, takeEmergencyBackup: existing =>
@@ -95,7 +82,7 @@ namespace TursoBackup.Cmdlets
                     VaultPath = backup.Vault,
                     Tags = new[] { "emergency", "before-restore-" + backup.Id },
                 }, Cancellation)), target);
-            CompleteProgress(activityId, activity);
+            CompleteProgress(ActivityId, activity);
             if (ok) WriteObject(result);
         }
     }

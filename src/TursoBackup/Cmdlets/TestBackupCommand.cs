@@ -18,7 +18,6 @@ namespace TursoBackup.Cmdlets
     {
         private const string ByObject = "InputObject";
         private const string ByName = "Vault";
-        private int activityId;
 
         [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ByObject)]
         [ValidateNotNull]
@@ -46,12 +45,6 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string KeepRestored { get; set; }
 
-        protected override void BeginProcessing()
-        {
-            base.BeginProcessing();
-            activityId = NewActivityId();
-        }
-
         protected override void ProcessRecord()
         {
             BackupInfo backup = InputObject;
@@ -59,10 +52,7 @@ namespace TursoBackup.Cmdlets
             {
                 try
                 {
-                    var vault = BackupVault.OpenExisting(ResolveNewPath(Vault));
-                    backup = vault.List(Database).FirstOrDefault(b => Id == null || b.Id == Id)
-                             ?? throw new TursoBackupException(FailureKind.NotFound,
-                                 $"The vault '{vault.Root}' has no backup{(Id == null ? "" : " '" + Id + "'")} of '{Database}'. List them with Get-TursoBackup -Vault '{vault.Root}'.", Id ?? Database);
+                    backup = FindBackup(Vault, Database, Id);
                 }
                 catch (TursoBackupException ex)
                 {
@@ -75,12 +65,12 @@ namespace TursoBackup.Cmdlets
             var verifier = new BackupVerifier
             {
                 Log = WriteVerbose,
-                Progress = (done, total) => ShowProgress(activityId, activity, $"Restoring into scratch: {done:N0} of {total:N0} bytes", total > 0 ? (int)(done * 100 / total) : 0),
+                Progress = (done, total) => ShowProgress(ActivityId, activity, $"Restoring into scratch: {done:N0} of {total:N0} bytes", total > 0 ? (int)(done * 100 / total) : 0),
             };
             BackupTestResult result = null;
             bool ok = TryRun(() => result = verifier.Test(backup, RecoveryTimeObjective, queries,
                 KeepRestored == null ? null : ResolveNewPath(KeepRestored)), backup.Id);
-            CompleteProgress(activityId, activity);
+            CompleteProgress(ActivityId, activity);
             if (ok) WriteObject(result);
         }
     }

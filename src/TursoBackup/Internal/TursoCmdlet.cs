@@ -20,10 +20,28 @@ namespace TursoBackup.Internal
 
         protected CancellationToken Cancellation => cancellation.Token;
 
+        /// <summary>This invocation's own progress activity id (never 0, never shared with another invocation).</summary>
+        protected int ActivityId { get; private set; }
+
         protected override void BeginProcessing()
         {
             cancellation = new CancellationTokenSource();
+            ActivityId = NewActivityId();
             NativeSqlite.EnsureInitialized();
+        }
+
+        /// <summary>The backup of <paramref name="database"/> with <paramref name="id"/>, or its newest one when id is null.</summary>
+        protected BackupInfo FindBackup(string vaultPath, string database, string id)
+        {
+            var vault = Engine.Vault.BackupVault.OpenExisting(ResolveNewPath(vaultPath));
+            foreach (var backup in vault.List(database))
+            {
+                if (id == null || string.Equals(backup.Id, id, StringComparison.OrdinalIgnoreCase)) return backup;
+            }
+            throw new TursoBackupException(FailureKind.NotFound, id == null
+                    ? $"The vault '{vault.Root}' has no backup of '{database}'. List what it has with Get-TursoBackup -Vault '{vault.Root}'."
+                    : $"The vault '{vault.Root}' has no backup '{id}' of '{database}'. List them with Get-TursoBackup -Vault '{vault.Root}' -Database '{database}'.",
+                id ?? database);
         }
 
         protected override void StopProcessing()
