@@ -16,10 +16,14 @@
         'Backup-TursoDatabase'
         'Export-TursoDatabase'
         'Get-TursoBackup'
+        'Get-TursoRestorePoint'
         'Import-TursoDatabase'
         'Invoke-TursoBackupRetention'
         'Remove-TursoBackup'
         'Restore-TursoBackup'
+        'Restore-TursoPointInTime'
+        'Start-TursoWalArchive'
+        'Sync-TursoWalArchive'
         'Test-Backup'
     )
     FunctionsToExport    = @()

@@ -26,12 +26,18 @@ namespace TursoBackup.Engine.Sqlite
 
         /// <summary>Writes the database's pages to <paramref name="output"/>; returns the bytes written.</summary>
         /// <param name="walMode">Whether the database is in WAL mode (then its -wal file is read).</param>
-        public static long Copy(string databasePath, bool walMode, Stream output, Action<long, long> onProgress, CancellationToken cancel)
+        public static long Copy(string databasePath, bool walMode, Stream output, Action<long, long> onProgress, CancellationToken cancel) =>
+            Copy(databasePath, walMode, output, onProgress, cancel, out _);
+
+        /// <summary>As <see cref="Copy(string, bool, Stream, Action{long, long}, CancellationToken)"/>; also gives the WAL
+        /// that was laid over the file (null outside WAL mode), so a WAL archive knows where the copy ends.</summary>
+        public static long Copy(string databasePath, bool walMode, Stream output, Action<long, long> onProgress, CancellationToken cancel, out WalFile walUsed)
         {
             using (var db = new FileStream(databasePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan))
             {
                 int pageSize = ReadPageSize(db);
                 WalFile wal = walMode ? WalFile.Read(databasePath + "-wal") : null;
+                walUsed = wal;
                 bool useWal = wal != null && wal.CommittedFrames > 0;
                 if (useWal && pageSize != 0 && wal.PageSize != pageSize)
                 {

@@ -31,6 +31,13 @@ namespace TursoBackup.Engine.Sqlite
         /// <summary>Database size in pages after the last committed transaction (0 when no frame is committed).</summary>
         public uint DatabasePages { get; private set; }
 
+        /// <summary>Whether the WAL's checksums are computed on big-endian words (magic 0x377f0683).</summary>
+        public bool BigEndianChecksums { get; private set; }
+
+        /// <summary>The cumulative checksum after the last committed frame (the seed for the frame that follows it).</summary>
+        public uint CommittedChecksum0 { get; private set; }
+        public uint CommittedChecksum1 { get; private set; }
+
         /// <summary>For each page in a committed frame, the file offset of the page data of its newest committed version.</summary>
         public Dictionary<uint, long> NewestPageOffsets { get; } = new Dictionary<uint, long>();
 
@@ -55,12 +62,15 @@ namespace TursoBackup.Engine.Sqlite
             uint magic = BigEndian(header, 0);
             if (magic != MagicLittleEndian && magic != MagicBigEndian) return;
             bool bigEndianChecksums = magic == MagicBigEndian;
+            BigEndianChecksums = bigEndianChecksums;
             int pageSize = (int)BigEndian(header, 8);
             if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) != 0) return;
             uint s0 = 0, s1 = 0;
             Checksum(header, 0, 24, bigEndianChecksums, ref s0, ref s1);
             if (s0 != BigEndian(header, 24) || s1 != BigEndian(header, 28)) return;
             PageSize = pageSize;
+            CommittedChecksum0 = s0;
+            CommittedChecksum1 = s1;
             CheckpointSequence = BigEndian(header, 12);
             Salt1 = BigEndian(header, 16);
             Salt2 = BigEndian(header, 20);
@@ -88,9 +98,45 @@ namespace TursoBackup.Engine.Sqlite
                     pending.Clear();
                     CommittedFrames = frameIndex;
                     DatabasePages = commitSize;
+                    CommittedChecksum0 = s0;
+                    CommittedChecksum1 = s1;
                 }
                 offset += frame.Length;
             }
+        }
+
+        /// <summary>Reads only the WAL header (frames ignored): its salts and the checksum that seeds frame 1.</summary>
+        public static WalFile HeaderOnly(string path)
+        {
+            var wal = new WalFile();
+            if (!File.Exists(path)) return wal;
+            using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+            {
+                wal.Scan(new HeaderOnlyStream(fs));
+            }
+            return wal;
+        }
+
+        private sealed class HeaderOnlyStream : Stream
+        {
+            private readonly Stream inner;
+            private long left = HeaderSize;
+            public HeaderOnlyStream(Stream inner) { this.inner = inner; }
+            public override int Read(byte[] buffer, int offset, int count)
+            {
+                int n = inner.Read(buffer, offset, (int)Math.Min(count, left));
+                left -= n;
+                return n;
+            }
+            public override bool CanRead => true;
+            public override bool CanSeek => false;
+            public override bool CanWrite => false;
+            public override long Length => throw new NotSupportedException();
+            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+            public override void Flush() { }
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+            public override void SetLength(long value) => throw new NotSupportedException();
+            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         }
 
         /// <summary>SQLite's WAL checksum over <paramref name="count"/> bytes (a multiple of 8), continuing (s0, s1).</summary>

@@ -1,0 +1,47 @@
+using System;
+
+namespace TursoBackup
+{
+    /// <summary>What one WAL archive sync did, and where the archive stands.</summary>
+    public sealed class WalArchiveStatus
+    {
+        public string Database { get; set; }
+        public string Vault { get; set; }
+        public string Generation { get; set; }
+        public DateTimeOffset LastSyncAt { get; set; }
+        /// <summary>Frames captured by this sync (or, from Start-TursoWalArchive, since it started).</summary>
+        public long FramesCaptured { get; set; }
+        /// <summary>Stored (compressed) bytes written by this sync (or since start).</summary>
+        public long BytesCaptured { get; set; }
+        /// <summary>Upper bound of the time the oldest committed but unarchived transaction waited (zero when nothing was pending).</summary>
+        public TimeSpan Lag { get; set; }
+        /// <summary>Snapshots (generation starts) in the archive.</summary>
+        public int Snapshots { get; set; }
+        /// <summary>Why a new generation was started by this sync, if it was.</summary>
+        public string NewGenerationReason { get; set; }
+        public int Segments { get; set; }
+    }
+
+    /// <summary>An interval that cannot be restored to.</summary>
+    public sealed class RestoreGap
+    {
+        public DateTimeOffset From { get; set; }
+        public DateTimeOffset To { get; set; }
+        public string Reason { get; set; }
+
+        public override string ToString() => $"{From:u} – {To:u}: {Reason}";
+    }
+
+    /// <summary>The times a database can be restored to from a vault's WAL archive.</summary>
+    public sealed class RestoreWindow
+    {
+        public string Database { get; set; }
+        public string Vault { get; set; }
+        public DateTimeOffset? Earliest { get; set; }
+        public DateTimeOffset? Latest { get; set; }
+        public int Generations { get; set; }
+        public int Snapshots { get; set; }
+        public int Segments { get; set; }
+        public RestoreGap[] Gaps { get; set; } = new RestoreGap[0];
+    }
+}

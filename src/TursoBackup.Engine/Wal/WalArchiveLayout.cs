@@ -1,0 +1,156 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text;
+using TursoBackup.Engine.IO;
+using TursoBackup.Engine.Vault;
+
+namespace TursoBackup.Engine.Wal
+{
+    /// <summary>
+    /// Where a database's WAL archive lives in a vault (docs/vault-format.md, "WAL archive"):
+    /// <code>
+    /// wal/&lt;database&gt;/state.json                         where the archiver stands (WAL salts, frames archived, …)
+    /// wal/&lt;database&gt;/gaps.jsonl                         intervals that cannot be restored to, one JSON line each
+    /// wal/&lt;database&gt;/generations/&lt;id&gt;/snapshot.db.zst  the generation's starting point
+    /// wal/&lt;database&gt;/generations/&lt;id&gt;/snapshot.json    its capture time, size, SHA-256
+    /// wal/&lt;database&gt;/generations/&lt;id&gt;/segments/&lt;seq&gt;.seg  WAL frames captured by one sync
+    /// </code>
+    /// </summary>
+    public sealed class WalArchiveLayout
+    {
+        public const string Folder = "wal";
+
+        public WalArchiveLayout(string vaultRoot, string database)
+        {
+            VaultRoot = vaultRoot;
+            Database = database;
+            Root = Path.Combine(vaultRoot, Folder, database);
+        }
+
+        public string VaultRoot { get; }
+        public string Database { get; }
+        public string Root { get; }
+        public string StatePath => Path.Combine(Root, "state.json");
+        public string GapsPath => Path.Combine(Root, "gaps.jsonl");
+        public string GenerationsPath => Path.Combine(Root, "generations");
+        public string GenerationPath(string generation) => Path.Combine(GenerationsPath, generation);
+        public string SnapshotPath(string generation) => Path.Combine(GenerationPath(generation), "snapshot.db.zst");
+        public string SnapshotInfoPath(string generation) => Path.Combine(GenerationPath(generation), "snapshot.json");
+        public string SegmentsPath(string generation) => Path.Combine(GenerationPath(generation), "segments");
+        public string SegmentPath(string generation, long seq) => Path.Combine(SegmentsPath(generation), seq.ToString("D10", CultureInfo.InvariantCulture) + ".seg");
+
+        /// <summary>Generations that have a complete snapshot, oldest first.</summary>
+        public List<string> Generations() =>
+            Directory.Exists(GenerationsPath)
+                ? Directory.GetDirectories(GenerationsPath).Select(Path.GetFileName)
+                    .Where(g => File.Exists(SnapshotInfoPath(g))).OrderBy(g => g, StringComparer.Ordinal).ToList()
+                : new List<string>();
+
+        public List<string> SegmentFiles(string generation) =>
+            Directory.Exists(SegmentsPath(generation))
+                ? Directory.GetFiles(SegmentsPath(generation), "*.seg").OrderBy(f => f, StringComparer.Ordinal).ToList()
+                : new List<string>();
+
+        public void AppendGap(RestoreGap gap)
+        {
+            OwnerOnly.CreateDirectory(Root);
+            string line = Json.Write(new Dictionary<string, object>
+            {
+                ["from"] = BackupManifest.Time(gap.From),
+                ["to"] = BackupManifest.Time(gap.To),
+                ["reason"] = gap.Reason,
+            }).Replace("\n", "").Replace("  ", "") + "\n";
+            using (var fs = new FileStream(GapsPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite))
+            {
+                OwnerOnly.File(GapsPath);
+                var bytes = new UTF8Encoding(false).GetBytes(line);
+                fs.Write(bytes, 0, bytes.Length);
+                fs.Flush(true);
+            }
+        }
+
+        public List<RestoreGap> RecordedGaps()
+        {
+            var gaps = new List<RestoreGap>();
+            if (!File.Exists(GapsPath)) return gaps;
+            foreach (var line in File.ReadAllLines(GapsPath))
+            {
+                try
+                {
+                    var d = (Dictionary<string, object>)Json.Parse(line);
+                    gaps.Add(new RestoreGap { From = BackupManifest.ParseTime((string)d["from"]), To = BackupManifest.ParseTime((string)d["to"]), Reason = (string)d["reason"] });
+                }
+                catch (Exception ex) when (ex is FormatException || ex is InvalidCastException || ex is KeyNotFoundException) { }
+            }
+            return gaps;
+        }
+    }
+
+    /// <summary>The archiver's position, saved after every sync (state.json).</summary>
+    public sealed class WalArchiveState
+    {
+        public string Generation { get; set; }
+        public DateTimeOffset GenerationStartedAt { get; set; }
+        public uint Salt1 { get; set; }
+        public uint Salt2 { get; set; }
+        public uint CheckpointSequence { get; set; }
+        /// <summary>Frames of the current WAL (by its salts) that are archived.</summary>
+        public long Frames { get; set; }
+        public uint Seed0 { get; set; }
+        public uint Seed1 { get; set; }
+        public int PageSize { get; set; }
+        /// <summary>The WAL was fully checkpointed after everything was archived: the next WAL restart loses nothing.</summary>
+        public bool Sealed { get; set; }
+        public long SealedDatabaseLength { get; set; }
+        public long SealedDatabaseWriteTicks { get; set; }
+        public long NextSegment { get; set; } = 1;
+        public DateTimeOffset LastSyncAt { get; set; }
+        public DateTimeOffset LastCaptureAt { get; set; }
+
+        public static WalArchiveState Load(string path)
+        {
+            if (!File.Exists(path)) return null;
+            try
+            {
+                var d = (Dictionary<string, object>)Json.Parse(File.ReadAllText(path));
+                long L(string k) => d.TryGetValue(k, out var v) && v != null ? Convert.ToInt64(v, CultureInfo.InvariantCulture) : 0;
+                return new WalArchiveState
+                {
+                    Generation = (string)d["generation"],
+                    GenerationStartedAt = BackupManifest.ParseTime((string)d["generationStartedAt"]),
+                    Salt1 = (uint)L("salt1"), Salt2 = (uint)L("salt2"), CheckpointSequence = (uint)L("checkpointSequence"),
+                    Frames = L("frames"), Seed0 = (uint)L("seed0"), Seed1 = (uint)L("seed1"), PageSize = (int)L("pageSize"),
+                    Sealed = d.TryGetValue("sealed", out var s) && s is bool b && b,
+                    SealedDatabaseLength = L("sealedDatabaseLength"), SealedDatabaseWriteTicks = L("sealedDatabaseWriteTicks"),
+                    NextSegment = Math.Max(1, L("nextSegment")),
+                    LastSyncAt = BackupManifest.ParseTime((string)d["lastSyncAt"]),
+                    LastCaptureAt = BackupManifest.ParseTime((string)d["lastCaptureAt"]),
+                };
+            }
+            catch (Exception ex) when (ex is FormatException || ex is InvalidCastException || ex is KeyNotFoundException || ex is IOException)
+            {
+                return null; // a damaged state starts a new generation: safe, never silent data loss
+            }
+        }
+
+        public void Save(string path)
+        {
+            DurableFile.WriteAllText(path, Json.Write(new Dictionary<string, object>
+            {
+                ["format"] = "tursobackup-walarchive-state",
+                ["formatVersion"] = 1,
+                ["generation"] = Generation,
+                ["generationStartedAt"] = BackupManifest.Time(GenerationStartedAt),
+                ["salt1"] = (long)Salt1, ["salt2"] = (long)Salt2, ["checkpointSequence"] = (long)CheckpointSequence,
+                ["frames"] = Frames, ["seed0"] = (long)Seed0, ["seed1"] = (long)Seed1, ["pageSize"] = (long)PageSize,
+                ["sealed"] = Sealed, ["sealedDatabaseLength"] = SealedDatabaseLength, ["sealedDatabaseWriteTicks"] = SealedDatabaseWriteTicks,
+                ["nextSegment"] = NextSegment,
+                ["lastSyncAt"] = BackupManifest.Time(LastSyncAt),
+                ["lastCaptureAt"] = BackupManifest.Time(LastCaptureAt),
+            }));
+        }
+    }
+}

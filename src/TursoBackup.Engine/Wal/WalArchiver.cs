@@ -1,0 +1,357 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using Microsoft.Data.Sqlite;
+using TursoBackup.Engine.Errors;
+using TursoBackup.Engine.IO;
+using TursoBackup.Engine.Sqlite;
+using TursoBackup.Engine.Vault;
+
+namespace TursoBackup.Engine.Wal
+{
+    /// <summary>
+    /// Continuous archiving of a WAL-mode database's committed frames into a vault (docs/decisions.md #18).
+    /// <para>It holds a read transaction on the database at all times, so other connections' checkpoints cannot
+    /// backfill past it nor restart the WAL over frames it has not archived. Each sync reads the WAL's committed frames
+    /// after the last archived one and writes them as one segment stamped with the capture time. When the WAL is long
+    /// (or on <see cref="Seal"/>), it blocks writers for a moment (BEGIN IMMEDIATE on a second connection), archives
+    /// the rest, releases its read transaction, checkpoints, takes a new read transaction and lets writers go: the next
+    /// writer restarts the WAL, and the archive knows that restart loses nothing ("sealed").</para>
+    /// <para>Any other change of the WAL's salts, or a WAL shorter than what was archived, means continuity is lost:
+    /// a new generation starts from a fresh snapshot, and the interval is recorded as a gap.</para>
+    /// </summary>
+    public sealed class WalArchiver : IDisposable
+    {
+        private readonly string dbPath;
+        private readonly string walPath;
+        private readonly WalArchiveLayout layout;
+        private readonly Func<DateTimeOffset> clock;
+        private SqliteConnection hold;
+        private SqliteTransaction holdTx;
+        private WalArchiveState state;
+        private long lastWalLength = -1;
+        private DateTime lastWalWrite;
+
+        public WalArchiver(string databasePath, string vaultPath, string name = null, Func<DateTimeOffset> clock = null)
+        {
+            dbPath = Path.GetFullPath(databasePath);
+            walPath = dbPath + "-wal";
+            SqliteFile.RequireDatabaseFile(dbPath);
+            Database = BackupVault.ValidateDatabaseName(name ?? Path.GetFileNameWithoutExtension(dbPath));
+            Vault = BackupVault.OpenOrCreate(vaultPath);
+            layout = new WalArchiveLayout(Vault.Root, Database);
+            this.clock = clock ?? (() => DateTimeOffset.UtcNow);
+        }
+
+        public string Database { get; }
+        public BackupVault Vault { get; }
+        public Action<string> Log { get; set; }
+
+        /// <summary>A fresh snapshot (new generation) is started when the current one is older than this.</summary>
+        public TimeSpan SnapshotInterval { get; set; } = TimeSpan.FromDays(1);
+
+        /// <summary>Generations whose whole span is older than this are removed (0 = keep everything).</summary>
+        public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
+
+        /// <summary>The WAL is checkpointed (and restarted) once it holds this many frames.</summary>
+        public long CheckpointFrames { get; set; } = 1000;
+
+        public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+        /// <summary>Captures what the WAL holds beyond what is archived. Cheap when nothing changed.</summary>
+        public WalArchiveStatus Sync(CancellationToken cancel = default(CancellationToken))
+        {
+            var status = new WalArchiveStatus { Database = Database, Vault = Vault.Root };
+            EnsureHold();
+            state = state ?? WalArchiveState.Load(layout.StatePath);
+            var now = clock();
+            var walInfo = new FileInfo(walPath);
+            long walLength = walInfo.Exists ? walInfo.Length : 0;
+            DateTime walWrite = walInfo.Exists ? walInfo.LastWriteTimeUtc : DateTime.MinValue;
+            bool unchanged = state != null && walLength == lastWalLength && walWrite == lastWalWrite;
+            if (!unchanged)
+            {
+                var wal = WalFile.Read(walPath);
+                // The capture time is taken after the WAL was read: every transaction captured committed before it.
+                now = clock();
+                string reason = Continuity(wal);
+                if (reason != null)
+                {
+                    StartGeneration(reason, now, cancel);
+                    status.NewGenerationReason = reason;
+                }
+                else if (wal.CommittedFrames > state.Frames)
+                {
+                    long first = state.Frames + 1, count = wal.CommittedFrames - state.Frames;
+                    var segment = new WalSegment
+                    {
+                        Sequence = state.NextSegment, CaptureTime = now, PageSize = wal.PageSize, Salt1 = wal.Salt1, Salt2 = wal.Salt2,
+                        Seed0 = state.Seed0, Seed1 = state.Seed1, BigEndianChecksums = wal.BigEndianChecksums, DatabasePages = wal.DatabasePages,
+                    };
+                    status.BytesCaptured = WalSegment.Write(walPath, wal, first, count, layout.SegmentPath(state.Generation, state.NextSegment), segment);
+                    status.FramesCaptured = count;
+                    status.Lag = state.LastSyncAt == default(DateTimeOffset) ? TimeSpan.Zero : now - state.LastSyncAt;
+                    state.NextSegment++;
+                    state.Frames = wal.CommittedFrames;
+                    state.Seed0 = wal.CommittedChecksum0;
+                    state.Seed1 = wal.CommittedChecksum1;
+                    state.Sealed = false;
+                    state.LastCaptureAt = now;
+                }
+                lastWalLength = walLength;
+                lastWalWrite = walWrite;
+                if (wal.CommittedFrames >= CheckpointFrames) Checkpoint(cancel);
+            }
+            if (SnapshotInterval > TimeSpan.Zero && now - state.GenerationStartedAt >= SnapshotInterval)
+            {
+                StartGeneration(null, now, cancel);
+                status.NewGenerationReason = "snapshot interval";
+            }
+            state.LastSyncAt = now;
+            state.Save(layout.StatePath);
+            PruneGenerations(now);
+            status.Generation = state.Generation;
+            status.LastSyncAt = now;
+            status.Snapshots = layout.Generations().Count;
+            status.Segments = (int)(state.NextSegment - 1);
+            return status;
+        }
+
+        /// <summary>Archives everything, checkpoints the WAL fully when it can and records that, then releases the database.</summary>
+        public void Seal(CancellationToken cancel = default(CancellationToken))
+        {
+            Sync(cancel);
+            Checkpoint(cancel);
+            state.Save(layout.StatePath);
+        }
+
+        /// <summary>Why the WAL on disk does not continue the archive (null when it does).</summary>
+        private string Continuity(WalFile wal)
+        {
+            if (state == null || !File.Exists(layout.SnapshotInfoPath(state.Generation))) return "the archive starts";
+            if (wal.PageSize == 0)
+            {
+                // No valid WAL header: nothing written since the WAL was truncated, or frames were checkpointed and the
+                // WAL truncated while nobody archived them. The database file tells which.
+                if ((state.Sealed || (state.Frames == 0 && state.PageSize == 0)) && DatabaseUnchangedSinceSeal()) return null;
+                return "the WAL was checkpointed and truncated before its frames were archived";
+            }
+            if (wal.Salt1 == state.Salt1 && wal.Salt2 == state.Salt2 && wal.CheckpointSequence == state.CheckpointSequence)
+            {
+                return wal.CommittedFrames < state.Frames ? "the WAL holds fewer frames than were archived (the database was replaced or its WAL rewritten)" : null;
+            }
+            bool firstWal = state.PageSize == 0 && state.Frames == 0 && DatabaseUnchangedSinceSeal();
+            if (firstWal || (state.Sealed && wal.CheckpointSequence == state.CheckpointSequence + 1 && wal.Salt1 == unchecked(state.Salt1 + 1)))
+            {
+                // The restart the last seal prepared: the new WAL continues the archived state from frame 1.
+                state.Salt1 = wal.Salt1;
+                state.Salt2 = wal.Salt2;
+                state.CheckpointSequence = wal.CheckpointSequence;
+                state.Frames = 0;
+                state.PageSize = wal.PageSize;
+                WalFile empty = WalFile.HeaderOnly(walPath);
+                state.Seed0 = empty.CommittedChecksum0;
+                state.Seed1 = empty.CommittedChecksum1;
+                return null;
+            }
+            return "the WAL was restarted before all its frames were archived (a checkpoint ran while the archiver was not holding the WAL)";
+        }
+
+        /// <summary>The database file is as it was when the WAL was last known to be fully archived (no checkpoint since).</summary>
+        private bool DatabaseUnchangedSinceSeal()
+        {
+            var db = new FileInfo(dbPath);
+            return db.Length == state.SealedDatabaseLength && db.LastWriteTimeUtc.Ticks == state.SealedDatabaseWriteTicks;
+        }
+
+        private void StartGeneration(string lossReason, DateTimeOffset now, CancellationToken cancel)
+        {
+            if (lossReason != null && state != null)
+            {
+                layout.AppendGap(new RestoreGap { From = state.LastCaptureAt, To = now, Reason = lossReason });
+            }
+            string generation = BackupVault.NewBackupId(now);
+            string dir = layout.GenerationPath(generation);
+            OwnerOnly.CreateDirectory(dir);
+            string snapshot = layout.SnapshotPath(generation);
+            Log?.Invoke($"Starting WAL generation {generation} of '{Database}' from a snapshot" + (lossReason == null ? "." : $": {lossReason}."));
+            WalFile wal;
+            string sha;
+            long bytes;
+            using (var file = new FileStream(snapshot + ".partial", FileMode.Create, FileAccess.Write, FileShare.None, 1))
+            {
+                OwnerOnly.File(snapshot + ".partial");
+                using (var hashing = new ParallelHashStream(new EarlyWritebackStream(file)))
+                {
+                    using (var z = ArtifactStreams.Compress(hashing, CompressionKind.Zstd))
+                    {
+                        // Inside the held read transaction (see PageCopy for why this is one transaction boundary).
+                        bytes = PageCopy.Copy(dbPath, true, z, null, cancel, out wal);
+                    }
+                    sha = hashing.Finish();
+                }
+                file.Flush(true);
+            }
+            File.Move(snapshot + ".partial", snapshot);
+            DurableFile.WriteAllText(layout.SnapshotInfoPath(generation), Json.Write(new Dictionary<string, object>
+            {
+                ["format"] = "tursobackup-wal-snapshot",
+                ["formatVersion"] = 1,
+                ["createdAt"] = BackupManifest.Time(now),
+                ["bytes"] = bytes,
+                ["sha256"] = sha,
+                ["reason"] = lossReason ?? "scheduled",
+            }));
+            state = new WalArchiveState
+            {
+                Generation = generation,
+                GenerationStartedAt = now,
+                Salt1 = wal?.Salt1 ?? 0,
+                Salt2 = wal?.Salt2 ?? 0,
+                CheckpointSequence = wal?.CheckpointSequence ?? 0,
+                Frames = wal?.CommittedFrames ?? 0,
+                Seed0 = wal?.CommittedChecksum0 ?? 0,
+                Seed1 = wal?.CommittedChecksum1 ?? 0,
+                PageSize = wal?.PageSize ?? 0,
+                LastCaptureAt = now,
+                LastSyncAt = now,
+            };
+            var dbFile = new FileInfo(dbPath);
+            state.SealedDatabaseLength = dbFile.Length;
+            state.SealedDatabaseWriteTicks = dbFile.LastWriteTimeUtc.Ticks;
+            state.Save(layout.StatePath);
+        }
+
+        /// <summary>Blocks writers, archives the rest, checkpoints with the read transaction released, holds again.</summary>
+        private void Checkpoint(CancellationToken cancel)
+        {
+            using (var writerLock = SqliteFile.OpenReadWrite(dbPath, LockTimeout))
+            {
+                using (var cmd = writerLock.CreateCommand())
+                {
+                    cmd.CommandText = "BEGIN IMMEDIATE";
+                    cmd.ExecuteNonQuery();
+                }
+                try
+                {
+                    lastWalLength = -1; // force a read
+                    var wal = WalFile.Read(walPath);
+                    if (Continuity(wal) == null && wal.CommittedFrames > state.Frames)
+                    {
+                        var now = clock(); // after the read: see Sync
+                        var segment = new WalSegment
+                        {
+                            Sequence = state.NextSegment, CaptureTime = now, PageSize = wal.PageSize, Salt1 = wal.Salt1, Salt2 = wal.Salt2,
+                            Seed0 = state.Seed0, Seed1 = state.Seed1, BigEndianChecksums = wal.BigEndianChecksums, DatabasePages = wal.DatabasePages,
+                        };
+                        WalSegment.Write(walPath, wal, state.Frames + 1, wal.CommittedFrames - state.Frames, layout.SegmentPath(state.Generation, state.NextSegment), segment);
+                        state.NextSegment++;
+                        state.Frames = wal.CommittedFrames;
+                        state.Seed0 = wal.CommittedChecksum0;
+                        state.Seed1 = wal.CommittedChecksum1;
+                        state.LastCaptureAt = now;
+                    }
+                    if (wal.CommittedFrames != state.Frames || wal.Salt1 != state.Salt1) return; // not archived: do not let it go
+                    ReleaseHold();
+                    long log, done;
+                    using (var cmd = hold.CreateCommand())
+                    {
+                        cmd.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
+                        using (var r = cmd.ExecuteReader())
+                        {
+                            r.Read();
+                            log = r.GetInt64(1);
+                            done = r.GetInt64(2);
+                        }
+                    }
+                    state.Sealed = log >= 0 && log == done && log == state.Frames;
+                    if (state.Sealed)
+                    {
+                        var db = new FileInfo(dbPath);
+                        state.SealedDatabaseLength = db.Length;
+                        state.SealedDatabaseWriteTicks = db.LastWriteTimeUtc.Ticks;
+                    }
+                    Log?.Invoke(state.Sealed
+                        ? $"Checkpointed {done} archived frame(s) of '{Database}'; the WAL restarts with the next write."
+                        : $"Checkpoint of '{Database}' copied {done} of {log} frame(s) (a reader holds older ones); the WAL keeps growing until the next try.");
+                    EnsureHold();
+                }
+                finally
+                {
+                    using (var cmd = writerLock.CreateCommand())
+                    {
+                        cmd.CommandText = "ROLLBACK";
+                        cmd.ExecuteNonQuery();
+                    }
+                }
+            }
+        }
+
+        private void EnsureHold()
+        {
+            if (hold == null)
+            {
+                hold = SqliteFile.OpenReadWrite(dbPath, LockTimeout);
+                string mode = Convert.ToString(SqliteFile.Scalar(hold, "PRAGMA journal_mode"));
+                if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+                {
+                    hold.Dispose();
+                    hold = null;
+                    throw new TursoBackupException(FailureKind.NotEnabled,
+                        $"'{dbPath}' is not in WAL mode (its journal mode is '{mode}'), so its changes cannot be archived continuously. Switch it once, while no application has it open: sqlite3 '{dbPath}' 'PRAGMA journal_mode=WAL;' (or Backup-TursoDatabase takes snapshots in any mode).", dbPath);
+                }
+                using (var cmd = hold.CreateCommand())
+                {
+                    // The archiver checkpoints itself, after archiving; its own connection must never do it on close.
+                    cmd.CommandText = "PRAGMA wal_autocheckpoint = 0";
+                    cmd.ExecuteNonQuery();
+                }
+            }
+            if (holdTx == null)
+            {
+                holdTx = hold.BeginTransaction(deferred: true);
+                using (var cmd = hold.CreateCommand())
+                {
+                    cmd.Transaction = holdTx;
+                    cmd.CommandText = "SELECT count(*) FROM sqlite_master";
+                    cmd.ExecuteScalar();
+                }
+            }
+        }
+
+        private void ReleaseHold()
+        {
+            holdTx?.Dispose();
+            holdTx = null;
+        }
+
+        /// <summary>Removes generations that only cover times before the retention window (never the current one).</summary>
+        private void PruneGenerations(DateTimeOffset now)
+        {
+            if (Retention <= TimeSpan.Zero) return;
+            var generations = layout.Generations();
+            // A generation is needed while the next one starts inside the window (it covers the window's start).
+            for (int i = 0; i + 1 < generations.Count; i++)
+            {
+                var nextStart = ReadSnapshotTime(generations[i + 1]);
+                if (nextStart.HasValue && nextStart.Value <= now - Retention && generations[i] != state.Generation)
+                {
+                    Log?.Invoke($"Removing WAL generation {generations[i]} of '{Database}': older than the retention of {Retention}.");
+                    DurableFile.TryDeleteDirectory(layout.GenerationPath(generations[i]));
+                }
+            }
+        }
+
+        internal DateTimeOffset? ReadSnapshotTime(string generation) => WalRestore.SnapshotTime(layout, generation);
+
+        public void Dispose()
+        {
+            ReleaseHold();
+            hold?.Dispose();
+            hold = null;
+        }
+    }
+}

@@ -1,0 +1,211 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using TursoBackup.Engine.Errors;
+using TursoBackup.Engine.IO;
+using TursoBackup.Engine.Sqlite;
+using TursoBackup.Engine.Vault;
+
+namespace TursoBackup.Engine.Wal
+{
+    /// <summary>
+    /// Point-in-time restore from a WAL archive and the restore window. Restoring to T takes the newest generation
+    /// whose snapshot is at or before T, and the segments captured at or before T. Each page is written from the
+    /// snapshot and then, if the segments changed it, once more with its newest version at or before T — never
+    /// once per intermediate version, however long the chain.
+    /// </summary>
+    public static class WalRestore
+    {
+        public static DateTimeOffset? SnapshotTime(WalArchiveLayout layout, string generation)
+        {
+            try
+            {
+                var d = (Dictionary<string, object>)Json.Parse(File.ReadAllText(layout.SnapshotInfoPath(generation)));
+                return BackupManifest.ParseTime((string)d["createdAt"]);
+            }
+            catch (Exception ex) when (ex is IOException || ex is FormatException || ex is InvalidCastException || ex is KeyNotFoundException)
+            {
+                return null;
+            }
+        }
+
+        /// <summary>The generation's restorable segments in order, up to the first missing or damaged one.</summary>
+        public static List<WalSegment> ValidSegments(WalArchiveLayout layout, string generation, out string brokenReason, bool verifyFrames = false)
+        {
+            var list = new List<WalSegment>();
+            brokenReason = null;
+            long expected = 1;
+            foreach (var file in layout.SegmentFiles(generation))
+            {
+                var seg = WalSegment.ReadHeader(file);
+                if (seg == null) { brokenReason = $"segment {Path.GetFileName(file)} is damaged"; break; }
+                if (seg.Sequence != expected) { brokenReason = $"segment {expected} is missing"; break; }
+                if (verifyFrames && !seg.ReadFrames(null)) { brokenReason = $"segment {Path.GetFileName(file)} is damaged"; break; }
+                list.Add(seg);
+                expected++;
+            }
+            return list;
+        }
+
+        public static RestoreWindow Window(string vaultRoot, string database)
+        {
+            var layout = new WalArchiveLayout(vaultRoot, database);
+            var window = new RestoreWindow { Database = database, Vault = vaultRoot };
+            var gaps = layout.RecordedGaps();
+            var generations = layout.Generations();
+            window.Generations = generations.Count;
+            window.Snapshots = generations.Count;
+            for (int i = 0; i < generations.Count; i++)
+            {
+                var start = SnapshotTime(layout, generations[i]);
+                if (!start.HasValue) continue;
+                if (!window.Earliest.HasValue || start < window.Earliest) window.Earliest = start;
+                var segments = ValidSegments(layout, generations[i], out string broken);
+                window.Segments += segments.Count;
+                var end = segments.Count > 0 ? segments.Last().CaptureTime : start.Value;
+                if (!window.Latest.HasValue || end > window.Latest) window.Latest = end;
+                if (broken != null)
+                {
+                    var next = i + 1 < generations.Count ? SnapshotTime(layout, generations[i + 1]) : null;
+                    gaps.Add(new RestoreGap { From = end, To = next ?? DateTimeOffset.MaxValue, Reason = broken });
+                }
+            }
+            window.Gaps = gaps.OrderBy(g => g.From).ToArray();
+            return window;
+        }
+
+        /// <summary>Restores the state as of <paramref name="timestamp"/> to a new file (temporary name, fsync, rename).</summary>
+        public static RestoreResult Restore(string vaultRoot, string database, DateTimeOffset timestamp, string destination, bool overwrite,
+            Func<string, BackupInfo> takeEmergencyBackup, DateTimeOffset now, Action<string> log = null, CancellationToken cancel = default(CancellationToken))
+        {
+            var watch = Stopwatch.StartNew();
+            var layout = new WalArchiveLayout(vaultRoot, database);
+            var window = Window(vaultRoot, database);
+            if (timestamp > now)
+            {
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    $"Timestamp {timestamp.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ} is in the future (now is {now.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ}). Give a time in the past.", timestamp);
+            }
+            if (!window.Earliest.HasValue)
+            {
+                throw new TursoBackupException(FailureKind.NotFound,
+                    $"The vault '{vaultRoot}' has no WAL archive of '{database}'. Start one with Start-TursoWalArchive or Sync-TursoWalArchive.", database);
+            }
+            if (timestamp < window.Earliest.Value)
+            {
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    $"Timestamp too old: the earliest restore point of '{database}' is {window.Earliest.Value.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ}.", timestamp);
+            }
+            var gap = window.Gaps.FirstOrDefault(g => timestamp > g.From && timestamp < g.To);
+            if (gap != null)
+            {
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    $"Timestamp {timestamp.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ} falls in a gap of the archive of '{database}' ({gap.From.ToUniversalTime():u} – {(gap.To == DateTimeOffset.MaxValue ? "now" : gap.To.ToUniversalTime().ToString("u", CultureInfo.InvariantCulture))}: {gap.Reason}). Choose a time outside it (Get-TursoRestorePoint shows the gaps).", timestamp);
+            }
+            string generation = layout.Generations().Where(g => SnapshotTime(layout, g) <= timestamp).Last();
+            // Every segment up to the timestamp is verified (frames, salts, checksum chain) before anything is applied.
+            var segments = ValidSegments(layout, generation, out string broken, verifyFrames: true);
+            var afterCutoff = segments.Where(s => s.CaptureTime > timestamp).ToList();
+            segments = segments.Where(s => s.CaptureTime <= timestamp).ToList();
+            if (broken != null && afterCutoff.Count == 0)
+            {
+                var lastGood = segments.Count > 0 ? segments.Last().CaptureTime : SnapshotTime(layout, generation).Value;
+                if (timestamp > lastGood)
+                {
+                    throw new TursoBackupException(FailureKind.InvalidData,
+                        $"Timestamp {timestamp.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ} falls after the last restorable point of generation {generation} of '{database}' ({lastGood.ToUniversalTime():u}): {broken}. Choose a time up to {lastGood.ToUniversalTime():u}.", timestamp);
+                }
+            }
+            var pointInTime = segments.Count > 0 ? segments.Last().CaptureTime : SnapshotTime(layout, generation).Value;
+
+            string target = Path.GetFullPath(destination);
+            if (Directory.Exists(target)) target = Path.Combine(target, database + ".db");
+            bool exists = File.Exists(target);
+            if (exists && !overwrite)
+            {
+                throw new TursoBackupException(FailureKind.AlreadyExists,
+                    $"'{target}' already exists. Use -Force to replace it (an emergency backup of it is taken into the vault first), or choose another -Destination.", target);
+            }
+            string dir = Path.GetDirectoryName(target);
+            Directory.CreateDirectory(dir);
+            string temp = Path.Combine(dir, "." + Path.GetFileName(target) + ".pitr-" + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");
+            try
+            {
+                log?.Invoke($"Restoring '{database}' to {timestamp.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ}: generation {generation}, {segments.Count} segment(s).");
+                // Pass 1 (headers only): the newest version of each page at or before the timestamp.
+                var newest = new Dictionary<uint, (int Segment, int Frame)>();
+                for (int s = 0; s < segments.Count; s++)
+                {
+                    var pages = segments[s].Pages;
+                    for (int f = 0; f < pages.Length; f++) newest[pages[f]] = (s, f);
+                }
+                var segmentsWithWinners = new HashSet<int>(newest.Values.Select(v => v.Segment));
+                // The snapshot, decompressed and checked against its SHA-256.
+                var info = (Dictionary<string, object>)Json.Parse(File.ReadAllText(layout.SnapshotInfoPath(generation)));
+                using (var output = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1))
+                {
+                    OwnerOnly.File(temp);
+                    string sha = ArtifactStreams.ReadArtifact(layout.SnapshotPath(generation), CompressionKind.Zstd, content => ArtifactStreams.Pump(content, output, null));
+                    if (!string.Equals(sha, (string)info["sha256"], StringComparison.OrdinalIgnoreCase))
+                    {
+                        throw new TursoBackupException(FailureKind.InvalidData, $"The snapshot of WAL generation {generation} of '{database}' is damaged (SHA-256 mismatch).", generation);
+                    }
+                    // Pass 2: each winning page, written once at its place.
+                    for (int s = 0; s < segments.Count; s++)
+                    {
+                        cancel.ThrowIfCancellationRequested();
+                        var seg = segments[s];
+                        if (!segmentsWithWinners.Contains(s)) continue;
+                        int segIndex = s;
+                        bool ok = seg.ReadFrames((frame, page, bytes) =>
+                        {
+                            if (newest.TryGetValue(page, out var win) && win.Segment == segIndex && win.Frame == frame)
+                            {
+                                output.Position = (long)(page - 1) * seg.PageSize;
+                                output.Write(bytes, 0, bytes.Length);
+                            }
+                        });
+                        if (!ok) throw Damaged(seg, database);
+                    }
+                    if (segments.Count > 0) output.SetLength((long)segments.Last().DatabasePages * segments.Last().PageSize);
+                    output.Flush(true);
+                }
+                using (var check = SqliteFile.OpenImmutable(temp))
+                {
+                    string quick = Convert.ToString(SqliteFile.Scalar(check, "PRAGMA quick_check"), CultureInfo.InvariantCulture);
+                    if (quick != "ok") throw new TursoBackupException(FailureKind.InvalidData, $"The restored database failed PRAGMA quick_check: {quick}.", target);
+                }
+                BackupInfo emergency = null;
+                if (exists)
+                {
+                    emergency = takeEmergencyBackup(target);
+                    foreach (var suffix in new[] { "-wal", "-shm", "-journal" }) if (File.Exists(target + suffix)) File.Delete(target + suffix);
+                }
+                DurableFile.ReplaceFile(temp, target);
+                DurableFile.FlushDirectory(dir);
+                return new RestoreResult
+                {
+                    Destination = target,
+                    Database = database,
+                    Source = window,
+                    PointInTime = pointInTime,
+                    Duration = watch.Elapsed,
+                    Bytes = new FileInfo(target).Length,
+                    EmergencyBackup = emergency,
+                };
+            }
+            finally
+            {
+                DurableFile.TryDelete(temp);
+            }
+        }
+
+        private static TursoBackupException Damaged(WalSegment seg, string database) =>
+            new TursoBackupException(FailureKind.InvalidData,
+                $"WAL segment {Path.GetFileName(seg.Path)} of '{database}' is damaged; restore to a time before {seg.CaptureTime.ToUniversalTime():u}.", seg.Path);
+    }
+}

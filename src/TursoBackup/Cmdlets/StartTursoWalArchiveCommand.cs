@@ -1,0 +1,115 @@
+using System;
+using System.Diagnostics;
+using System.Management.Automation;
+using System.Threading;
+using TursoBackup.Engine.Errors;
+using TursoBackup.Engine.Wal;
+using TursoBackup.Internal;
+
+namespace TursoBackup.Cmdlets
+{
+    /// <summary>
+    /// Archives a WAL-mode database continuously until -Duration has passed or Ctrl+C / StopProcessing. It holds the
+    /// WAL so other connections' checkpoints cannot discard frames it has not archived.
+    /// </summary>
+    [Cmdlet(VerbsLifecycle.Start, "TursoWalArchive", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+    [OutputType(typeof(WalArchiveStatus))]
+    public sealed class StartTursoWalArchiveCommand : TursoCmdlet
+    {
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        [Alias("FullName")]
+        [ValidateNotNullOrEmpty]
+        public string Path { get; set; }
+
+        [Parameter(Mandatory = true, Position = 1)]
+        [ValidateNotNullOrEmpty]
+        public string Vault { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string Name { get; set; }
+
+        /// <summary>How often the WAL is looked at (at most 1 s).</summary>
+        [Parameter]
+        public TimeSpan SyncInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+        [Parameter]
+        public TimeSpan SnapshotInterval { get; set; } = TimeSpan.FromDays(1);
+
+        [Parameter]
+        public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
+
+        /// <summary>Stop after this long (default: run until stopped).</summary>
+        [Parameter]
+        public TimeSpan? Duration { get; set; }
+
+        /// <summary>How often a cumulative status is written while running.</summary>
+        [Parameter]
+        public TimeSpan StatusInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+        protected override void ProcessRecord()
+        {
+            if (SyncInterval <= TimeSpan.Zero || SyncInterval > TimeSpan.FromSeconds(1))
+            {
+                ThrowFailure(new TursoBackupException(FailureKind.InvalidArgument, "-SyncInterval must be more than 0 and at most 1 second.", SyncInterval));
+            }
+            string source = GetUnresolvedProviderPathFromPSPath(Path);
+            string vault = ResolveNewPath(Vault);
+            if (!ShouldProcess(source, $"Archive WAL frames continuously into vault '{vault}'")) return;
+            WalArchiver archiver = null;
+            try
+            {
+                archiver = new WalArchiver(source, vault, Name) { Log = WriteVerbose, SnapshotInterval = SnapshotInterval, Retention = Retention };
+            }
+            catch (TursoBackupException ex)
+            {
+                ThrowFailure(ex);
+            }
+            using (archiver)
+            {
+                var total = new WalArchiveStatus { Database = archiver.Database, Vault = vault };
+                var run = Stopwatch.StartNew();
+                var sinceStatus = Stopwatch.StartNew();
+                var token = Cancellation;
+                WriteVerbose($"Archiving '{source}' into '{vault}' every {SyncInterval.TotalMilliseconds:N0} ms" + (Duration.HasValue ? $" for {Duration.Value}." : " until stopped."));
+                while (!token.IsCancellationRequested && (!Duration.HasValue || run.Elapsed < Duration.Value))
+                {
+                    WalArchiveStatus status = null;
+                    if (!TryRun(() => status = archiver.Sync(token), source))
+                    {
+                        // A failed sync (disk full, vault unreachable) is reported and retried: the WAL is still held.
+                        token.WaitHandle.WaitOne(TimeSpan.FromSeconds(5));
+                        continue;
+                    }
+                    Accumulate(total, status);
+                    if (status.NewGenerationReason != null) WriteObject(status);
+                    if (sinceStatus.Elapsed >= StatusInterval)
+                    {
+                        WriteObject(Copy(total));
+                        sinceStatus.Restart();
+                    }
+                    token.WaitHandle.WaitOne(SyncInterval);
+                }
+                TryRun(() => archiver.Seal(CancellationToken.None), source);
+                WriteObject(total);
+            }
+        }
+
+        private static void Accumulate(WalArchiveStatus total, WalArchiveStatus s)
+        {
+            total.Generation = s.Generation;
+            total.LastSyncAt = s.LastSyncAt;
+            total.FramesCaptured += s.FramesCaptured;
+            total.BytesCaptured += s.BytesCaptured;
+            total.Lag = s.Lag;
+            total.Snapshots = s.Snapshots;
+            total.Segments = s.Segments;
+        }
+
+        private static WalArchiveStatus Copy(WalArchiveStatus s) => new WalArchiveStatus
+        {
+            Database = s.Database, Vault = s.Vault, Generation = s.Generation, LastSyncAt = s.LastSyncAt, FramesCaptured = s.FramesCaptured,
+            BytesCaptured = s.BytesCaptured, Lag = s.Lag, Snapshots = s.Snapshots, Segments = s.Segments,
+        };
+    }
+}

@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using Microsoft.Data.Sqlite;
+using TursoBackup.Engine.Errors;
+using TursoBackup.Engine.Sqlite;
+using TursoBackup.Engine.Wal;
+
+namespace TursoBackup.Tests;
+
+/// <summary>WAL archiving and point-in-time restore, against a real writer that also checkpoints.</summary>
+public sealed class WalArchiveTests : IDisposable
+{
+    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-wal-" + Guid.NewGuid().ToString("N")[..10]);
+
+    public WalArchiveTests() => Directory.CreateDirectory(dir);
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        try { Directory.Delete(dir, true); } catch (IOException) { }
+    }
+
+    private string P(string name) => Path.Combine(dir, name);
+
+    private static void Exec(SqliteConnection c, string sql)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    private sealed record Commit(long Id, DateTimeOffset Before, DateTimeOffset After);
+
+    /// <summary>
+    /// A writer commits hundreds of transactions (inserts, updates, deletes, a schema change) and runs checkpoints of
+    /// every mode while the archiver syncs; restores to many timestamps hold exactly the transactions captured by then.
+    /// </summary>
+    [Fact]
+    public void RestoresHoldExactlyTheTransactionsCapturedByTheTimestamp()
+    {
+        string db = P("app.db");
+        using (var setup = SqliteFile.OpenOrCreate(db))
+        {
+            Exec(setup, "PRAGMA journal_mode=WAL; CREATE TABLE tx(id INTEGER PRIMARY KEY, payload BLOB); CREATE TABLE counter(n INTEGER); INSERT INTO counter VALUES (0);");
+        }
+        var syncInterval = TimeSpan.FromMilliseconds(50);
+        var commits = new List<Commit>();
+        using var archiver = new WalArchiver(db, P("vault")) { CheckpointFrames = 200 };
+        archiver.Sync();
+        using var stop = new CancellationTokenSource();
+        var archiving = Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                archiver.Sync();
+                Thread.Sleep(syncInterval);
+            }
+        });
+        using (var w = SqliteFile.OpenReadWrite(db, TimeSpan.FromSeconds(10)))
+        {
+            string[] modes = { "PASSIVE", "FULL", "RESTART", "TRUNCATE" };
+            for (int i = 1; i <= 600; i++)
+            {
+                var before = DateTimeOffset.UtcNow;
+                Exec(w, $"BEGIN IMMEDIATE; INSERT INTO tx(id, payload) VALUES ({i}, randomblob({100 + i % 3000})); UPDATE counter SET n = n + 1;"
+                        + (i % 10 == 0 ? $" DELETE FROM tx WHERE id = {i - 5};" : "")
+                        + (i == 300 ? " ALTER TABLE tx ADD COLUMN note TEXT;" : "") + " COMMIT;");
+                commits.Add(new Commit(i, before, DateTimeOffset.UtcNow));
+                if (i % 40 == 0)
+                {
+                    // The application's own checkpoints: the archiver's read transaction must stop them from
+                    // discarding frames it has not archived (RESTART/TRUNCATE give up busy after the timeout).
+                    using var cmd = w.CreateCommand();
+                    cmd.CommandText = $"PRAGMA busy_timeout=20; PRAGMA wal_checkpoint({modes[i / 40 % 4]}); PRAGMA busy_timeout=10000;";
+                    cmd.ExecuteNonQuery();
+                }
+                if (i % 7 == 0) Thread.Sleep(3);
+            }
+        }
+        Thread.Sleep(200);
+        stop.Cancel();
+        archiving.Wait();
+        archiver.Seal();
+
+        var window = WalRestore.Window(P("vault"), "app");
+        Assert.Empty(window.Gaps);
+        Assert.Equal(1, window.Generations);
+        var start = commits.First().Before;
+        var end = commits.Last().After;
+        int restores = 0;
+        for (var t = start; t <= end.AddMilliseconds(300); t = t.AddMilliseconds(97))
+        {
+            string target = P($"r{restores++}.db");
+            var result = WalRestore.Restore(P("vault"), "app", t, target, false, _ => null, DateTimeOffset.UtcNow);
+            Assert.True(result.PointInTime <= t);
+            using var r = SqliteFile.OpenReadOnly(target);
+            long n = (long)SqliteFile.Scalar(r, "SELECT n FROM counter");
+            var present = commits.Take((int)n).ToList();
+            // Exactly a prefix of the transactions: the counter says how many, and the rows agree.
+            Assert.Equal(n == 0 ? 0L : commits[(int)n - 1].Id, (long)(SqliteFile.Scalar(r, "SELECT coalesce(max(id), 0) FROM tx")));
+            // None committed after the timestamp…
+            Assert.All(present, c => Assert.True(c.Before <= t, $"tx {c.Id} began committing at {c.Before:O}, after {t:O}"));
+            // …and every one committed more than a sync interval (plus scheduling slack) before it.
+            Assert.All(commits.Where(c => c.After <= t - syncInterval - TimeSpan.FromMilliseconds(250)), c => Assert.True(c.Id <= n, $"tx {c.Id} ({c.After:O}) missing at {t:O}"));
+            Assert.Equal("ok", SqliteFile.Scalar(r, "PRAGMA integrity_check"));
+            bool hasNote = (long)SqliteFile.Scalar(r, "SELECT count(*) FROM pragma_table_info('tx') WHERE name = 'note'") == 1;
+            Assert.Equal(n >= 300, hasNote);
+        }
+        Assert.True(restores > 5);
+    }
+
+    [Fact]
+    public void ADatabaseNotInWalModeIsAClearError()
+    {
+        string db = P("rollback.db");
+        using (var c = SqliteFile.OpenOrCreate(db)) Exec(c, "CREATE TABLE t(x);");
+        using var archiver = new WalArchiver(db, P("vault"));
+        var ex = Assert.Throws<TursoBackupException>(() => archiver.Sync());
+        Assert.Equal(FailureKind.NotEnabled, ex.Kind);
+        Assert.Contains("PRAGMA journal_mode=WAL", ex.Message);
+    }
+
+    [Fact]
+    public void ACheckpointWhileNobodyHeldTheWalStartsANewGenerationAndShowsTheGap()
+    {
+        string db = P("gap.db");
+        using var w = SqliteFile.OpenOrCreate(db);
+        Exec(w, "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t(x);");
+        using (var a = new WalArchiver(db, P("vault"))) { a.Sync(); Exec(w, "INSERT INTO t VALUES (1);"); a.Sync(); }
+        // The archiver is gone: the application writes, checkpoints and truncates; those frames are never archived.
+        Exec(w, "INSERT INTO t VALUES (2); PRAGMA wal_checkpoint(TRUNCATE); INSERT INTO t VALUES (3);");
+        using (var a = new WalArchiver(db, P("vault")))
+        {
+            var status = a.Sync();
+            Assert.NotNull(status.NewGenerationReason);
+        }
+        var window = WalRestore.Window(P("vault"), "gap");
+        Assert.Equal(2, window.Generations);
+        var gap = Assert.Single(window.Gaps);
+        Assert.Contains("before", gap.Reason);
+        var inGap = gap.From + TimeSpan.FromTicks((gap.To - gap.From).Ticks / 2);
+        var err = Assert.Throws<TursoBackupException>(() => WalRestore.Restore(P("vault"), "gap", inGap, P("x.db"), false, _ => null, DateTimeOffset.UtcNow));
+        Assert.Contains("gap", err.Message);
+        Assert.False(File.Exists(P("x.db")));
+    }
+
+    [Fact]
+    public void TimestampsParseAndTheirErrorsAreTheContracts()
+    {
+        Assert.Equal(new DateTimeOffset(2024, 1, 15, 10, 30, 0, TimeSpan.Zero), Timestamps.Parse("2024-01-15T10:30:00Z"));
+        Assert.Equal(new DateTimeOffset(2024, 1, 15, 8, 30, 0, TimeSpan.Zero), Timestamps.Parse("2024-01-15T10:30:00+02:00"));
+        Assert.Equal(new DateTimeOffset(2024, 1, 15, 0, 0, 0, TimeSpan.Zero), Timestamps.Parse("2024-01-15"));
+        Assert.Equal("Invalid timestamp format: use ISO 8601 such as 2024-01-15T10:30:00Z ('15/01/2024' is not one).",
+            Assert.Throws<TursoBackupException>(() => Timestamps.Parse("15/01/2024")).Message);
+
+        string db = P("t.db");
+        using var w = SqliteFile.OpenOrCreate(db);
+        Exec(w, "PRAGMA journal_mode=WAL; CREATE TABLE t(x);");
+        using (var a = new WalArchiver(db, P("vault"))) a.Seal();
+        var now = DateTimeOffset.UtcNow;
+        Assert.Contains("in the future", Assert.Throws<TursoBackupException>(() => WalRestore.Restore(P("vault"), "t", now.AddHours(1), P("f.db"), false, _ => null, now)).Message);
+        Assert.StartsWith("Timestamp too old: the earliest restore point of 't' is ",
+            Assert.Throws<TursoBackupException>(() => WalRestore.Restore(P("vault"), "t", now.AddDays(-1), P("f.db"), false, _ => null, now)).Message);
+        Assert.False(File.Exists(P("f.db")));
+    }
+}
