@@ -99,13 +99,17 @@ public sealed class WalArchiveTests : IDisposable
             Assert.Equal(n == 0 ? 0L : commits[(int)n - 1].Id, (long)(SqliteFile.Scalar(r, "SELECT coalesce(max(id), 0) FROM tx")));
             // None committed after the timestamp…
             Assert.All(present, c => Assert.True(c.Before <= t, $"tx {c.Id} began committing at {c.Before:O}, after {t:O}"));
-            // …and every one committed more than a sync interval (plus scheduling slack) before it.
-            Assert.All(commits.Where(c => c.After <= t - syncInterval - TimeSpan.FromMilliseconds(250)), c => Assert.True(c.Id <= n, $"tx {c.Id} ({c.After:O}) missing at {t:O}"));
+            // …and every one committed more than a sync interval before it. The slack covers a sync's own time and
+            // a busy 2-core test machine; the lag itself is measured by the benchmark, not asserted here.
+            Assert.All(commits.Where(c => c.After <= t - syncInterval - TimeSpan.FromSeconds(1.5)), c => Assert.True(c.Id <= n, $"tx {c.Id} ({c.After:O}) missing at {t:O}"));
             Assert.Equal("ok", SqliteFile.Scalar(r, "PRAGMA integrity_check"));
             bool hasNote = (long)SqliteFile.Scalar(r, "SELECT count(*) FROM pragma_table_info('tx') WHERE name = 'note'") == 1;
             Assert.Equal(n >= 300, hasNote);
         }
         Assert.True(restores > 5);
+        // After the final seal everything is archived.
+        var all = WalRestore.Restore(P("vault"), "app", DateTimeOffset.UtcNow, P("final.db"), false, _ => null, DateTimeOffset.UtcNow);
+        using (var f = SqliteFile.OpenReadOnly(all.Destination)) Assert.Equal(600L, (long)SqliteFile.Scalar(f, "SELECT n FROM counter"));
     }
 
     [Fact]
