@@ -33,7 +33,24 @@ namespace TursoBackup.Engine.Sqlite
         /// that was laid over the file (null outside WAL mode), so a WAL archive knows where the copy ends.</summary>
         public static long Copy(string databasePath, bool walMode, Stream output, Action<long, long> onProgress, CancellationToken cancel, out WalFile walUsed)
         {
-            using (var db = new FileStream(databasePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan))
+            using (var db = OpenDatabaseFile(databasePath))
+            {
+                return Copy(db, databasePath, walMode, output, onProgress, cancel, out walUsed);
+            }
+        }
+
+        /// <summary>
+        /// Opens the database file for <see cref="Copy(FileStream, string, bool, Stream, Action{long, long}, CancellationToken, out WalFile)"/>.
+        /// On Unix, closing any descriptor of a file drops every POSIX lock this process holds on it — including
+        /// SQLite's. A caller that keeps a SQLite connection's locks after the copy (the WAL archiver's held read
+        /// transaction) must keep this stream open as long as those locks matter.
+        /// </summary>
+        public static FileStream OpenDatabaseFile(string databasePath) =>
+            new FileStream(databasePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
+
+        /// <summary>Copies through an already open database file (not closed here).</summary>
+        public static long Copy(FileStream db, string databasePath, bool walMode, Stream output, Action<long, long> onProgress, CancellationToken cancel, out WalFile walUsed)
+        {
             {
                 int pageSize = ReadPageSize(db);
                 WalFile wal = walMode ? WalFile.Read(databasePath + "-wal") : null;

@@ -30,6 +30,7 @@ namespace TursoBackup.Engine.Wal
         private readonly WalArchiveLayout layout;
         private readonly Func<DateTimeOffset> clock;
         private SqliteConnection hold;
+        private FileStream databaseFile; // kept open while the hold lives: closing it would drop SQLite's POSIX locks
         private SqliteTransaction holdTx;
         private WalArchiveState state;
         private long lastWalLength = -1;
@@ -189,7 +190,8 @@ namespace TursoBackup.Engine.Wal
                     using (var z = ArtifactStreams.Compress(hashing, CompressionKind.Zstd))
                     {
                         // Inside the held read transaction (see PageCopy for why this is one transaction boundary).
-                        bytes = PageCopy.Copy(dbPath, true, z, null, cancel, out wal);
+                        databaseFile = databaseFile ?? PageCopy.OpenDatabaseFile(dbPath);
+                        bytes = PageCopy.Copy(databaseFile, dbPath, true, z, null, cancel, out wal);
                     }
                     sha = hashing.Finish();
                 }
@@ -352,6 +354,8 @@ namespace TursoBackup.Engine.Wal
             ReleaseHold();
             hold?.Dispose();
             hold = null;
+            databaseFile?.Dispose(); // after SQLite let go of its locks
+            databaseFile = null;
         }
     }
 }

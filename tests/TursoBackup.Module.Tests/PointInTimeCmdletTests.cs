@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using System.Management.Automation;
+
+namespace TursoBackup.Module.Tests;
+
+/// <summary>Layer 2 cmdlets in the hosted runspace: a real sqlite3 writer process, the archiver, restores by timestamp.</summary>
+public sealed class PointInTimeCmdletTests : IClassFixture<ModuleSession>
+{
+    private readonly ModuleSession session;
+
+    public PointInTimeCmdletTests(ModuleSession session) => this.session = session;
+
+    private static Dictionary<string, object> Vars(params (string, object)[] pairs) => pairs.ToDictionary(p => p.Item1, p => p.Item2);
+
+    [SkippableFact]
+    public void ArchiveWhileAnotherProcessWritesThenRestoreToATimestamp()
+    {
+        using var dir = new TempDir();
+        string db = dir["live.db"];
+        Peers.Sqlite3(db, "PRAGMA journal_mode=WAL; CREATE TABLE ev(id INTEGER PRIMARY KEY, at TEXT);");
+        // One long sqlite3 session (as an application keeps its database open): a row every ~20 ms for ~3 s.
+        var script = new System.Text.StringBuilder();
+        for (int i = 1; i <= 120; i++) script.Append($"INSERT INTO ev(at) VALUES (strftime('%Y-%m-%dT%H:%M:%fZ','now'));\nSELECT 1 FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 60000) SELECT count(*) FROM c);\n");
+        var psi = new ProcessStartInfo(Peers.Require("sqlite3")) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(db);
+        var archive = Task.Run(() => session.Run("Start-TursoWalArchive -Path $db -Vault $vault -Duration '00:00:06' -SyncInterval '00:00:00.1'", Vars(("db", db), ("vault", dir["vault"]))));
+        Thread.Sleep(500);
+        using (var writer = Process.Start(psi)!)
+        {
+            writer.StandardInput.Write(script.ToString());
+            writer.StandardInput.Close();
+            writer.StandardOutput.ReadToEnd();
+            writer.WaitForExit();
+        }
+        var run = archive.Result.NoErrors();
+        var status = run.All<WalArchiveStatus>().Last();
+        Assert.True(status.FramesCaptured > 0);
+
+        var window = session.Run("Get-TursoRestorePoint -Vault $vault -Database live", Vars(("vault", dir["vault"]))).NoErrors().Single<RestoreWindow>();
+        Assert.Empty(window.Gaps);
+        Assert.True(window.Segments > 1);
+
+        // Restore to the moment of row 60 (its own timestamp): rows up to 60 at most, and nothing after it.
+        string at60 = Peers.Sqlite3(db, "SELECT at FROM ev WHERE id = 60;").Trim();
+        var r = session.Run("Restore-TursoPointInTime -Vault $vault -Database live -Timestamp $t -Destination $d -Confirm:$false",
+            Vars(("vault", dir["vault"]), ("t", at60), ("d", dir["at60.db"]))).NoErrors().Single<RestoreResult>();
+        long max = long.Parse(Peers.Sqlite3(dir["at60.db"], "SELECT max(id) FROM ev;").Trim());
+        Assert.InRange(max, 40, 60);
+        Assert.True(r.PointInTime <= DateTimeOffset.Parse(at60));
+        Assert.Equal("ok\n", Peers.Sqlite3(dir["at60.db"], "PRAGMA integrity_check;"));
+
+        var latest = session.Run("Restore-TursoPointInTime -Vault $vault -Database live -Timestamp ([DateTimeOffset]::UtcNow) -Destination $d -Confirm:$false",
+            Vars(("vault", dir["vault"]), ("d", dir["now.db"]))).NoErrors();
+        Assert.Equal("120\n", Peers.Sqlite3(dir["now.db"], "SELECT count(*) FROM ev;"));
+    }
+
+    [SkippableFact]
+    public void TimestampErrorsAreTerminatingAndWriteNothing()
+    {
+        using var dir = new TempDir();
+        string db = dir["t.db"];
+        Peers.Sqlite3(db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x);");
+        session.Run("Sync-TursoWalArchive -Path $db -Vault $vault", Vars(("db", db), ("vault", dir["vault"]))).NoErrors();
+        foreach (var (t, expected) in new[]
+        {
+            ("2099-01-01T00:00:00Z", "in the future"),
+            ("2001-01-01", "Timestamp too old: the earliest restore point of 't' is "),
+            ("yesterday at noon", "Invalid timestamp format: use ISO 8601 such as 2024-01-15T10:30:00Z"),
+        })
+        {
+            // try/catch sees terminating errors only (non-terminating ones would be silenced by -ErrorAction).
+            var r = session.Run("try { Restore-TursoPointInTime -Vault $vault -Database t -Timestamp $ts -Destination $d -Confirm:$false -ErrorAction SilentlyContinue; 'no error' } catch { 'TERMINATING: ' + $_.Exception.Message }",
+                Vars(("vault", dir["vault"]), ("ts", t), ("d", dir["out.db"])));
+            string said = r.Output.Single().ToString();
+            Assert.StartsWith("TERMINATING: ", said);
+            Assert.Contains(expected, said);
+            Assert.False(File.Exists(dir["out.db"]));
+        }
+        var notWal = dir["rollback.db"];
+        Peers.Sqlite3(notWal, "CREATE TABLE t(x);");
+        var e = session.Run("Sync-TursoWalArchive -Path $db -Vault $vault", Vars(("db", notWal), ("vault", dir["vault"])));
+        Assert.Equal(ErrorCategory.NotEnabled, Assert.Single(e.Errors).CategoryInfo.Category);
+    }
+}
