@@ -81,4 +81,46 @@ public sealed class PointInTimeCmdletTests : IClassFixture<ModuleSession>
         var e = session.Run("Sync-TursoWalArchive -Path $db -Vault $vault", Vars(("db", notWal), ("vault", dir["vault"])));
         Assert.Equal(ErrorCategory.NotEnabled, Assert.Single(e.Errors).CategoryInfo.Category);
     }
+
+    [SkippableFact]
+    public void BranchesOfNowAndOfATimestampLeaveTheSourceUntouched()
+    {
+        using var dir = new TempDir();
+        string db = SampleDatabases.CreateShop(dir["shop.db"]);
+        var vars = Vars(("db", db), ("vault", dir["vault"]), ("branches", dir["branches"]));
+        session.Run("Sync-TursoWalArchive -Path $db -Vault $vault", vars).NoErrors();
+        Thread.Sleep(1100);
+        var t = DateTimeOffset.UtcNow;
+        Thread.Sleep(1100);
+        // Nothing changed since t, and a sync proves it: t stays restorable even though the sqlite3 shell below
+        // checkpoints its WAL away on exit while no archiver holds it (that starts a new generation, after a gap).
+        session.Run("Sync-TursoWalArchive -Path $db -Vault $vault", vars).NoErrors();
+        Peers.Sqlite3(db, "DELETE FROM items;");
+        session.Run("Sync-TursoWalArchive -Path $db -Vault $vault", vars).NoErrors();
+        var before = File.ReadAllBytes(db);
+        vars["t"] = t;
+
+        var r = session.Run("""
+            New-TursoBranch -Path $db -Destination $branches
+            New-TursoBranch -Path $db -Vault $vault -Timestamp $t -Destination $branches
+            """, vars).NoErrors();
+        var branches = r.All<TursoBranch>();
+        Assert.Equal("backup-" + DateTime.UtcNow.ToString("yyyyMMdd"), branches[0].Name);
+        Assert.Equal("pitr-" + t.ToUniversalTime().ToString("yyyyMMdd'T'HHmmss'Z'"), branches[1].Name);
+        Assert.All(branches, b => Assert.Equal("Local", b.Provider));
+        Assert.Equal(before, File.ReadAllBytes(db));
+        Assert.Equal("0\n", Peers.Sqlite3(branches[0].Location, "SELECT count(*) FROM items;"));
+        Assert.Equal("3000\n", Peers.Sqlite3(branches[1].Location, "SELECT count(*) FROM items;"));
+
+        var listed = session.Run("Get-TursoBranch -Directory $branches", vars).NoErrors().All<TursoBranch>();
+        Assert.Equal(2, listed.Count);
+        var again = session.Run("New-TursoBranch -Path $db -Destination $branches", vars);
+        Assert.Equal(ErrorCategory.ResourceExists, Assert.Single(again.Errors).CategoryInfo.Category);
+
+        session.Run("Get-TursoBranch -Directory $branches | Remove-TursoBranch -WhatIf", vars).NoErrors();
+        Assert.Equal(2, Directory.GetFiles(dir["branches"], "*.db").Length);
+        session.Run("Get-TursoBranch -Directory $branches | Remove-TursoBranch -Confirm:$false", vars).NoErrors();
+        Assert.Empty(Directory.GetFiles(dir["branches"]));
+        Assert.Equal(before, File.ReadAllBytes(db));
+    }
 }

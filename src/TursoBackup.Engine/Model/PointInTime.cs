@@ -45,3 +45,22 @@ namespace TursoBackup
         public RestoreGap[] Gaps { get; set; } = new RestoreGap[0];
     }
 }
+
+namespace TursoBackup
+{
+    /// <summary>A database made from another one as of now or as of a past timestamp; the source is never changed.</summary>
+    public sealed class TursoBranch
+    {
+        public string Name { get; set; }
+        /// <summary>The source database (a path for local branches, a database name for Turso Cloud).</summary>
+        public string Source { get; set; }
+        public DateTimeOffset PointInTime { get; set; }
+        /// <summary>Path (local) or URL (cloud) of the branch.</summary>
+        public string Location { get; set; }
+        public DateTimeOffset CreatedAt { get; set; }
+        /// <summary>Local or Cloud.</summary>
+        public string Provider { get; set; }
+
+        public override string ToString() => Name;
+    }
+}

@@ -172,7 +172,8 @@ namespace TursoBackup.Engine.Wal
         {
             if (lossReason != null && state != null)
             {
-                layout.AppendGap(new RestoreGap { From = state.LastCaptureAt, To = now, Reason = lossReason });
+                // At the last sync the WAL was fully archived, so whatever was lost was committed after it.
+                layout.AppendGap(new RestoreGap { From = state.LastSyncAt, To = now, Reason = lossReason });
             }
             string generation = BackupVault.NewBackupId(now);
             string dir = layout.GenerationPath(generation);

@@ -1,0 +1,87 @@
+using System;
+using System.IO;
+using System.Management.Automation;
+using TursoBackup.Engine.Errors;
+using TursoBackup.Engine.Vault;
+using TursoBackup.Engine.Wal;
+using TursoBackup.Internal;
+
+namespace TursoBackup.Cmdlets
+{
+    /// <summary>
+    /// Makes a branch of a local database: a consistent copy as of now, or (with -Vault -Timestamp) the database as of
+    /// a past moment from the vault's WAL archive. The source is never written.
+    /// </summary>
+    [Cmdlet(VerbsCommon.New, "TursoBranch", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = Now)]
+    [OutputType(typeof(TursoBranch))]
+    public sealed class NewTursoBranchCommand : TursoCmdlet
+    {
+        private const string Now = "LocalNow";
+        private const string AtTimestamp = "LocalTimestamp";
+
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        [Alias("FullName")]
+        [ValidateNotNullOrEmpty]
+        public string Path { get; set; }
+
+        [Parameter(Mandatory = true, ParameterSetName = AtTimestamp)]
+        [ValidateNotNullOrEmpty]
+        public string Vault { get; set; }
+
+        /// <summary>A DateTimeOffset, DateTime or ISO 8601 text; a date alone is the start of that day, UTC.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = AtTimestamp)]
+        [ValidateNotNull]
+        public object Timestamp { get; set; }
+
+        /// <summary>Branch name (default backup-yyyyMMdd, or pitr-yyyyMMddTHHmmssZ at a timestamp).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string Name { get; set; }
+
+        /// <summary>Folder for the branch (default: the source's folder).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string Destination { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            string source = ResolveNewPath(Path);
+            string directory = Destination == null ? null : ResolveNewPath(Destination);
+            DateTimeOffset? at = null;
+            string vaultRoot = null;
+            try
+            {
+                if (ParameterSetName == AtTimestamp)
+                {
+                    at = Timestamps.Parse(Timestamp is PSObject pso ? pso.BaseObject : Timestamp);
+                    vaultRoot = BackupVault.OpenExisting(ResolveNewPath(Vault)).Root;
+                }
+                else
+                {
+                    Engine.Sqlite.SqliteFile.RequireDatabaseFile(source);
+                }
+            }
+            catch (TursoBackupException ex)
+            {
+                ThrowFailure(ex);
+            }
+            var now = DateTimeOffset.UtcNow;
+            string name = Name ?? LocalBranches.DefaultName(at, now);
+            if (!ShouldProcess(System.IO.Path.Combine(directory ?? System.IO.Path.GetDirectoryName(source), name + ".db"),
+                    at.HasValue ? $"Create branch '{name}' of '{source}' as of {at:yyyy-MM-ddTHH:mm:ssZ}" : $"Create branch '{name}' of '{source}' as of now")) return;
+            TursoBranch branch = null;
+            try
+            {
+                branch = LocalBranches.Create(source, directory, name, vaultRoot, System.IO.Path.GetFileNameWithoutExtension(source), at, now,
+                    TimeSpan.FromSeconds(30), WriteVerbose, Cancellation);
+            }
+            catch (TursoBackupException ex)
+            {
+                if (at.HasValue) ThrowFailure(ex); // timestamp errors are terminating and write nothing
+                WriteFailure(ex);
+                return;
+            }
+            WriteObject(branch);
+        }
+    }
+}
