@@ -10,9 +10,11 @@ BeforeAll {
 AfterAll { Remove-Item -Recurse -Force $work -ErrorAction SilentlyContinue }
 
 Describe 'TursoBackup module' {
-    It 'exports the documented commands' {
-        (Get-Command -Module TursoBackup -CommandType Cmdlet).Name | Sort-Object |
-            Should -Be @('Backup-TursoDatabase', 'Get-TursoBackup', 'Restore-TursoBackup', 'Test-Backup')
+    It 'exports the commands the README documents' {
+        $readme = Get-Content (Join-Path $PSScriptRoot '../../README.md') -Raw
+        $section = [regex]::Match($readme, '(?s)<!-- commands -->(.*?)<!-- /commands -->').Groups[1].Value
+        $documented = [regex]::Matches($section, '(?m)^\| `([A-Z][a-z]+-[A-Za-z]+)` \|') | ForEach-Object { $_.Groups[1].Value } | Sort-Object
+        (Get-Command -Module TursoBackup -CommandType Cmdlet).Name | Sort-Object | Should -Be $documented
     }
     It 'runs the Quickstart end to end' {
         & (Join-Path $PSScriptRoot '../../examples/Quickstart.ps1') -WorkDir $work
