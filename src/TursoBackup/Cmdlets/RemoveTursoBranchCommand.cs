@@ -6,6 +6,7 @@ namespace TursoBackup.Cmdlets
 {
     /// <summary>Removes branches made by New-TursoBranch (the database file, its -wal/-shm and its .branch.json).</summary>
     [Cmdlet(VerbsCommon.Remove, "TursoBranch", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+    [OutputType(typeof(TursoBranch))]
     public sealed class RemoveTursoBranchCommand : TursoCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
