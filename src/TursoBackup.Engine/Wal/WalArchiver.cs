@@ -86,21 +86,9 @@ namespace TursoBackup.Engine.Wal
                 }
                 else if (wal.CommittedFrames > state.Frames)
                 {
-                    long first = state.Frames + 1, count = wal.CommittedFrames - state.Frames;
-                    var segment = new WalSegment
-                    {
-                        Sequence = state.NextSegment, CaptureTime = now, PageSize = wal.PageSize, Salt1 = wal.Salt1, Salt2 = wal.Salt2,
-                        Seed0 = state.Seed0, Seed1 = state.Seed1, BigEndianChecksums = wal.BigEndianChecksums, DatabasePages = wal.DatabasePages,
-                    };
-                    status.BytesCaptured = WalSegment.Write(walPath, wal, first, count, layout.SegmentPath(state.Generation, state.NextSegment), segment);
-                    status.FramesCaptured = count;
+                    status.FramesCaptured = wal.CommittedFrames - state.Frames;
                     status.Lag = state.LastSyncAt == default(DateTimeOffset) ? TimeSpan.Zero : now - state.LastSyncAt;
-                    state.NextSegment++;
-                    state.Frames = wal.CommittedFrames;
-                    state.Seed0 = wal.CommittedChecksum0;
-                    state.Seed1 = wal.CommittedChecksum1;
-                    state.Sealed = false;
-                    state.LastCaptureAt = now;
+                    status.BytesCaptured = ArchiveNewFrames(wal, now);
                 }
                 lastWalLength = walLength;
                 lastWalWrite = walWrite;
@@ -119,6 +107,25 @@ namespace TursoBackup.Engine.Wal
             status.Snapshots = layout.Generations().Count;
             status.Segments = (int)(state.NextSegment - 1);
             return status;
+        }
+
+        /// <summary>Writes the WAL's committed frames after the archived ones as the next segment; returns its stored size.</summary>
+        private long ArchiveNewFrames(WalFile wal, DateTimeOffset captureTime)
+        {
+            var segment = new WalSegment
+            {
+                Sequence = state.NextSegment, CaptureTime = captureTime, PageSize = wal.PageSize, Salt1 = wal.Salt1, Salt2 = wal.Salt2,
+                Seed0 = state.Seed0, Seed1 = state.Seed1, BigEndianChecksums = wal.BigEndianChecksums, DatabasePages = wal.DatabasePages,
+            };
+            long stored = WalSegment.Write(walPath, wal, state.Frames + 1, wal.CommittedFrames - state.Frames,
+                layout.SegmentPath(state.Generation, state.NextSegment), segment);
+            state.NextSegment++;
+            state.Frames = wal.CommittedFrames;
+            state.Seed0 = wal.CommittedChecksum0;
+            state.Seed1 = wal.CommittedChecksum1;
+            state.Sealed = false;
+            state.LastCaptureAt = captureTime;
+            return stored;
         }
 
         /// <summary>Archives everything, checkpoints the WAL fully when it can and records that, then releases the database.</summary>
@@ -244,18 +251,7 @@ namespace TursoBackup.Engine.Wal
                     var wal = WalFile.Read(walPath);
                     if (Continuity(wal) == null && wal.CommittedFrames > state.Frames)
                     {
-                        var now = clock(); // after the read: see Sync
-                        var segment = new WalSegment
-                        {
-                            Sequence = state.NextSegment, CaptureTime = now, PageSize = wal.PageSize, Salt1 = wal.Salt1, Salt2 = wal.Salt2,
-                            Seed0 = state.Seed0, Seed1 = state.Seed1, BigEndianChecksums = wal.BigEndianChecksums, DatabasePages = wal.DatabasePages,
-                        };
-                        WalSegment.Write(walPath, wal, state.Frames + 1, wal.CommittedFrames - state.Frames, layout.SegmentPath(state.Generation, state.NextSegment), segment);
-                        state.NextSegment++;
-                        state.Frames = wal.CommittedFrames;
-                        state.Seed0 = wal.CommittedChecksum0;
-                        state.Seed1 = wal.CommittedChecksum1;
-                        state.LastCaptureAt = now;
+                        ArchiveNewFrames(wal, clock()); // the capture time after the read: see Sync
                     }
                     if (wal.CommittedFrames != state.Frames || wal.Salt1 != state.Salt1) return; // not archived: do not let it go
                     ReleaseHold();

@@ -61,12 +61,7 @@ namespace TursoBackup.Cmdlets
         {
             if (Vault != null)
             {
-                var info = new SnapshotBackup().Run(new BackupRequest
-                {
-                    SourcePath = existing,
-                    VaultPath = ResolveNewPath(Vault),
-                    Tags = new[] { "emergency", "before-import" },
-                }, Cancellation);
+                var info = EmergencyBackup(existing, ResolveNewPath(Vault), "before-import");
                 WriteVerbose($"Emergency backup of '{existing}': {info.Id} in '{info.Vault}'.");
                 return;
             }

@@ -53,7 +53,7 @@ namespace TursoBackup.Cmdlets
             {
                 if (ParameterSetName == AtTimestamp)
                 {
-                    at = Timestamps.Parse(Timestamp is PSObject pso ? pso.BaseObject : Timestamp);
+                    at = ParseTimestamp(Timestamp);
                     vaultRoot = BackupVault.OpenExisting(ResolveNewPath(Vault)).Root;
                 }
                 else

@@ -75,13 +75,8 @@ namespace TursoBackup.Cmdlets
                 Progress = (done, total) => ShowProgress(ActivityId, activity, $"{done:N0} of {total:N0} bytes", total > 0 ? (int)(done * 100 / total) : 0),
             };
             RestoreResult result = null;
-            bool ok = TryRun(() => result = engine.Restore(backup, target, overwrite: exists, takeEmergencyBackup: existing =>
-                new SnapshotBackup { Log = WriteVerbose }.Run(new BackupRequest
-                {
-                    SourcePath = existing,
-                    VaultPath = backup.Vault,
-                    Tags = new[] { "emergency", "before-restore-" + backup.Id },
-                }, Cancellation)), target);
+            bool ok = TryRun(() => result = engine.Restore(backup, target, overwrite: exists,
+                takeEmergencyBackup: existing => EmergencyBackup(existing, backup.Vault, "before-restore-" + backup.Id)), target);
             CompleteProgress(ActivityId, activity);
             if (ok) WriteObject(result);
         }

@@ -1,7 +1,6 @@
 using System;
 using System.IO;
 using System.Management.Automation;
-using TursoBackup.Engine.Backup;
 using TursoBackup.Engine.Errors;
 using TursoBackup.Engine.Vault;
 using TursoBackup.Engine.Wal;
@@ -40,7 +39,7 @@ namespace TursoBackup.Cmdlets
             BackupVault vault = null;
             try
             {
-                at = Timestamps.Parse(Timestamp is PSObject pso ? pso.BaseObject : Timestamp);
+                at = ParseTimestamp(Timestamp);
                 vault = BackupVault.OpenExisting(ResolveNewPath(Vault));
             }
             catch (TursoBackupException ex)
@@ -59,12 +58,8 @@ namespace TursoBackup.Cmdlets
             RestoreResult result = null;
             try
             {
-                result = WalRestore.Restore(vault.Root, Database, at, target, exists, existing => new SnapshotBackup { Log = WriteVerbose }.Run(new BackupRequest
-                {
-                    SourcePath = existing,
-                    VaultPath = vault.Root,
-                    Tags = new[] { "emergency", "before-pitr" },
-                }, Cancellation), DateTimeOffset.UtcNow, WriteVerbose, Cancellation);
+                result = WalRestore.Restore(vault.Root, Database, at, target, exists, existing => EmergencyBackup(existing, vault.Root, "before-pitr"),
+                    DateTimeOffset.UtcNow, WriteVerbose, Cancellation);
             }
             catch (TursoBackupException ex)
             {

@@ -57,6 +57,19 @@ namespace TursoBackup.Internal
         /// <summary>A fresh activity id for one progress bar.</summary>
         protected static int NewActivityId() => Interlocked.Increment(ref nextActivityId);
 
+        /// <summary>-Timestamp as the contract reads it (DateTimeOffset, DateTime or ISO 8601 text).</summary>
+        protected static DateTimeOffset ParseTimestamp(object value) =>
+            Engine.Wal.Timestamps.Parse(value is PSObject pso ? pso.BaseObject : value);
+
+        /// <summary>A snapshot of a database about to be replaced, into the vault, tagged 'emergency' and why.</summary>
+        protected BackupInfo EmergencyBackup(string existing, string vaultRoot, string why) =>
+            new Engine.Backup.SnapshotBackup { Log = WriteVerbose }.Run(new Engine.Backup.BackupRequest
+            {
+                SourcePath = existing,
+                VaultPath = vaultRoot,
+                Tags = new[] { "emergency", why },
+            }, Cancellation);
+
         /// <summary>Resolves a path that may not exist yet against the current PowerShell location.</summary>
         protected string ResolveNewPath(string path) => GetUnresolvedProviderPathFromPSPath(path);
 
