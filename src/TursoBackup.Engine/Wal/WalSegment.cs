@@ -21,6 +21,10 @@ namespace TursoBackup.Engine.Wal
     public sealed class WalSegment
     {
         private static readonly byte[] Magic = Encoding.ASCII.GetBytes("TBWSEG01");
+        // The last 16 bytes: the compressed body's length (u64 little-endian) and this marker. A segment cut short
+        // (a crash, a partial copy) has no valid trailer, which a listing sees without decompressing anything.
+        private static readonly byte[] TrailerMagic = Encoding.ASCII.GetBytes("TBWSEGOK");
+        private const int TrailerSize = 16;
 
         public string Path { get; private set; }
         public long Sequence { get; set; }
@@ -67,6 +71,7 @@ namespace TursoBackup.Engine.Wal
                         file.Write(Magic, 0, Magic.Length);
                         file.Write(BitConverter.GetBytes((uint)headerBytes.Length), 0, 4);
                         file.Write(headerBytes, 0, headerBytes.Length);
+                        long bodyStart = file.Position;
                         using (var z = ArtifactStreams.Compress(file, CompressionKind.Zstd))
                         {
                             walStream.Position = WalFile.HeaderSize + (firstFrame - 1) * frameSize;
@@ -80,6 +85,8 @@ namespace TursoBackup.Engine.Wal
                                 remaining -= n;
                             }
                         }
+                        file.Write(BitConverter.GetBytes((ulong)(file.Position - bodyStart)), 0, 8);
+                        file.Write(TrailerMagic, 0, TrailerMagic.Length);
                         file.Flush(true);
                     }
                 }
@@ -124,6 +131,11 @@ namespace TursoBackup.Engine.Wal
                     var json = new byte[n];
                     if (SqliteFile.ReadFully(fs, json, 0, n) < n) return null;
                     var d = (Dictionary<string, object>)Json.Parse(Encoding.UTF8.GetString(json));
+                    if (fs.Length < 12 + n + TrailerSize) return null;
+                    var trailer = new byte[TrailerSize];
+                    fs.Position = fs.Length - TrailerSize;
+                    SqliteFile.ReadFully(fs, trailer, 0, TrailerSize);
+                    if (!trailer.Skip(8).SequenceEqual(TrailerMagic) || (long)BitConverter.ToUInt64(trailer, 0) != fs.Length - TrailerSize - (12 + n)) return null;
                     long L(string k) => Convert.ToInt64(d[k], CultureInfo.InvariantCulture);
                     return new WalSegment
                     {
