@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using TursoBackup.Engine.Backup;
+using TursoBackup.Engine.Dump;
+using TursoBackup.Engine.IO;
+using TursoBackup.Engine.Restore;
 using TursoBackup.Engine.Sqlite;
 
 namespace TursoBackup.Benchmarks
@@ -10,23 +13,29 @@ namespace TursoBackup.Benchmarks
     {
         public double Seconds;
         public long? PeakRssKiB;
+        /// <summary>Bytes written: the stored artifact (ours), the dump file, or 0.</summary>
         public long StoredBytes;
-        public double FsyncSeconds;   // cp + fsync only: the `sync dst` part on its own
+        /// <summary>cp + fsync, sqlite3 .dump: the `sync dst` after the command, on its own (not in Seconds for the dumps).</summary>
+        public double FsyncSeconds;
         public Phases Phases;
+        /// <summary>Our backup, when it was kept (last round) for the restore measurements.</summary>
+        public BackupInfo Info;
+        public string Output;
     }
 
     /// <summary>Running the external tools and timing them.</summary>
     public static class Tools
     {
         public const string Sqlite3 = "/usr/bin/sqlite3";
+        public const string Zstd = "/usr/bin/zstd";
 
         /// <summary>GNU time, for the max RSS of cp and sqlite3 (-f %M); null when it is not installed.</summary>
         public static readonly string GnuTime = File.Exists("/usr/bin/time") ? "/usr/bin/time" : null;
 
         /// <summary>
         /// Runs a program to completion and returns its wall time (from start to reaped) and, when GNU time is
-        /// available, its max RSS. The program is started through /usr/bin/time in that case, which adds one
-        /// fork+exec (about a millisecond) to the time: negligible against the copies measured here.
+        /// available, its max RSS (of the largest process in the tree it waited for). The program is started through
+        /// /usr/bin/time in that case, which adds one fork+exec (about a millisecond) to the time: negligible here.
         /// </summary>
         public static Sample Run(string file, params string[] args)
         {
@@ -47,7 +56,7 @@ namespace TursoBackup.Benchmarks
             {
                 throw new InvalidOperationException($"{file} {string.Join(" ", args)} exited with {p.ExitCode}: {stderr.Result}{stdout.Result}");
             }
-            var sample = new Sample { Seconds = watch.Elapsed.TotalSeconds };
+            var sample = new Sample { Seconds = watch.Elapsed.TotalSeconds, Output = stdout.Result };
             if (rssFile != null)
             {
                 string text = File.ReadAllText(rssFile).Trim();
@@ -56,6 +65,10 @@ namespace TursoBackup.Benchmarks
             }
             return sample;
         }
+
+        /// <summary>Runs a bash script (with pipefail) given "$1", "$2"…: for redirections and pipes.</summary>
+        public static Sample Bash(string script, params string[] args) =>
+            Run("/bin/bash", new[] { "-c", "set -o pipefail; " + script, "bash" }.Concat(args).ToArray());
 
         /// <summary>Runs a command and returns its first line of output, or null (for the machine description).</summary>
         public static string Output(string file, params string[] args)
@@ -80,21 +93,81 @@ namespace TursoBackup.Benchmarks
         /// land in the next method's time. The page cache stays warm: nothing is dropped.
         /// </summary>
         public static void SyncAll() => Run("/bin/sync");
+
+        /// <summary>The 1-minute load average (other work on the machine while we measure).</summary>
+        public static double LoadAverage()
+        {
+            try
+            {
+                return double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+            }
+            catch (IOException)
+            {
+                return double.NaN;
+            }
+        }
+
+        /// <summary>
+        /// CPU time (clock ticks) used machine-wide and by this process with its waited-for children (cp, sqlite3, the
+        /// child processes, the console host), and the wall clock: the difference between two of these is the CPU that
+        /// other processes used meanwhile — the noise in a measurement.
+        /// </summary>
+        public readonly record struct CpuMark(long MachineBusy, long Ours, DateTime At);
+
+        public static CpuMark MarkCpu()
+        {
+            try
+            {
+                var cpu = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(long.Parse).ToArray();
+                long busy = cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6] + (cpu.Length > 7 ? cpu[7] : 0); // user nice system irq softirq steal
+                string stat = File.ReadAllText("/proc/self/stat");
+                var fields = stat.Substring(stat.LastIndexOf(')') + 2).Split(' '); // fields from 3 (state) on
+                long ours = long.Parse(fields[11]) + long.Parse(fields[12]) + long.Parse(fields[13]) + long.Parse(fields[14]); // utime stime cutime cstime
+                return new CpuMark(busy, ours, DateTime.UtcNow);
+            }
+            catch (Exception ex) when (ex is IOException || ex is FormatException || ex is IndexOutOfRangeException)
+            {
+                return new CpuMark(-1, -1, DateTime.UtcNow);
+            }
+        }
+
+        /// <summary>Average number of cores that other processes kept busy between two marks (NaN when unknown).</summary>
+        public static double OtherCores(CpuMark from, CpuMark to)
+        {
+            if (from.MachineBusy < 0 || to.MachineBusy < 0) return double.NaN;
+            double seconds = (to.At - from.At).TotalSeconds;
+            double ticks = (to.MachineBusy - from.MachineBusy) - (to.Ours - from.Ours);
+            return Math.Max(0, ticks / 100.0 / seconds); // USER_HZ is 100 on Linux
+        }
+
+        /// <summary>Waits (up to 10 minutes) until the 1-minute load average is below <paramref name="limit"/>; returns the load then.</summary>
+        public static double WaitForQuiet(double? limit)
+        {
+            double load = LoadAverage();
+            if (!limit.HasValue || double.IsNaN(load)) return load;
+            var watch = Stopwatch.StartNew();
+            while (load >= limit.Value && watch.Elapsed < TimeSpan.FromMinutes(10))
+            {
+                Console.Error.WriteLine($"  load average {load:F2} ≥ {limit.Value:F2}: waiting");
+                Thread.Sleep(15000);
+                load = LoadAverage();
+            }
+            return load;
+        }
     }
 
     /// <summary>
-    /// When each phase of one in-process backup ended, from the engine's Log and Progress callbacks
-    /// (milliseconds since Run was called). Which phases exist depends on the method and the compression:
-    /// a separate checksum pass only with the backup API, a compression pass only with gzip.
+    /// When each phase of one in-process snapshot ended, from the engine's Log and Progress callbacks (milliseconds
+    /// since Run was called). The page copy streams the pages through the compressor and the second-thread SHA-256
+    /// into the artifact in one pass, so "copy" covers compression too; what is left after the last page is the
+    /// compressor's tail, the end of the hash, fsync, the content profile and the manifest.
     /// </summary>
     public sealed class Phases
     {
         public double CopyStart;      // Log "Copying …": source opened, read transaction taken
-        public double CopyEnd;        // last "Copying" progress: every page copied (page copy, uncompressed: and queued for the hasher)
-        public double StreamEnd;      // last "Checksumming"/"Compressing" progress, when there is such a pass
+        public double CopyEnd;        // last "Copying" progress: every page read and handed to the compressor/hasher
         public double PublishStart;   // "Publishing" progress: hash finished, fsync done, profile joined, manifest written
         public double End;            // Run returned: staging folder renamed into the vault
-        public bool HasStreamPass;
 
         private readonly Stopwatch watch = Stopwatch.StartNew();
 
@@ -109,75 +182,94 @@ namespace TursoBackup.Benchmarks
                 double now = watch.Elapsed.TotalMilliseconds;
                 if (p.Phase == "Copying" && CopyStart == 0) CopyStart = now; // no "Copying" narration: start at the first page
                 if (p.Phase == "Copying" && p.Done >= p.Total) CopyEnd = now;
-                else if ((p.Phase == "Checksumming" || p.Phase == "Compressing") && p.Done >= p.Total) { StreamEnd = now; HasStreamPass = true; }
                 else if (p.Phase == "Publishing") PublishStart = now;
             };
         }
 
-        public void Stop()
-        {
-            End = watch.Elapsed.TotalMilliseconds;
-            if (!HasStreamPass) StreamEnd = CopyEnd;
-        }
+        public void Stop() => End = watch.Elapsed.TotalMilliseconds;
 
         public double Copy => CopyEnd - CopyStart;
-        public double Stream => StreamEnd - CopyEnd;
-        public double Finish => PublishStart - StreamEnd;
+        public double Finish => PublishStart - CopyEnd;
 
-        /// <summary>(phase name, milliseconds or null when the phase does not exist) in order.</summary>
-        public IEnumerable<(string Name, double? Ms)> Durations()
+        /// <summary>(phase name, milliseconds) in order.</summary>
+        public IEnumerable<(string Name, double Ms)> Durations()
         {
             yield return ("open source, take the read transaction, make the staging folder", CopyStart);
-            yield return ("copy the pages (page copy: SHA-256 on a second thread when uncompressed)", Copy);
-            yield return ("separate pass over the copy: SHA-256 (backup API) or compress + SHA-256 + write (gzip, zstd)", HasStreamPass ? Stream : (double?)null);
-            yield return ("finish the hash, fsync, join the content profile, write the manifest", Finish);
+            yield return ("copy the pages → compressor → artifact, SHA-256 on a second thread (backup API: copy only)", Copy);
+            yield return ("compressor tail, finish the hash (backup API: hash the copy), fsync, content profile, manifest", Finish);
             yield return ("publish (rename into the vault)", End - PublishStart);
         }
     }
 
-    /// <summary>Our backup, in process (timed) and in a child process (peak memory).</summary>
+    /// <summary>What one of our methods does: compression, snapshot method, kind, zstd level.</summary>
+    public readonly record struct OurSettings(CompressionKind Compression, SnapshotMethod Method, BackupKind Kind, int ZstdLevel);
+
+    /// <summary>Our backup, dump, restore and their pieces, in process (timed) and in a child process (peak memory).</summary>
     public static class Ours
     {
-        /// <summary>Zstandard, when this build of the engine has it (looked up by name so the program builds either way).</summary>
-        public static readonly CompressionKind? Zstd = Enum.TryParse<CompressionKind>("Zstd", out var z) ? z : null;
+        /// <summary>The engine's Zstandard level as shipped (read before anything changes it).</summary>
+        public static readonly int DefaultZstdLevel = ArtifactStreams.ZstdLevel;
+
+        /// <summary>The other level measured for comparison: 3 (zstd's own default) when the engine uses 1, else 1.</summary>
+        public static readonly int AltZstdLevel = DefaultZstdLevel == 3 ? 1 : 3;
 
         /// <summary>What a backup request compresses with when it does not say.</summary>
         public static CompressionKind DefaultCompression => new BackupRequest().Compression;
 
-        /// <summary>The engine's Zstandard settings ("level 3, 2 workers"), read by reflection; null if it has none.</summary>
-        public static string ZstdSettings()
+        public static int ZstdWorkers => ArtifactStreams.ZstdWorkers;
+
+        /// <summary>"2 worker threads" / "single-threaded".</summary>
+        public static string WorkersText => ZstdWorkers > 0 ? $"{ZstdWorkers} worker thread{(ZstdWorkers == 1 ? "" : "s")}" : "single-threaded";
+
+        /// <summary>Runs <paramref name="action"/> with ArtifactStreams.ZstdLevel set to <paramref name="level"/>.</summary>
+        public static T WithZstdLevel<T>(int level, Func<T> action)
         {
-            var type = typeof(TursoBackup.Engine.IO.ArtifactStreams);
-            object level = type.GetProperty("ZstdLevel")?.GetValue(null), workers = type.GetProperty("ZstdWorkers")?.GetValue(null);
-            if (level == null) return null;
-            return $"level {level}" + (workers == null ? "" : Convert.ToInt32(workers) > 0 ? $", {workers} worker threads" : ", single-threaded");
+            int before = ArtifactStreams.ZstdLevel;
+            ArtifactStreams.ZstdLevel = level;
+            try
+            {
+                return action();
+            }
+            finally
+            {
+                ArtifactStreams.ZstdLevel = before;
+            }
         }
 
-        public static bool IsOurs(Method m) => m >= Method.OursNone;
-
-        public static bool Available(Method m) => m != Method.OursZstd || Zstd.HasValue;
-
-        public static (CompressionKind, SnapshotMethod) Settings(Method m) => m switch
-        {
-            Method.OursNone => (CompressionKind.None, SnapshotMethod.PageCopy),
-            Method.OursGzip => (CompressionKind.Gzip, SnapshotMethod.PageCopy),
-            Method.OursZstd => (Zstd.Value, SnapshotMethod.PageCopy),
-            Method.OursNoneBackupApi => (CompressionKind.None, SnapshotMethod.BackupApi),
-            _ => throw new ArgumentOutOfRangeException(nameof(m)),
-        };
-
-        /// <summary>One snapshot into a fresh vault, timed with its phases. The vault is deleted afterwards (untimed).</summary>
-        public static Sample Backup(string source, string vaultDir, CompressionKind compression, SnapshotMethod method)
+        /// <summary>
+        /// One backup into a fresh vault, timed (snapshots: with their phases). The vault is deleted afterwards
+        /// (untimed) unless <paramref name="keep"/>: then the sample carries the BackupInfo for a restore.
+        /// </summary>
+        public static Sample Backup(string source, string vaultDir, OurSettings s, bool keep)
         {
             var backup = new SnapshotBackup();
-            var phases = new Phases();
-            phases.Attach(backup);
+            var phases = s.Kind == BackupKind.Snapshot ? new Phases() : null;
+            phases?.Attach(backup);
+            var request = new BackupRequest { SourcePath = source, VaultPath = vaultDir, Compression = s.Compression, Method = s.Method, Kind = s.Kind };
             var watch = Stopwatch.StartNew();
-            var info = backup.Run(new BackupRequest { SourcePath = source, VaultPath = vaultDir, Compression = compression, Method = method });
+            var info = WithZstdLevel(s.ZstdLevel, () => backup.Run(request));
             watch.Stop();
-            phases.Stop();
-            Directory.Delete(vaultDir, true);
-            return new Sample { Seconds = watch.Elapsed.TotalSeconds, StoredBytes = info.StoredBytes, Phases = phases };
+            phases?.Stop();
+            if (!keep) Directory.Delete(vaultDir, true);
+            return new Sample { Seconds = watch.Elapsed.TotalSeconds, StoredBytes = info.StoredBytes, Phases = phases, Info = keep ? info : null };
+        }
+
+        /// <summary>Export-TursoDatabase's engine call: a plain .sql dump file (temporary name, fsync, rename).</summary>
+        public static Sample Export(string source, string outFile)
+        {
+            var watch = Stopwatch.StartNew();
+            DumpFiles.Export(source, outFile, overwrite: false, progress: null, cancel: CancellationToken.None);
+            watch.Stop();
+            return new Sample { Seconds = watch.Elapsed.TotalSeconds, StoredBytes = new FileInfo(outFile).Length };
+        }
+
+        /// <summary>Restore-TursoBackup's engine call to a new file: read + verify SHA-256 + decompress + write + fsync + rename.</summary>
+        public static double Restore(BackupInfo info, string destination)
+        {
+            var watch = Stopwatch.StartNew();
+            new BackupRestore().Restore(info, destination, overwrite: false, takeEmergencyBackup: null);
+            watch.Stop();
+            return watch.Elapsed.TotalSeconds;
         }
 
         /// <summary>
@@ -185,10 +277,19 @@ namespace TursoBackup.Benchmarks
         /// (VmHWM) and the backup's own elapsed time. The child starts cold (no JIT warm-up) like a real
         /// Backup-TursoDatabase call in a fresh shell.
         /// </summary>
-        public static Sample ChildBackup(string source, string vaultDir, CompressionKind compression, SnapshotMethod method)
+        public static Sample ChildBackup(string source, string vaultDir, OurSettings s)
         {
-            var sample = Child.Invoke("--child-backup", source, vaultDir, compression.ToString().ToLowerInvariant(), method.ToString());
+            var sample = Child.Invoke("--child-backup", source, vaultDir, s.Compression.ToString().ToLowerInvariant(), s.Method.ToString(),
+                                      s.Kind.ToString(), s.ZstdLevel.ToString());
             Directory.Delete(vaultDir, true);
+            return sample;
+        }
+
+        /// <summary>DumpFiles.Export in a new process, for its peak RSS.</summary>
+        public static Sample ChildExport(string source, string outFile)
+        {
+            var sample = Child.Invoke("--child-export", source, outFile);
+            File.Delete(outFile);
             return sample;
         }
 
@@ -203,22 +304,91 @@ namespace TursoBackup.Benchmarks
             return watch.Elapsed.TotalSeconds;
         }
 
-        /// <summary>SHA-256 of the whole file with the engine's buffer size: the floor of the checksum pass.</summary>
+        /// <summary>SHA-256 of the whole file with the engine's buffer size: the floor of the checksum.</summary>
         public static double Sha256Seconds(string source)
         {
             var watch = Stopwatch.StartNew();
-            TursoBackup.Engine.IO.ArtifactStreams.HashFile(source);
+            ArtifactStreams.HashFile(source);
             return watch.Elapsed.TotalSeconds;
         }
 
         /// <summary>The engine's compressor over the whole file into Stream.Null: the CPU cost of compression alone.</summary>
-        public static double CompressSeconds(string source, CompressionKind compression)
+        public static double CompressSeconds(string source, CompressionKind compression, int zstdLevel)
+        {
+            return WithZstdLevel(zstdLevel, () =>
+            {
+                var watch = Stopwatch.StartNew();
+                using (var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, ArtifactStreams.BufferSize, FileOptions.SequentialScan))
+                using (var compressor = ArtifactStreams.Compress(Stream.Null, compression))
+                {
+                    ArtifactStreams.Pump(input, compressor, null);
+                }
+                return watch.Elapsed.TotalSeconds;
+            });
+        }
+
+        /// <summary>SqlDumpWriter over the database into a UTF-8 StreamWriter on Stream.Null: formatting + encoding, no file.</summary>
+        public static double DumpFormatSeconds(string source)
         {
             var watch = Stopwatch.StartNew();
-            using (var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, TursoBackup.Engine.IO.ArtifactStreams.BufferSize, FileOptions.SequentialScan))
-            using (var gzip = TursoBackup.Engine.IO.ArtifactStreams.Compress(Stream.Null, compression))
+            using (var db = SqliteFile.OpenReadOnly(source))
+            using (var text = new StreamWriter(Stream.Null, new System.Text.UTF8Encoding(false), 1 << 16))
             {
-                TursoBackup.Engine.IO.ArtifactStreams.Pump(input, gzip, null);
+                new SqlDumpWriter().Write(db, text);
+            }
+            return watch.Elapsed.TotalSeconds;
+        }
+
+        /// <summary>
+        /// The compressed snapshot's streaming path rebuilt from the engine's public pieces, without the uncompressed
+        /// staging copy the engine tees off for the content profile: inside a read transaction, PageCopy → compressor →
+        /// ParallelHashStream (SHA-256 on a second thread) → EarlyWritebackStream → artifact, then fsync. No profile, no
+        /// manifest, no publish (they take milliseconds). What a compressed snapshot would cost without the staged copy.
+        /// </summary>
+        public static double StreamWithoutStagingSeconds(string source, string artifact, CompressionKind compression, int zstdLevel)
+        {
+            return WithZstdLevel(zstdLevel, () =>
+            {
+                var watch = Stopwatch.StartNew();
+                using (var src = SqliteFile.OpenReadOnly(source))
+                {
+                    bool wal = string.Equals(Convert.ToString(SqliteFile.Scalar(src, "PRAGMA journal_mode")), "wal", StringComparison.OrdinalIgnoreCase);
+                    using (var tx = src.BeginTransaction(deferred: true))
+                    {
+                        using (var cmd = src.CreateCommand())
+                        {
+                            cmd.Transaction = tx;
+                            cmd.CommandText = "SELECT count(*) FROM sqlite_master";
+                            cmd.ExecuteScalar();
+                        }
+                        using (var file = new FileStream(artifact, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+                        {
+                            using (var hashing = new ParallelHashStream(new EarlyWritebackStream(file)))
+                            {
+                                using (var compressor = ArtifactStreams.Compress(hashing, compression))
+                                {
+                                    PageCopy.Copy(source, wal, compressor, null, CancellationToken.None);
+                                }
+                                hashing.Finish();
+                            }
+                            file.Flush(true);
+                        }
+                    }
+                }
+                double seconds = watch.Elapsed.TotalSeconds;
+                File.Delete(artifact);
+                return seconds;
+            });
+        }
+
+        /// <summary>The engine's decompressor over a stored artifact into Stream.Null: the CPU cost of decompression alone.</summary>
+        public static double DecompressSeconds(string artifact, CompressionKind compression)
+        {
+            var watch = Stopwatch.StartNew();
+            using (var input = new FileStream(artifact, FileMode.Open, FileAccess.Read, FileShare.Read, ArtifactStreams.BufferSize, FileOptions.SequentialScan))
+            using (var decompressor = ArtifactStreams.Decompress(input, compression))
+            {
+                ArtifactStreams.Pump(decompressor, Stream.Null, null);
             }
             return watch.Elapsed.TotalSeconds;
         }
@@ -227,14 +397,30 @@ namespace TursoBackup.Benchmarks
     /// <summary>The child-process side of the memory measurements.</summary>
     public static class Child
     {
-        public static int Backup(string source, string vault, string compression, string method)
+        public static int Backup(string source, string vault, string compression, string method, string kind, int zstdLevel)
         {
-            var kind = Enum.Parse<CompressionKind>(compression, ignoreCase: true);
-            var how = Enum.Parse<SnapshotMethod>(method, ignoreCase: true);
+            var request = new BackupRequest
+            {
+                SourcePath = source,
+                VaultPath = vault,
+                Compression = Enum.Parse<CompressionKind>(compression, ignoreCase: true),
+                Method = Enum.Parse<SnapshotMethod>(method, ignoreCase: true),
+                Kind = Enum.Parse<BackupKind>(kind, ignoreCase: true),
+            };
+            ArtifactStreams.ZstdLevel = zstdLevel;
             var watch = Stopwatch.StartNew();
-            var info = new SnapshotBackup().Run(new BackupRequest { SourcePath = source, VaultPath = vault, Compression = kind, Method = how });
+            var info = new SnapshotBackup().Run(request);
             watch.Stop();
             Console.WriteLine($"RESULT vmhwm_kib={PeakRssKiB()} seconds={watch.Elapsed.TotalSeconds:R} stored={info.StoredBytes}");
+            return 0;
+        }
+
+        public static int Export(string source, string outFile)
+        {
+            var watch = Stopwatch.StartNew();
+            DumpFiles.Export(source, outFile, overwrite: false, progress: null, cancel: CancellationToken.None);
+            watch.Stop();
+            Console.WriteLine($"RESULT vmhwm_kib={PeakRssKiB()} seconds={watch.Elapsed.TotalSeconds:R} stored={new FileInfo(outFile).Length}");
             return 0;
         }
 

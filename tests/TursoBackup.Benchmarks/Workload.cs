@@ -37,11 +37,53 @@ namespace TursoBackup.Benchmarks
                 Console.Error.WriteLine($"  reusing {path} ({new FileInfo(path).Length / 1048576.0:F1} MiB)");
                 return path;
             }
-            foreach (var f in new[] { path, path + "-wal", path + "-shm", path + "-journal" }) File.Delete(f);
             var watch = Stopwatch.StartNew();
+            Make(path, target, 1, cacheKiB: 262144);
+            Console.Error.WriteLine($"  made {path} ({new FileInfo(path).Length / 1048576.0:F1} MiB) in {watch.Elapsed.TotalSeconds:F1} s");
+            return path;
+        }
+
+        /// <summary>
+        /// The folder of <paramref name="count"/> small databases (50–200 KiB each, the same four tables with fewer rows
+        /// per round), making it unless a previous run left it complete. Returns the folder and the total bytes.
+        /// </summary>
+        public static (string Dir, long Bytes) EnsureMany(string dir, int count, bool fresh)
+        {
+            string folder = Path.Combine(dir, $"many-{count}");
+            string marker = Path.Combine(folder, ".complete");
+            if (!fresh && File.Exists(marker) && File.ReadAllText(marker).Trim() == Marker.ToString())
+            {
+                long bytes = Directory.GetFiles(folder, "*.db").Sum(f => new FileInfo(f).Length);
+                Console.Error.WriteLine($"  reusing {folder} ({count:N0} databases, {bytes / 1048576.0:F1} MiB)");
+                return (folder, bytes);
+            }
+            if (Directory.Exists(folder)) Directory.Delete(folder, true);
+            Directory.CreateDirectory(folder);
+            var watch = Stopwatch.StartNew();
+            var random = new Random(count);
+            for (int i = 1; i <= count; i++)
+            {
+                long target = (50 + random.Next(151)) * 1024L; // 50–200 KiB
+                Make(Path.Combine(folder, $"tenant-{i:D5}.db"), target, SmallRound, cacheKiB: 2048);
+            }
+            File.WriteAllText(marker, Marker.ToString());
+            long total = Directory.GetFiles(folder, "*.db").Sum(f => new FileInfo(f).Length);
+            Console.Error.WriteLine($"  made {folder} ({count:N0} databases, {total / 1048576.0:F1} MiB) in {watch.Elapsed.TotalSeconds:F1} s");
+            return (folder, total);
+        }
+
+        /// <summary>Rows per round of a small database, as a fraction of a big database's round (≈ 35 KiB per round).</summary>
+        private const double SmallRound = 0.02;
+
+        /// <summary>Creates the database at <paramref name="path"/> and fills it until it holds <paramref name="target"/> bytes.</summary>
+        private static void Make(string path, long target, double roundScale, int cacheKiB)
+        {
+            foreach (var f in new[] { path, path + "-wal", path + "-shm", path + "-journal" }) File.Delete(f);
+            int Scaled(int n) => Math.Max(1, (int)(n * roundScale));
+            int cn = Scaled(CustomersPerRound), on = Scaled(OrdersPerRound), en = Scaled(EventsPerRound), an = Scaled(AttachmentsPerRound);
             using (var db = SqliteFile.OpenOrCreate(path))
             {
-                Exec(db, "PRAGMA page_size = 4096; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;");
+                Exec(db, $"PRAGMA page_size = 4096; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -{cacheKiB};");
                 Exec(db, @"
 CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, country TEXT NOT NULL,
                         created_at INTEGER NOT NULL, balance REAL NOT NULL);
@@ -79,10 +121,10 @@ INSERT INTO attachments (id, order_id, file_name, mime, content)
   SELECT i, 1 + abs(random()) % (@o0 + @on - 1), 'scan-' || i || '.jpg', 'image/jpeg', randomblob(512 + abs(random()) % 3584)
   FROM n;");
                     insert.Parameters.AddWithValue("@lorem", Lorem);
-                    insert.Parameters.AddWithValue("@cn", CustomersPerRound);
-                    insert.Parameters.AddWithValue("@on", OrdersPerRound);
-                    insert.Parameters.AddWithValue("@en", EventsPerRound);
-                    insert.Parameters.AddWithValue("@an", AttachmentsPerRound);
+                    insert.Parameters.AddWithValue("@cn", cn);
+                    insert.Parameters.AddWithValue("@on", on);
+                    insert.Parameters.AddWithValue("@en", en);
+                    insert.Parameters.AddWithValue("@an", an);
                     var c0 = insert.Parameters.Add("@c0", SqliteType.Integer);
                     var o0 = insert.Parameters.Add("@o0", SqliteType.Integer);
                     var e0 = insert.Parameters.Add("@e0", SqliteType.Integer);
@@ -90,18 +132,16 @@ INSERT INTO attachments (id, order_id, file_name, mime, content)
                     var size = Prepare(db, tx, "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size");
                     for (long round = 0; Convert.ToInt64(size.ExecuteScalar()) < target; round++)
                     {
-                        c0.Value = 1 + round * CustomersPerRound;
-                        o0.Value = 1 + round * OrdersPerRound;
-                        e0.Value = 1 + round * EventsPerRound;
-                        a0.Value = 1 + round * AttachmentsPerRound;
+                        c0.Value = 1 + round * cn;
+                        o0.Value = 1 + round * on;
+                        e0.Value = 1 + round * en;
+                        a0.Value = 1 + round * an;
                         insert.ExecuteNonQuery();
                     }
                     tx.Commit();
                 }
                 Exec(db, $"PRAGMA user_version = {Marker}; ANALYZE; PRAGMA journal_mode = WAL; PRAGMA wal_checkpoint(TRUNCATE);");
             }
-            Console.Error.WriteLine($"  made {path} ({new FileInfo(path).Length / 1048576.0:F1} MiB) in {watch.Elapsed.TotalSeconds:F1} s");
-            return path;
         }
 
         private static bool IsReusable(string path, long target)

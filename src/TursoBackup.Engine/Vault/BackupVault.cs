@@ -126,7 +126,11 @@ namespace TursoBackup.Engine.Vault
         public string Publish(string stagingDirectory, string database, string id)
         {
             string dbDir = Path.Combine(DatabasesPath, database);
-            OwnerOnly.CreateDirectory(dbDir);
+            if (!Directory.Exists(dbDir))
+            {
+                OwnerOnly.CreateDirectory(dbDir);
+                DurableFile.FlushDirectory(DatabasesPath); // the new database folder itself must survive a power cut
+            }
             string final = Path.Combine(dbDir, id);
             Directory.Move(stagingDirectory, final);
             DurableFile.FlushDirectory(dbDir);
