@@ -64,7 +64,7 @@ public sealed class BadInputTests : IClassFixture<ModuleSession>
         File.WriteAllText(dir["a-file"], "x");
         var vaults = new List<string> { Path.Combine(dir["a-file"], "vault") };
         if (OperatingSystem.IsLinux()) vaults.Add("/proc/tursobackup-vault-" + Guid.NewGuid().ToString("N")[..6]);
-        if (Environment.UserName != "root")
+        if (Environment.UserName != "root" && !OperatingSystem.IsWindows())
         {
             Directory.CreateDirectory(dir["readonly"]);
             File.SetUnixFileMode(dir["readonly"], UnixFileMode.UserRead | UnixFileMode.UserExecute);

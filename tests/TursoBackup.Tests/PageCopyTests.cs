@@ -101,7 +101,7 @@ public sealed class PageCopyTests : IDisposable
     [InlineData(SnapshotMethod.PageCopy, "WAL")]
     [InlineData(SnapshotMethod.BackupApi, "WAL")]
     [InlineData(SnapshotMethod.PageCopy, "DELETE")]
-    public void BackupsUnderAWriterAndCheckpointsAreTransactionBoundaries(SnapshotMethod method, string journal)
+    public async Task BackupsUnderAWriterAndCheckpointsAreTransactionBoundaries(SnapshotMethod method, string journal)
     {
         string path = Path.Combine(dir, "bank.db");
         using (var setup = SqliteFile.OpenOrCreate(path))
@@ -144,7 +144,7 @@ public sealed class PageCopyTests : IDisposable
         finally
         {
             stop.Cancel();
-            writer.Wait();
+            await writer;
         }
     }
 }

@@ -35,7 +35,7 @@ public sealed class WalArchiveTests : IDisposable
     /// every mode while the archiver syncs; restores to many timestamps hold exactly the transactions captured by then.
     /// </summary>
     [Fact]
-    public void RestoresHoldExactlyTheTransactionsCapturedByTheTimestamp()
+    public async Task RestoresHoldExactlyTheTransactionsCapturedByTheTimestamp()
     {
         string db = P("app.db");
         using (var setup = SqliteFile.OpenOrCreate(db))
@@ -78,7 +78,7 @@ public sealed class WalArchiveTests : IDisposable
         }
         Thread.Sleep(200);
         stop.Cancel();
-        archiving.Wait();
+        await archiving;
         archiver.Seal();
 
         var window = WalRestore.Window(P("vault"), "app");
