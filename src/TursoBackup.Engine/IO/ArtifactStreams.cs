@@ -105,18 +105,14 @@ namespace TursoBackup.Engine.IO
         /// </summary>
         public static string ReadArtifact(string artifactPath, CompressionKind compression, Action<Stream> consume)
         {
-            using (var sha = SHA256.Create())
             using (var input = new FileStream(artifactPath, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan))
-            using (var hashing = new CryptoStream(new NonClosingStream(input), sha, CryptoStreamMode.Read))
+            using (var hashing = new ParallelHashReadStream(input))
             {
                 using (var decompressor = Decompress(hashing, compression))
                 {
                     try
                     {
                         consume(decompressor);
-                        // Read the remainder of the stored file so the checksum covers every stored byte.
-                        var rest = new byte[BufferSize];
-                        while (hashing.Read(rest, 0, rest.Length) > 0) { }
                     }
                     catch (Exception ex) when (ex is InvalidDataException || ex is ZstdSharp.ZstdException || ex is EndOfStreamException)
                     {
@@ -124,14 +120,15 @@ namespace TursoBackup.Engine.IO
                             $"The backup artifact '{artifactPath}' could not be decompressed ({ex.Message}). It is damaged; restore an older backup.", artifactPath, ex);
                     }
                 }
-                return Hex.Of(sha.Hash);
+                // The checksum covers every stored byte, read or not by the decompressor.
+                return hashing.Finish();
             }
         }
 
         /// <summary>Copies a stream into a new file and flushes it to disk; returns the bytes written.</summary>
         public static long WriteNewFile(Stream content, string destinationFile, Action<long> onProgress)
         {
-            using (var output = new FileStream(destinationFile, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize))
+            using (var output = new FileStream(destinationFile, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
             {
                 Pump(content, output, onProgress);
                 output.Flush(true);

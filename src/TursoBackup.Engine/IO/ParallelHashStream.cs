@@ -8,58 +8,48 @@ using TursoBackup.Engine.Sqlite;
 namespace TursoBackup.Engine.IO
 {
     /// <summary>
-    /// A write-only stream that writes to an inner stream and computes the SHA-256 of everything written on a second
-    /// thread, so hashing overlaps reading and writing instead of following them. Memory is bounded: at most
-    /// <see cref="MaxQueued"/> chunks wait for the hasher.
+    /// SHA-256 computed on a second thread, so hashing overlaps reading and writing instead of following them.
+    /// Memory is bounded: at most <see cref="MaxQueued"/> chunks wait for the hasher.
     /// </summary>
-    public sealed class ParallelHashStream : Stream
+    public sealed class BackgroundSha256 : IDisposable
     {
         private const int MaxQueued = 4;
-        private readonly Stream inner;
         private readonly BlockingCollection<ArraySegment<byte>> queue = new BlockingCollection<ArraySegment<byte>>(MaxQueued);
         private readonly ConcurrentBag<byte[]> pool = new ConcurrentBag<byte[]>();
-        private readonly Thread hasher;
+        private readonly Thread thread;
         private readonly SHA256 sha = SHA256.Create();
-        private Exception hasherError;
+        private Exception error;
         private string hash;
-        private long length;
 
-        public ParallelHashStream(Stream inner)
+        public BackgroundSha256()
         {
-            this.inner = inner;
-            hasher = new Thread(HashLoop) { IsBackground = true, Name = "TursoBackup SHA-256" };
-            hasher.Start();
+            thread = new Thread(Loop) { IsBackground = true, Name = "TursoBackup SHA-256" };
+            thread.Start();
         }
 
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => length;
-        public override long Position { get => length; set => throw new NotSupportedException(); }
-
-        public override void Write(byte[] buffer, int offset, int count)
+        /// <summary>Queues a copy of the bytes for hashing (blocks only when the hasher is 4 chunks behind).</summary>
+        public void Add(byte[] buffer, int offset, int count)
         {
-            if (hash != null) throw new InvalidOperationException("The stream is finished.");
-            inner.Write(buffer, offset, count);
+            if (count <= 0) return;
+            if (hash != null) throw new InvalidOperationException("The hash is finished.");
             if (!pool.TryTake(out var copy) || copy.Length < count) copy = new byte[Math.Max(count, ArtifactStreams.BufferSize)];
             Buffer.BlockCopy(buffer, offset, copy, 0, count);
             queue.Add(new ArraySegment<byte>(copy, 0, count));
-            length += count;
         }
 
-        /// <summary>Waits for the hasher and returns the SHA-256 (lowercase hex) of all bytes written.</summary>
+        /// <summary>Waits for the hasher; the SHA-256 (lowercase hex) of everything added.</summary>
         public string Finish()
         {
             if (hash != null) return hash;
             queue.CompleteAdding();
-            hasher.Join();
-            if (hasherError != null) throw new IOException("Hashing failed: " + hasherError.Message, hasherError);
+            thread.Join();
+            if (error != null) throw new IOException("Hashing failed: " + error.Message, error);
             sha.TransformFinalBlock(new byte[0], 0, 0);
             hash = Hex.Of(sha.Hash);
             return hash;
         }
 
-        private void HashLoop()
+        private void Loop()
         {
             try
             {
@@ -71,11 +61,47 @@ namespace TursoBackup.Engine.IO
             }
             catch (Exception ex)
             {
-                hasherError = ex;
-                // Keep draining so the writer never blocks on a full queue.
-                foreach (var _ in queue.GetConsumingEnumerable()) { }
+                error = ex;
+                foreach (var _ in queue.GetConsumingEnumerable()) { } // never leave the producer blocked
             }
         }
+
+        public void Dispose()
+        {
+            if (!queue.IsAddingCompleted) queue.CompleteAdding();
+            if (thread.IsAlive) thread.Join();
+            queue.Dispose();
+            sha.Dispose();
+        }
+    }
+
+    /// <summary>A write-only stream that writes to an inner stream and hashes what it writes on a second thread.</summary>
+    public sealed class ParallelHashStream : Stream
+    {
+        private readonly Stream inner;
+        private readonly BackgroundSha256 hasher = new BackgroundSha256();
+        private long length;
+
+        public ParallelHashStream(Stream inner)
+        {
+            this.inner = inner;
+        }
+
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => length;
+        public override long Position { get => length; set => throw new NotSupportedException(); }
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            inner.Write(buffer, offset, count);
+            hasher.Add(buffer, offset, count);
+            length += count;
+        }
+
+        /// <summary>Waits for the hasher and returns the SHA-256 (lowercase hex) of all bytes written.</summary>
+        public string Finish() => hasher.Finish();
 
         public override void Flush() => inner.Flush();
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
@@ -84,13 +110,53 @@ namespace TursoBackup.Engine.IO
 
         protected override void Dispose(bool disposing)
         {
-            if (disposing)
-            {
-                if (!queue.IsAddingCompleted) queue.CompleteAdding();
-                if (hasher.IsAlive) hasher.Join();
-                queue.Dispose();
-                sha.Dispose();
-            }
+            if (disposing) hasher.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>A read-only stream that reads from an inner stream and hashes what it reads on a second thread.</summary>
+    public sealed class ParallelHashReadStream : Stream
+    {
+        private readonly Stream inner;
+        private readonly BackgroundSha256 hasher = new BackgroundSha256();
+        private long position;
+
+        public ParallelHashReadStream(Stream inner)
+        {
+            this.inner = inner;
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => position; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            int n = inner.Read(buffer, offset, count);
+            hasher.Add(buffer, offset, n);
+            position += n;
+            return n;
+        }
+
+        /// <summary>Reads the rest of the inner stream, waits for the hasher and returns the SHA-256 of every byte read.</summary>
+        public string Finish()
+        {
+            var rest = new byte[ArtifactStreams.BufferSize];
+            while (Read(rest, 0, rest.Length) > 0) { }
+            return hasher.Finish();
+        }
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) hasher.Dispose();
             base.Dispose(disposing);
         }
     }
