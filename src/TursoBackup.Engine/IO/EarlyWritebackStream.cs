@@ -9,13 +9,12 @@ namespace TursoBackup.Engine.IO
     /// (sync_file_range with SYNC_FILE_RANGE_WRITE, which does not wait). The final fsync then has little left to do,
     /// so durability overlaps the copy instead of following it. Elsewhere it is a plain pass-through.
     /// </summary>
-    public sealed class EarlyWritebackStream : Stream
+    public sealed class EarlyWritebackStream : ForwardOnlyStream
     {
         private const long Range = 16L << 20;
         private const uint SYNC_FILE_RANGE_WRITE = 2;
         private static bool supported = RuntimeInformation.IsOSPlatform(OSPlatform.Linux);
         private readonly FileStream inner;
-        private long written;
         private long startedUpTo;
 
         public EarlyWritebackStream(FileStream inner)
@@ -23,36 +22,29 @@ namespace TursoBackup.Engine.IO
             this.inner = inner;
         }
 
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
         public override bool CanWrite => true;
-        public override long Length => written;
-        public override long Position { get => written; set => throw new NotSupportedException(); }
 
         public override void Write(byte[] buffer, int offset, int count)
         {
             inner.Write(buffer, offset, count);
-            written += count;
-            if (supported && written - startedUpTo >= Range)
+            Count += count;
+            if (supported && Count - startedUpTo >= Range)
             {
                 inner.Flush(false);
                 try
                 {
                     int fd = (int)inner.SafeFileHandle.DangerousGetHandle();
-                    if (sync_file_range(fd, startedUpTo, written - startedUpTo, SYNC_FILE_RANGE_WRITE) != 0) supported = false;
+                    if (sync_file_range(fd, startedUpTo, Count - startedUpTo, SYNC_FILE_RANGE_WRITE) != 0) supported = false;
                 }
                 catch (Exception ex) when (ex is DllNotFoundException || ex is EntryPointNotFoundException)
                 {
                     supported = false;
                 }
-                startedUpTo = written;
+                startedUpTo = Count;
             }
         }
 
         public override void Flush() => inner.Flush();
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
 
         [DllImport("libc", SetLastError = true)]
         private static extern int sync_file_range(int fd, long offset, long nbytes, uint flags);

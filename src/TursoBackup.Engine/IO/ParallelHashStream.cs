@@ -76,37 +76,29 @@ namespace TursoBackup.Engine.IO
     }
 
     /// <summary>A write-only stream that writes to an inner stream and hashes what it writes on a second thread.</summary>
-    public sealed class ParallelHashStream : Stream
+    public sealed class ParallelHashStream : ForwardOnlyStream
     {
         private readonly Stream inner;
         private readonly BackgroundSha256 hasher = new BackgroundSha256();
-        private long length;
 
         public ParallelHashStream(Stream inner)
         {
             this.inner = inner;
         }
 
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
         public override bool CanWrite => true;
-        public override long Length => length;
-        public override long Position { get => length; set => throw new NotSupportedException(); }
 
         public override void Write(byte[] buffer, int offset, int count)
         {
             inner.Write(buffer, offset, count);
             hasher.Add(buffer, offset, count);
-            length += count;
+            Count += count;
         }
 
         /// <summary>Waits for the hasher and returns the SHA-256 (lowercase hex) of all bytes written.</summary>
         public string Finish() => hasher.Finish();
 
         public override void Flush() => inner.Flush();
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
@@ -116,11 +108,10 @@ namespace TursoBackup.Engine.IO
     }
 
     /// <summary>A read-only stream that reads from an inner stream and hashes what it reads on a second thread.</summary>
-    public sealed class ParallelHashReadStream : Stream
+    public sealed class ParallelHashReadStream : ForwardOnlyStream
     {
         private readonly Stream inner;
         private readonly BackgroundSha256 hasher = new BackgroundSha256();
-        private long position;
 
         public ParallelHashReadStream(Stream inner)
         {
@@ -128,16 +119,12 @@ namespace TursoBackup.Engine.IO
         }
 
         public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => position; set => throw new NotSupportedException(); }
 
         public override int Read(byte[] buffer, int offset, int count)
         {
             int n = inner.Read(buffer, offset, count);
             hasher.Add(buffer, offset, n);
-            position += n;
+            Count += n;
             return n;
         }
 
@@ -149,10 +136,6 @@ namespace TursoBackup.Engine.IO
             return hasher.Finish();
         }
 
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
