@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Microsoft.Data.Sqlite;
+using TursoBackup.Engine.Errors;
 using TursoBackup.Engine.Backup;
 using TursoBackup.Engine.Sqlite;
 using TursoBackup.Engine.Verification;
@@ -146,5 +148,51 @@ public sealed class PageCopyTests : IDisposable
             stop.Cancel();
             await writer;
         }
+    }
+
+    /// <summary>
+    /// The POSIX-lock hazard made real: during the copy, another descriptor of the database is opened and closed in
+    /// this process (dropping SQLite's SHARED lock), then another process writes. The copy must notice and refuse.
+    /// </summary>
+    [SkippableFact]
+    public void ACopyWhoseReadLockWasLostIsRefused()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "POSIX locks");
+        string sqlite3 = File.Exists("/usr/bin/sqlite3") ? "/usr/bin/sqlite3" : null;
+        if (sqlite3 == null && Environment.GetEnvironmentVariable("CI") == "true") throw new InvalidOperationException("sqlite3 is required under CI");
+        Skip.If(sqlite3 == null, "sqlite3 not installed");
+        string path = Path.Combine(dir, "rollback.db");
+        using (var c = SqliteFile.OpenOrCreate(path))
+        {
+            Exec(c, "PRAGMA journal_mode=DELETE; CREATE TABLE t(x BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 3000) INSERT INTO t SELECT randomblob(1000) FROM n;");
+        }
+        using var src = SqliteFile.OpenReadOnly(path);
+        using var tx = src.BeginTransaction(deferred: true);
+        using (var cmd = src.CreateCommand()) { cmd.Transaction = tx; cmd.CommandText = "SELECT count(*) FROM t"; cmd.ExecuteScalar(); }
+        var sabotage = new SabotagingStream(() =>
+        {
+            new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite).Dispose(); // drops our SHARED lock
+            var p = Process.Start(new ProcessStartInfo(sqlite3, new[] { path, ".timeout 5000", "INSERT INTO t VALUES (zeroblob(10));" }))!;
+            p.WaitForExit();
+            Assert.Equal(0, p.ExitCode); // it could write: the lock really was gone
+        });
+        var ex = Assert.Throws<TursoBackupException>(() => PageCopy.Copy(path, false, sabotage, null, CancellationToken.None));
+        Assert.Equal(FailureKind.Busy, ex.Kind);
+    }
+
+    private sealed class SabotagingStream : Stream
+    {
+        private Action once;
+        public SabotagingStream(Action once) { this.once = once; }
+        public override void Write(byte[] buffer, int offset, int count) { var a = once; once = null; a?.Invoke(); }
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => 0;
+        public override long Position { get => 0; set { } }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) { }
     }
 }

@@ -66,6 +66,7 @@ namespace TursoBackup.Engine.Sqlite
                 long totalPages = useWal ? wal.DatabasePages : db.Length / pageSize;
                 long fileLength = db.Length;
                 int pagesPerChunk = Math.Max(1, ChunkBytes / pageSize);
+                uint copiedChangeCounter = 0;
                 var buffer = new byte[pagesPerChunk * pageSize];
                 FileStream walStream = useWal
                     ? new FileStream(databasePath + "-wal", FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1)
@@ -101,9 +102,23 @@ namespace TursoBackup.Engine.Sqlite
                                 }
                             }
                         }
+                        if (first == 1 && !useWal && bytes >= 28) copiedChangeCounter = WalFile.BigEndian(buffer, 24);
                         output.Write(buffer, 0, bytes);
                         written += bytes;
                         onProgress?.Invoke(first + pages - 1, totalPages);
+                    }
+                    if (!useWal && totalPages > 0)
+                    {
+                        // Rollback-journal modes rely on the SHARED lock, which any close of another descriptor of this
+                        // file in this process silently drops (POSIX). Every write transaction bumps the header's change
+                        // counter, so an unchanged counter proves nobody wrote while the pages were read.
+                        var header = new byte[28];
+                        db.Position = 0;
+                        if (SqliteFile.ReadFully(db, header, 0, 28) < 28 || WalFile.BigEndian(header, 24) != copiedChangeCounter)
+                        {
+                            throw new TursoBackupException(FailureKind.Busy,
+                                $"'{databasePath}' was written to while it was being copied (its read lock was lost); the copy is discarded. Try again.", databasePath);
+                        }
                     }
                     return written;
                 }
