@@ -99,6 +99,10 @@ public sealed class VaultTests : IDisposable
         Assert.Null(back["z"]);
         Assert.Equal(new List<object> { 1L, "x" }, back["l"]);
         Assert.Throws<FormatException>(() => Json.Parse("{ \"a\": "));
+        // Compact lines keep values intact (double spaces, newlines) and parse back equal.
+        var compact = Json.WriteCompact(new Dictionary<string, object> { ["r"] = "two  spaces\nand a line", ["n"] = new List<object> { 1L, 2L } });
+        Assert.DoesNotContain("\n", compact);
+        Assert.Equal("two  spaces\nand a line", ((Dictionary<string, object>)Json.Parse(compact))["r"]);
         Assert.Throws<FormatException>(() => Json.Parse("{} trailing"));
     }
 

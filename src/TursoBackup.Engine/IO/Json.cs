@@ -21,6 +21,15 @@ namespace TursoBackup.Engine.IO
             return sb.ToString();
         }
 
+        /// <summary>One compact line (no indentation, no newline), for JSON-lines logs.</summary>
+        public static string WriteCompact(object value)
+        {
+            var sb = new StringBuilder();
+            WriteValue(sb, value, -1);
+            return sb.ToString();
+        }
+
+        /// <param name="indent">Nesting depth for pretty output; negative for compact output.</param>
         private static void WriteValue(StringBuilder sb, object value, int indent)
         {
             switch (value)
@@ -35,16 +44,17 @@ namespace TursoBackup.Engine.IO
                     {
                         sb.Append('{');
                         bool first = true;
+                        bool pretty = indent >= 0;
                         foreach (var kv in obj)
                         {
-                            sb.Append(first ? "\n" : ",\n");
+                            sb.Append(first ? (pretty ? "\n" : "") : (pretty ? ",\n" : ","));
                             first = false;
-                            sb.Append(' ', (indent + 1) * 2);
+                            if (pretty) sb.Append(' ', (indent + 1) * 2);
                             WriteString(sb, kv.Key);
-                            sb.Append(": ");
-                            WriteValue(sb, kv.Value, indent + 1);
+                            sb.Append(pretty ? ": " : ":");
+                            WriteValue(sb, kv.Value, pretty ? indent + 1 : indent);
                         }
-                        if (!first) { sb.Append('\n'); sb.Append(' ', indent * 2); }
+                        if (!first && pretty) { sb.Append('\n'); sb.Append(' ', indent * 2); }
                         sb.Append('}');
                         break;
                     }
@@ -54,9 +64,9 @@ namespace TursoBackup.Engine.IO
                         bool first = true;
                         foreach (var item in list)
                         {
-                            sb.Append(first ? "" : ", ");
+                            sb.Append(first ? "" : indent >= 0 ? ", " : ",");
                             first = false;
-                            WriteValue(sb, item, indent + 1);
+                            WriteValue(sb, item, indent >= 0 ? indent + 1 : indent);
                         }
                         sb.Append(']');
                         break;

@@ -38,7 +38,7 @@ namespace TursoBackup.Engine.Verification
             if (b?.Vault == null || b.Id == null) return;
             string dir = Path.Combine(b.Vault, BackupVault.DatabasesFolder, b.Database);
             if (!Directory.Exists(dir)) return;
-            var line = Json.Write(new Dictionary<string, object>
+            JsonLines.Append(Path.Combine(dir, FileName), new Dictionary<string, object>
             {
                 ["backupId"] = b.Id,
                 ["testedAt"] = BackupManifest.Time(result.TestedAt),
@@ -46,29 +46,17 @@ namespace TursoBackup.Engine.Verification
                 ["restoreMs"] = (long)result.RestoreDuration.TotalMilliseconds,
                 ["rtoMs"] = result.RecoveryTimeObjective.HasValue ? (object)(long)result.RecoveryTimeObjective.Value.TotalMilliseconds : null,
                 ["failed"] = (result.Checks ?? new CheckResult[0]).Where(c => !c.Passed).Select(c => (object)c.Name).ToList(),
-            }).Replace("\n", "").Replace("  ", "") + "\n";
-            string path = Path.Combine(dir, FileName);
-            var bytes = new UTF8Encoding(false).GetBytes(line);
-            using (var fs = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite))
-            {
-                OwnerOnly.File(path);
-                fs.Write(bytes, 0, bytes.Length);
-                fs.Flush(true);
-            }
+            });
         }
 
         /// <summary>Every readable record for a database, oldest first; damaged lines are skipped.</summary>
         public static List<VerificationRecord> Read(string vaultRoot, string database)
         {
             var list = new List<VerificationRecord>();
-            string path = PathFor(vaultRoot, database);
-            if (!File.Exists(path)) return list;
-            foreach (var line in File.ReadAllLines(path))
+            foreach (var d in JsonLines.Read(PathFor(vaultRoot, database)))
             {
-                if (string.IsNullOrWhiteSpace(line)) continue;
                 try
                 {
-                    var d = (Dictionary<string, object>)Json.Parse(line);
                     list.Add(new VerificationRecord
                     {
                         BackupId = (string)d["backupId"],
@@ -81,7 +69,7 @@ namespace TursoBackup.Engine.Verification
                 }
                 catch (Exception ex) when (ex is FormatException || ex is InvalidCastException || ex is KeyNotFoundException)
                 {
-                    // A torn last line (crash mid-append) or a hand edit: skip it.
+                    // A line of another shape (a hand edit): skip it.
                 }
             }
             return list;

@@ -57,30 +57,21 @@ namespace TursoBackup.Engine.Wal
         public void AppendGap(RestoreGap gap)
         {
             OwnerOnly.CreateDirectory(Root);
-            string line = Json.Write(new Dictionary<string, object>
+            JsonLines.Append(GapsPath, new Dictionary<string, object>
             {
                 ["from"] = BackupManifest.Time(gap.From),
                 ["to"] = BackupManifest.Time(gap.To),
                 ["reason"] = gap.Reason,
-            }).Replace("\n", "").Replace("  ", "") + "\n";
-            using (var fs = new FileStream(GapsPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite))
-            {
-                OwnerOnly.File(GapsPath);
-                var bytes = new UTF8Encoding(false).GetBytes(line);
-                fs.Write(bytes, 0, bytes.Length);
-                fs.Flush(true);
-            }
+            });
         }
 
         public List<RestoreGap> RecordedGaps()
         {
             var gaps = new List<RestoreGap>();
-            if (!File.Exists(GapsPath)) return gaps;
-            foreach (var line in File.ReadAllLines(GapsPath))
+            foreach (var d in JsonLines.Read(GapsPath))
             {
                 try
                 {
-                    var d = (Dictionary<string, object>)Json.Parse(line);
                     gaps.Add(new RestoreGap { From = BackupManifest.ParseTime((string)d["from"]), To = BackupManifest.ParseTime((string)d["to"]), Reason = (string)d["reason"] });
                 }
                 catch (Exception ex) when (ex is FormatException || ex is InvalidCastException || ex is KeyNotFoundException) { }
