@@ -19,12 +19,7 @@ namespace TursoBackup.Engine.Restore
         public Action<long, long> Progress { get; set; }
 
         /// <summary>Where a restore of <paramref name="backup"/> to <paramref name="destination"/> lands (a folder gets &lt;database&gt;.db).</summary>
-        public static string ResolveDestination(BackupInfo backup, string destination)
-        {
-            string full = Path.GetFullPath(destination);
-            if (Directory.Exists(full)) full = Path.Combine(full, backup.Database + ".db");
-            return full;
-        }
+        public static string ResolveDestination(BackupInfo backup, string destination) => RestoreTarget.Resolve(destination, backup.Database);
 
         /// <param name="overwrite">Replace an existing destination (the cmdlet's -Force after confirmation).</param>
         /// <param name="takeEmergencyBackup">Backs up the existing destination before it is replaced; must throw on failure.</param>
@@ -32,12 +27,7 @@ namespace TursoBackup.Engine.Restore
         {
             var watch = Stopwatch.StartNew();
             string target = ResolveDestination(backup, destination);
-            bool exists = File.Exists(target);
-            if (exists && !overwrite)
-            {
-                throw new TursoBackupException(FailureKind.AlreadyExists,
-                    $"'{target}' already exists. Use -Force to replace it (an emergency backup of it is taken into the vault first), or choose another -Destination.", target);
-            }
+            bool exists = RestoreTarget.CheckOverwrite(target, overwrite);
             if (!File.Exists(backup.Location))
             {
                 throw new TursoBackupException(FailureKind.NotFound,

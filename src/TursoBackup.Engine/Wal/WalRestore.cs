@@ -122,14 +122,8 @@ namespace TursoBackup.Engine.Wal
             }
             var pointInTime = segments.Count > 0 ? segments.Last().CaptureTime : SnapshotTime(layout, generation).Value;
 
-            string target = Path.GetFullPath(destination);
-            if (Directory.Exists(target)) target = Path.Combine(target, database + ".db");
-            bool exists = File.Exists(target);
-            if (exists && !overwrite)
-            {
-                throw new TursoBackupException(FailureKind.AlreadyExists,
-                    $"'{target}' already exists. Use -Force to replace it (an emergency backup of it is taken into the vault first), or choose another -Destination.", target);
-            }
+            string target = Engine.Restore.RestoreTarget.Resolve(destination, database);
+            bool exists = Engine.Restore.RestoreTarget.CheckOverwrite(target, overwrite);
             string dir = Path.GetDirectoryName(target);
             Directory.CreateDirectory(dir);
             string temp = Path.Combine(dir, "." + Path.GetFileName(target) + ".pitr-" + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");

@@ -56,11 +56,14 @@ namespace TursoBackup.Cmdlets
                 }
             }
             string target = BackupRestore.ResolveDestination(backup, ResolveNewPath(Destination));
-            bool exists = File.Exists(target);
-            if (exists && !Force)
+            bool exists;
+            try
             {
-                WriteFailure(new TursoBackupException(FailureKind.AlreadyExists,
-                    $"'{target}' already exists. Use -Force to replace it (an emergency backup of it is taken into the vault first), or choose another -Destination.", target));
+                exists = RestoreTarget.CheckOverwrite(target, Force);
+            }
+            catch (TursoBackupException ex)
+            {
+                WriteFailure(ex);
                 return;
             }
             string action = exists

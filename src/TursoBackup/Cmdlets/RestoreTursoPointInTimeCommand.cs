@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using System.Management.Automation;
 using TursoBackup.Engine.Errors;
+using TursoBackup.Engine.Restore;
 using TursoBackup.Engine.Vault;
 using TursoBackup.Engine.Wal;
 using TursoBackup.Internal;
@@ -46,13 +47,15 @@ namespace TursoBackup.Cmdlets
             {
                 ThrowFailure(ex);
             }
-            string target = ResolveNewPath(Destination);
-            if (Directory.Exists(target)) target = System.IO.Path.Combine(target, Database + ".db");
-            bool exists = File.Exists(target);
-            if (exists && !Force)
+            string target = RestoreTarget.Resolve(ResolveNewPath(Destination), Database);
+            bool exists = false;
+            try
             {
-                ThrowFailure(new TursoBackupException(FailureKind.AlreadyExists,
-                    $"'{target}' already exists. Use -Force to replace it (an emergency backup of it is taken into the vault first), or choose another -Destination.", target));
+                exists = RestoreTarget.CheckOverwrite(target, Force);
+            }
+            catch (TursoBackupException ex)
+            {
+                ThrowFailure(ex);
             }
             if (!ShouldProcess(target, $"Restore '{Database}' as of {at:yyyy-MM-ddTHH:mm:ssZ}")) return;
             RestoreResult result = null;
