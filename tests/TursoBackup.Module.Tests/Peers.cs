@@ -15,14 +15,41 @@ public static class Peers
     {
         string found = Find(program);
         if (found != null) return found;
-        string message = $"The peer program '{program}' is not installed. .ci/run installs it (apt-get install {program}).";
+        string message = NpmPeers.ContainsKey(program)
+            ? $"The peer program '{program}' is not installed. .ci/run installs it (npm ci --prefix tools/peers)."
+            : $"The peer program '{program}' is not installed. .ci/run installs it (apt-get install {program}).";
         if (InCi) throw new InvalidOperationException(message);
         Skip.If(true, message);
         return null;
     }
 
+    /// <summary>Peers installed from npm by the project's own tools/peers/package.json (pinned versions).</summary>
+    private static readonly Dictionary<string, string> NpmPeers = new Dictionary<string, string>
+    {
+        ["litestream"] = "@flydotio/litestream-linux-x64/litestream",
+        ["tursodb"] = "@tursodatabase/cli-linux-x64-gnu/tursodb",
+    };
+
+    /// <summary>The repository root (the folder holding TursoBackup.sln), found upwards from the test binaries.</summary>
+    public static string RepoRoot
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "TursoBackup.sln"))) return dir.FullName;
+            }
+            throw new InvalidOperationException("TursoBackup.sln not found above " + AppContext.BaseDirectory);
+        }
+    }
+
     public static string Find(string program)
     {
+        if (NpmPeers.TryGetValue(program, out var npmPath))
+        {
+            string installed = Path.Combine(RepoRoot, "tools", "peers", "node_modules", npmPath);
+            if (File.Exists(installed)) return installed;
+        }
         foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
         {
             if (dir.Length == 0) continue;

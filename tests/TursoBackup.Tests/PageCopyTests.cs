@@ -51,6 +51,36 @@ public sealed class PageCopyTests : IDisposable
     }
 
     [Fact]
+    public void ReadingAfterTheKnownFramesGivesTheSameEndAndFallsBackWhenTheWalIsAnother()
+    {
+        using var c = WalDatabase("after.db", out string path);
+        for (int i = 0; i < 20; i++) Exec(c, $"INSERT INTO t(v, b) VALUES ('row {i}', randomblob(3000));");
+        var first = WalFile.Read(path + "-wal");
+        for (int i = 0; i < 20; i++) Exec(c, $"INSERT INTO t(v, b) VALUES ('more {i}', randomblob(3000));");
+        var full = WalFile.Read(path + "-wal");
+        var after = WalFile.ReadAfter(path + "-wal", first.Salt1, first.Salt2, first.CheckpointSequence, first.CommittedFrames, first.CommittedChecksum0, first.CommittedChecksum1);
+        Assert.Equal(full.CommittedFrames, after.CommittedFrames);
+        Assert.Equal(full.CommittedChecksum0, after.CommittedChecksum0);
+        Assert.Equal(full.CommittedChecksum1, after.CommittedChecksum1);
+        Assert.Equal(full.DatabasePages, after.DatabasePages);
+        Assert.True(after.NewestPageOffsets.Count < full.NewestPageOffsets.Count || first.CommittedFrames == 0);
+        // Nothing new: the known end, with its checksum and size.
+        var none = WalFile.ReadAfter(path + "-wal", full.Salt1, full.Salt2, full.CheckpointSequence, full.CommittedFrames, full.CommittedChecksum0, full.CommittedChecksum1);
+        Assert.Equal(full.CommittedFrames, none.CommittedFrames);
+        Assert.Equal(full.DatabasePages, none.DatabasePages);
+        // A wrong seed (the WAL is not the one the archive continued) reads the whole WAL.
+        var other = WalFile.ReadAfter(path + "-wal", first.Salt1, first.Salt2, first.CheckpointSequence, first.CommittedFrames, first.CommittedChecksum0 ^ 1, first.CommittedChecksum1);
+        Assert.Equal(full.NewestPageOffsets.Count, other.NewestPageOffsets.Count);
+        Assert.Equal(full.CommittedFrames, other.CommittedFrames);
+        // After a restart (new salts) the old description falls back to the whole, shorter WAL.
+        Exec(c, "PRAGMA wal_checkpoint(TRUNCATE);");
+        Exec(c, "INSERT INTO t(v) VALUES ('after restart');");
+        var restarted = WalFile.ReadAfter(path + "-wal", full.Salt1, full.Salt2, full.CheckpointSequence, full.CommittedFrames, full.CommittedChecksum0, full.CommittedChecksum1);
+        Assert.Equal(WalFile.Read(path + "-wal").CommittedFrames, restarted.CommittedFrames);
+        Assert.True(restarted.CommittedFrames < full.CommittedFrames);
+    }
+
+    [Fact]
     public void ATornOrDamagedFrameEndsTheWalAtTheLastCommit()
     {
         string path;

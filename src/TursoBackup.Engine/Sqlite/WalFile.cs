@@ -55,30 +55,84 @@ namespace TursoBackup.Engine.Sqlite
             return wal;
         }
 
-        private void Scan(Stream s)
+        /// <summary>
+        /// Reads only the frames after the first <paramref name="knownFrames"/> committed ones, continuing the checksum
+        /// chain from (<paramref name="seed0"/>, <paramref name="seed1"/>): the cost of a sync is the new frames, not
+        /// the whole WAL. Falls back to a full read when the WAL is no longer the one described (other salts or
+        /// checkpoint sequence, shorter than the known frames, or the last known frame's checksum differs).
+        /// <see cref="NewestPageOffsets"/> then holds only the pages of the new frames.
+        /// </summary>
+        public static WalFile ReadAfter(string path, uint salt1, uint salt2, uint checkpointSequence, long knownFrames, uint seed0, uint seed1)
         {
-            var header = new byte[HeaderSize];
-            if (SqliteFile.ReadFully(s, header, 0, HeaderSize) < HeaderSize) return;
+            if (knownFrames <= 0 || !File.Exists(path)) return Read(path);
+            using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, FileOptions.SequentialScan))
+            {
+                var header = new byte[HeaderSize];
+                if (SqliteFile.ReadFully(fs, header, 0, HeaderSize) == HeaderSize)
+                {
+                    var wal = new WalFile();
+                    if (wal.ParseHeader(header) && wal.Salt1 == salt1 && wal.Salt2 == salt2 && wal.CheckpointSequence == checkpointSequence
+                        && fs.Length >= HeaderSize + knownFrames * wal.FrameSize)
+                    {
+                        // The last known frame must still carry the checksum the archive continued from.
+                        var last = new byte[FrameHeaderSize];
+                        fs.Position = HeaderSize + (knownFrames - 1) * wal.FrameSize;
+                        if (SqliteFile.ReadFully(fs, last, 0, FrameHeaderSize) == FrameHeaderSize
+                            && BigEndian(last, 8) == salt1 && BigEndian(last, 12) == salt2 && BigEndian(last, 16) == seed0 && BigEndian(last, 20) == seed1
+                            && BigEndian(last, 4) != 0)
+                        {
+                            wal.DatabasePages = BigEndian(last, 4);
+                            fs.Position = HeaderSize + knownFrames * wal.FrameSize;
+                            wal.ScanFrames(fs, knownFrames, seed0, seed1);
+                            return wal;
+                        }
+                    }
+                }
+            }
+            return Read(path);
+        }
+
+        /// <summary>Parses and checks the 32-byte header; false when it is not a valid WAL header.</summary>
+        private bool ParseHeader(byte[] header)
+        {
             uint magic = BigEndian(header, 0);
-            if (magic != MagicLittleEndian && magic != MagicBigEndian) return;
+            if (magic != MagicLittleEndian && magic != MagicBigEndian) return false;
             bool bigEndianChecksums = magic == MagicBigEndian;
-            BigEndianChecksums = bigEndianChecksums;
             int pageSize = (int)BigEndian(header, 8);
-            if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) != 0) return;
+            if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) != 0) return false;
             uint s0 = 0, s1 = 0;
             Checksum(header, 0, 24, bigEndianChecksums, ref s0, ref s1);
-            if (s0 != BigEndian(header, 24) || s1 != BigEndian(header, 28)) return;
+            if (s0 != BigEndian(header, 24) || s1 != BigEndian(header, 28)) return false;
+            BigEndianChecksums = bigEndianChecksums;
             PageSize = pageSize;
             CommittedChecksum0 = s0;
             CommittedChecksum1 = s1;
             CheckpointSequence = BigEndian(header, 12);
             Salt1 = BigEndian(header, 16);
             Salt2 = BigEndian(header, 20);
+            return true;
+        }
 
+        private void Scan(Stream s)
+        {
+            var header = new byte[HeaderSize];
+            if (SqliteFile.ReadFully(s, header, 0, HeaderSize) < HeaderSize) return;
+            if (!ParseHeader(header)) return;
+            ScanFrames(s, 0, CommittedChecksum0, CommittedChecksum1);
+        }
+
+        /// <summary>Reads frames from the stream's position, which is frame <paramref name="framesBefore"/> + 1.</summary>
+        private void ScanFrames(Stream s, long framesBefore, uint s0, uint s1)
+        {
+            int pageSize = PageSize;
+            bool bigEndianChecksums = BigEndianChecksums;
+            CommittedFrames = framesBefore;
+            CommittedChecksum0 = s0;
+            CommittedChecksum1 = s1;
             var frame = new byte[FrameHeaderSize + pageSize];
             var pending = new List<KeyValuePair<uint, long>>();
-            long frameIndex = 0;
-            long offset = HeaderSize;
+            long frameIndex = framesBefore;
+            long offset = HeaderSize + framesBefore * (FrameHeaderSize + pageSize);
             while (SqliteFile.ReadFully(s, frame, 0, frame.Length) == frame.Length)
             {
                 uint page = BigEndian(frame, 0);

@@ -75,7 +75,7 @@ namespace TursoBackup.Engine.Wal
             bool unchanged = state != null && walLength == lastWalLength && walWrite == lastWalWrite;
             if (!unchanged)
             {
-                var wal = WalFile.Read(walPath);
+                var wal = ReadWal();
                 // The capture time is taken after the WAL was read: every transaction captured committed before it.
                 now = clock();
                 string reason = Continuity(wal);
@@ -108,6 +108,11 @@ namespace TursoBackup.Engine.Wal
             status.Segments = (int)(state.NextSegment - 1);
             return status;
         }
+
+        /// <summary>The WAL, read from the first frame not yet archived when it still continues the archive (else whole).</summary>
+        private WalFile ReadWal() => state == null
+            ? WalFile.Read(walPath)
+            : WalFile.ReadAfter(walPath, state.Salt1, state.Salt2, state.CheckpointSequence, state.Frames, state.Seed0, state.Seed1);
 
         /// <summary>Writes the WAL's committed frames after the archived ones as the next segment; returns its stored size.</summary>
         private long ArchiveNewFrames(WalFile wal, DateTimeOffset captureTime)
@@ -248,7 +253,7 @@ namespace TursoBackup.Engine.Wal
                 try
                 {
                     lastWalLength = -1; // force a read
-                    var wal = WalFile.Read(walPath);
+                    var wal = ReadWal();
                     if (Continuity(wal) == null && wal.CommittedFrames > state.Frames)
                     {
                         ArchiveNewFrames(wal, clock()); // the capture time after the read: see Sync
