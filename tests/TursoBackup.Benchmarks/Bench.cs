@@ -193,7 +193,8 @@ namespace TursoBackup.Benchmarks
             {
                 string path = options.DocPath ?? Path.Combine(Report.RepoRoot(), "docs", "benchmarks.md");
                 Directory.CreateDirectory(Path.GetDirectoryName(path));
-                File.WriteAllText(path, report.Document());
+                // The point-in-time section is written by --pitr and kept as it is.
+                File.WriteAllText(path, report.Document().TrimEnd() + "\n" + (DocSections.Extract(path, "pitr") is string pitr ? "\n" + pitr : ""));
                 Console.Error.WriteLine("wrote " + path);
             }
             return 0;

@@ -27,6 +27,10 @@
 //   --write-doc          write docs/benchmarks.md (Release builds only)
 //   --doc PATH           write the doc somewhere else
 //
+// Point-in-time recovery (Layer 2) against Litestream 0.3.13, its own section of docs/benchmarks.md:
+//   dotnet run -c Release --project tests/TursoBackup.Benchmarks -- --pitr --write-doc
+//   (--size 1024 --transactions 100000 --steady-size 64 --steady-rate 50 --steady-minutes 3 --sync-interval 100 --runs 3)
+//
 // Internal modes (the parent re-invokes its own dll so memory is measured in a clean process):
 //   --child-backup SRC VAULT none|gzip|zstd PageCopy|BackupApi Snapshot|Dump LEVEL
 //                                         run one backup, print peak RSS (VmHWM) and elapsed time
@@ -48,6 +52,11 @@ namespace TursoBackup.Benchmarks
                 if (args.Length > 0 && args[0] == "--child-backup") return Child.Backup(args[1], args[2], args[3], args[4], args[5], int.Parse(args[6]));
                 if (args.Length > 0 && args[0] == "--child-export") return Child.Export(args[1], args[2]);
                 if (args.Length > 0 && args[0] == "--child-baseline") return Child.Baseline(args[1]);
+                if (args.Length > 0 && args[0] == "--pitr")
+                {
+                    var pitr = PitrOptions.Parse(args);
+                    return pitr == null ? 2 : new PitrBench(pitr).Run();
+                }
                 var options = Options.Parse(args);
                 if (options == null) return 2;
                 return new Bench(options).Run();

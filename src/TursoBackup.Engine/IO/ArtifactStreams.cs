@@ -24,7 +24,9 @@ namespace TursoBackup.Engine.IO
         /// <summary>Zstandard worker threads (0 = compress on the calling thread).</summary>
         public static int ZstdWorkers { get; set; } = Math.Min(4, Environment.ProcessorCount);
 
-        public static Stream Compress(Stream destination, CompressionKind compression)
+        /// <param name="workers">Zstandard worker threads; null: <see cref="ZstdWorkers"/>. Small, frequent pieces (WAL segments)
+        /// pass 0: starting workers costs more than it saves there.</param>
+        public static Stream Compress(Stream destination, CompressionKind compression, int? workers = null)
         {
             switch (compression)
             {
@@ -32,7 +34,8 @@ namespace TursoBackup.Engine.IO
                 case CompressionKind.Gzip: return new GZipStream(destination, CompressionLevel.Fastest, leaveOpen: true);
                 case CompressionKind.Zstd:
                     var zstd = new ZstdSharp.CompressionStream(destination, ZstdLevel, BufferSize, leaveOpen: true);
-                    if (ZstdWorkers > 0) zstd.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_nbWorkers, ZstdWorkers);
+                    int threads = workers ?? ZstdWorkers;
+                    if (threads > 0) zstd.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_nbWorkers, threads);
                     return zstd;
                 default: throw new ArgumentOutOfRangeException(nameof(compression));
             }

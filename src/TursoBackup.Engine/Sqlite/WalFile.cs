@@ -43,6 +43,19 @@ namespace TursoBackup.Engine.Sqlite
 
         public long FrameSize => FrameHeaderSize + PageSize;
 
+        /// <summary>Number of the first frame this read scanned (1, or the frame after the known ones for <see cref="ReadAfter"/>).</summary>
+        public long FirstScannedFrame { get; private set; } = 1;
+
+        /// <summary>Page numbers of the committed frames this read scanned, in order, from <see cref="FirstScannedFrame"/>.</summary>
+        public List<uint> ScannedPages { get; } = new List<uint>();
+
+        /// <summary>Page numbers of committed frames [first, first + count), when this read scanned them (else null).</summary>
+        public uint[] PagesOf(long first, long count)
+        {
+            if (first < FirstScannedFrame || first + count - 1 > CommittedFrames || first - FirstScannedFrame + count > ScannedPages.Count) return null;
+            return ScannedPages.GetRange((int)(first - FirstScannedFrame), (int)count).ToArray();
+        }
+
         /// <summary>Reads the WAL at <paramref name="path"/>; a missing or empty file gives an empty WAL.</summary>
         public static WalFile Read(string path)
         {
@@ -127,6 +140,7 @@ namespace TursoBackup.Engine.Sqlite
             int pageSize = PageSize;
             bool bigEndianChecksums = BigEndianChecksums;
             CommittedFrames = framesBefore;
+            FirstScannedFrame = framesBefore + 1;
             CommittedChecksum0 = s0;
             CommittedChecksum1 = s1;
             var frame = new byte[FrameHeaderSize + pageSize];
@@ -146,6 +160,7 @@ namespace TursoBackup.Engine.Sqlite
                 s1 = c1;
                 frameIndex++;
                 pending.Add(new KeyValuePair<uint, long>(page, offset + FrameHeaderSize));
+                ScannedPages.Add(page);
                 if (commitSize != 0)
                 {
                     foreach (var p in pending) NewestPageOffsets[p.Key] = p.Value;
@@ -157,6 +172,9 @@ namespace TursoBackup.Engine.Sqlite
                 }
                 offset += frame.Length;
             }
+            // Frames after the last commit are not part of the WAL's committed content.
+            long committedScanned = CommittedFrames - framesBefore;
+            if (ScannedPages.Count > committedScanned) ScannedPages.RemoveRange((int)committedScanned, ScannedPages.Count - (int)committedScanned);
         }
 
         /// <summary>Reads only the WAL header (frames ignored): its salts and the checksum that seeds frame 1.</summary>
@@ -196,27 +214,30 @@ namespace TursoBackup.Engine.Sqlite
         /// <summary>SQLite's WAL checksum over <paramref name="count"/> bytes (a multiple of 8), continuing (s0, s1).</summary>
         public static void Checksum(byte[] data, int start, int count, bool bigEndian, ref uint s0, ref uint s1)
         {
-            int end = start + count;
-            if (bigEndian)
+            // Words in the machine's order are read eight bytes at a time, the others byte-swapped.
+            var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(new ReadOnlySpan<byte>(data, start, count));
+            uint a = s0, b = s1;
+            if (bigEndian == BitConverter.IsLittleEndian)
             {
-                for (int i = start; i < end; i += 8)
+                for (int i = 0; i + 1 < words.Length; i += 2)
                 {
-                    s0 += BigEndian(data, i) + s1;
-                    s1 += BigEndian(data, i + 4) + s0;
+                    a += System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(words[i]) + b;
+                    b += System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(words[i + 1]) + a;
                 }
             }
             else
             {
-                for (int i = start; i < end; i += 8)
+                for (int i = 0; i + 1 < words.Length; i += 2)
                 {
-                    s0 += LittleEndian(data, i) + s1;
-                    s1 += LittleEndian(data, i + 4) + s0;
+                    a += words[i] + b;
+                    b += words[i + 1] + a;
                 }
             }
+            s0 = a;
+            s1 = b;
         }
 
         public static uint BigEndian(byte[] b, int i) => (uint)(b[i] << 24 | b[i + 1] << 16 | b[i + 2] << 8 | b[i + 3]);
 
-        private static uint LittleEndian(byte[] b, int i) => (uint)(b[i] | b[i + 1] << 8 | b[i + 2] << 16 | b[i + 3] << 24);
     }
 }

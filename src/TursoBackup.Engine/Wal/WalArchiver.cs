@@ -30,6 +30,8 @@ namespace TursoBackup.Engine.Wal
         private readonly WalArchiveLayout layout;
         private readonly Func<DateTimeOffset> clock;
         private SqliteConnection hold;
+        private SqliteConnection spare; // takes the next read snapshot before the held one is let go (see Checkpoint)
+        private readonly Stopwatch lastCheckpoint = Stopwatch.StartNew();
         private FileStream databaseFile; // kept open while the hold lives: closing it would drop SQLite's POSIX locks
         private SqliteTransaction holdTx;
         private WalArchiveState state;
@@ -59,6 +61,12 @@ namespace TursoBackup.Engine.Wal
 
         /// <summary>The WAL is checkpointed (and restarted) once it holds this many frames.</summary>
         public long CheckpointFrames { get; set; } = 1000;
+
+        /// <summary>
+        /// Checkpoints are at least this far apart: under a busy writer the WAL then grows past
+        /// <see cref="CheckpointFrames"/> for a moment, and a page rewritten many times is copied back once, not each time.
+        /// </summary>
+        public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(1);
 
         public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -92,7 +100,7 @@ namespace TursoBackup.Engine.Wal
                 }
                 lastWalLength = walLength;
                 lastWalWrite = walWrite;
-                if (wal.CommittedFrames >= CheckpointFrames) Checkpoint(cancel);
+                if (wal.CommittedFrames >= CheckpointFrames && lastCheckpoint.Elapsed >= CheckpointInterval) Checkpoint(cancel);
             }
             if (SnapshotInterval > TimeSpan.Zero && now - state.GenerationStartedAt >= SnapshotInterval)
             {
@@ -240,9 +248,20 @@ namespace TursoBackup.Engine.Wal
             state.Save(layout.StatePath);
         }
 
-        /// <summary>Blocks writers, archives the rest, checkpoints with the read transaction released, holds again.</summary>
+        /// <summary>
+        /// Checkpoints in two phases so writers wait only for the tail. Phase 1, writers running: the read snapshot moves
+        /// to the WAL's end (a second connection takes the new snapshot before the old one is let go, so the WAL cannot
+        /// restart in between), and a PASSIVE checkpoint backfills the database file up to it — the bulk of the work.
+        /// Phase 2, writers blocked (BEGIN IMMEDIATE): archive what they added meanwhile, let go of the snapshot,
+        /// checkpoint that small rest, hold again; the next writer restarts the WAL, and the archive knows the restart
+        /// loses nothing ("sealed").
+        /// </summary>
         private void Checkpoint(CancellationToken cancel)
         {
+            lastCheckpoint.Restart();
+            MoveHoldToWalEnd();
+            long log, done;
+            PassiveCheckpoint(spare, out log, out done);
             using (var writerLock = SqliteFile.OpenReadWrite(dbPath, LockTimeout))
             {
                 using (var cmd = writerLock.CreateCommand())
@@ -260,17 +279,7 @@ namespace TursoBackup.Engine.Wal
                     }
                     if (wal.CommittedFrames != state.Frames || wal.Salt1 != state.Salt1) return; // not archived: do not let it go
                     ReleaseHold();
-                    long log, done;
-                    using (var cmd = hold.CreateCommand())
-                    {
-                        cmd.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
-                        using (var r = cmd.ExecuteReader())
-                        {
-                            r.Read();
-                            log = r.GetInt64(1);
-                            done = r.GetInt64(2);
-                        }
-                    }
+                    PassiveCheckpoint(hold, out log, out done);
                     state.Sealed = log >= 0 && log == done && log == state.Frames;
                     if (state.Sealed)
                     {
@@ -294,6 +303,52 @@ namespace TursoBackup.Engine.Wal
             }
         }
 
+        /// <summary>Takes a read snapshot at the WAL's current end on the spare connection, then lets the old one go (and swaps them).</summary>
+        private void MoveHoldToWalEnd()
+        {
+            if (spare == null)
+            {
+                spare = SqliteFile.OpenReadWrite(dbPath, LockTimeout);
+                using (var cmd = spare.CreateCommand())
+                {
+                    cmd.CommandText = "PRAGMA wal_autocheckpoint = 0";
+                    cmd.ExecuteNonQuery();
+                }
+            }
+            var newTx = BeginRead(spare);
+            ReleaseHold();
+            var old = hold;
+            hold = spare;
+            holdTx = newTx;
+            spare = old;
+        }
+
+        private static void PassiveCheckpoint(SqliteConnection connection, out long log, out long done)
+        {
+            using (var cmd = connection.CreateCommand())
+            {
+                cmd.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
+                using (var r = cmd.ExecuteReader())
+                {
+                    r.Read();
+                    log = r.GetInt64(1);
+                    done = r.GetInt64(2);
+                }
+            }
+        }
+
+        private static SqliteTransaction BeginRead(SqliteConnection connection)
+        {
+            var tx = connection.BeginTransaction(deferred: true);
+            using (var cmd = connection.CreateCommand())
+            {
+                cmd.Transaction = tx;
+                cmd.CommandText = "SELECT count(*) FROM sqlite_master";
+                cmd.ExecuteScalar();
+            }
+            return tx;
+        }
+
         private void EnsureHold()
         {
             if (hold == null)
@@ -314,16 +369,7 @@ namespace TursoBackup.Engine.Wal
                     cmd.ExecuteNonQuery();
                 }
             }
-            if (holdTx == null)
-            {
-                holdTx = hold.BeginTransaction(deferred: true);
-                using (var cmd = hold.CreateCommand())
-                {
-                    cmd.Transaction = holdTx;
-                    cmd.CommandText = "SELECT count(*) FROM sqlite_master";
-                    cmd.ExecuteScalar();
-                }
-            }
+            if (holdTx == null) holdTx = BeginRead(hold);
         }
 
         private void ReleaseHold()
@@ -356,6 +402,8 @@ namespace TursoBackup.Engine.Wal
             ReleaseHold();
             hold?.Dispose();
             hold = null;
+            spare?.Dispose();
+            spare = null;
             databaseFile?.Dispose(); // after SQLite let go of its locks
             databaseFile = null;
         }

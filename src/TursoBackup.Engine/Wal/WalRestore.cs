@@ -107,8 +107,10 @@ namespace TursoBackup.Engine.Wal
                     $"Timestamp {timestamp.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ} falls in a gap of the archive of '{database}' ({gap.From.ToUniversalTime():u} – {(gap.To == DateTimeOffset.MaxValue ? "now" : gap.To.ToUniversalTime().ToString("u", CultureInfo.InvariantCulture))}: {gap.Reason}). Choose a time outside it (Get-TursoRestorePoint shows the gaps).", timestamp);
             }
             string generation = layout.Generations().Where(g => SnapshotTime(layout, g) <= timestamp).Last();
-            // Every segment up to the timestamp is verified (frames, salts, checksum chain) before anything is applied.
-            var segments = ValidSegments(layout, generation, out string broken, verifyFrames: true);
+            // Segments are verified (frames, salts, checksum chain) as they are applied to the temporary file: a damaged
+            // one fails the restore before anything reaches the destination. A segment all of whose pages have newer
+            // versions is not read at all — it cannot change the result.
+            var segments = ValidSegments(layout, generation, out string broken);
             var afterCutoff = segments.Where(s => s.CaptureTime > timestamp).ToList();
             segments = segments.Where(s => s.CaptureTime <= timestamp).ToList();
             if (broken != null && afterCutoff.Count == 0)

@@ -25,6 +25,8 @@ namespace TursoBackup.Engine.Wal
         // (a crash, a partial copy) has no valid trailer, which a listing sees without decompressing anything.
         private static readonly byte[] TrailerMagic = Encoding.ASCII.GetBytes("TBWSEGOK");
         private const int TrailerSize = 16;
+        /// <summary>Segments at least this big are compressed by Zstandard's worker threads; smaller ones on the calling thread.</summary>
+        private const long ParallelCompressionBytes = 8 << 20;
 
         public string Path { get; private set; }
         public long Sequence { get; set; }
@@ -54,9 +56,11 @@ namespace TursoBackup.Engine.Wal
             {
                 using (var walStream = new FileStream(walPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1))
                 {
-                    // Page numbers first (the header lists them), from the frame headers.
+                    // Page numbers first (the header lists them): from the read that found the frames, else from the frame headers.
                     var frameHeader = new byte[WalFile.FrameHeaderSize];
-                    for (long i = 0; i < count; i++)
+                    var known = wal.PagesOf(firstFrame, count);
+                    if (known != null) pages = known;
+                    for (long i = 0; known == null && i < count; i++)
                     {
                         walStream.Position = WalFile.HeaderSize + (firstFrame - 1 + i) * frameSize;
                         SqliteFile.ReadFully(walStream, frameHeader, 0, frameHeader.Length);
@@ -72,7 +76,7 @@ namespace TursoBackup.Engine.Wal
                         file.Write(BitConverter.GetBytes((uint)headerBytes.Length), 0, 4);
                         file.Write(headerBytes, 0, headerBytes.Length);
                         long bodyStart = file.Position;
-                        using (var z = ArtifactStreams.Compress(file, CompressionKind.Zstd))
+                        using (var z = ArtifactStreams.Compress(file, CompressionKind.Zstd, workers: count * frameSize >= ParallelCompressionBytes ? (int?)null : 0))
                         {
                             walStream.Position = WalFile.HeaderSize + (firstFrame - 1) * frameSize;
                             long remaining = count * frameSize;
