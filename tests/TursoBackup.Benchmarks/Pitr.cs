@@ -21,6 +21,7 @@ namespace TursoBackup.Benchmarks
         public bool WriteDoc { get; private set; }
         public string DocPath { get; private set; }
         public bool SkipSteady { get; private set; }
+        public bool Keep { get; private set; }
 
         public static PitrOptions Parse(string[] args)
         {
@@ -36,6 +37,7 @@ namespace TursoBackup.Benchmarks
                     case "--steady-rate": o.SteadyRate = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--steady-minutes": o.SteadyMinutes = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--no-steady": o.SkipSteady = true; break;
+                    case "--keep": o.Keep = true; break;
                     case "--sync-interval": o.SyncIntervalMs = int.Parse(Next()); break;
                     case "--runs": o.Runs = Math.Max(1, int.Parse(Next())); break;
                     case "--wait-load": o.WaitLoad = double.Parse(Next(), CultureInfo.InvariantCulture); break;
@@ -44,7 +46,7 @@ namespace TursoBackup.Benchmarks
                     case "--write-doc": o.WriteDoc = true; break;
                     case "--doc": o.DocPath = Path.GetFullPath(Next()); o.WriteDoc = true; break;
                     default:
-                        Console.Error.WriteLine("usage: TursoBackup.Benchmarks --pitr [--size 1024] [--transactions 100000] [--steady-size 64] [--steady-rate 50] [--steady-minutes 3] [--no-steady]\n" +
+                        Console.Error.WriteLine("usage: TursoBackup.Benchmarks --pitr [--size 1024] [--transactions 100000] [--steady-size 64] [--steady-rate 50] [--steady-minutes 3] [--no-steady] [--keep]\n" +
                                                 "                                     [--sync-interval 100] [--runs 3] [--wait-load 0.8] [--dir PATH] [--fresh] [--write-doc] [--doc PATH]");
                         return null;
                 }
@@ -202,7 +204,7 @@ namespace TursoBackup.Benchmarks
                 DocSections.Replace(path, "pitr", report.Section());
                 Console.Error.WriteLine("wrote " + path);
             }
-            Directory.Delete(work, true);
+            if (!o.Keep) Directory.Delete(work, true);
             return 0;
         }
 

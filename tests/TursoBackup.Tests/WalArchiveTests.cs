@@ -44,7 +44,8 @@ public sealed class WalArchiveTests : IDisposable
         }
         var syncInterval = TimeSpan.FromMilliseconds(50);
         var commits = new List<Commit>();
-        using var archiver = new WalArchiver(db, P("vault")) { CheckpointFrames = 200 };
+        // Checkpoints as often as the WAL allows and packs of four: both run beside the syncs, as in production.
+        using var archiver = new WalArchiver(db, P("vault")) { CheckpointFrames = 200, CheckpointInterval = TimeSpan.Zero, PackFanIn = 4 };
         archiver.Sync();
         using var stop = new CancellationTokenSource();
         var archiving = Task.Run(() =>
@@ -110,6 +111,83 @@ public sealed class WalArchiveTests : IDisposable
         // After the final seal everything is archived.
         var all = WalRestore.Restore(P("vault"), "app", DateTimeOffset.UtcNow, P("final.db"), false, _ => null, DateTimeOffset.UtcNow);
         using (var f = SqliteFile.OpenReadOnly(all.Destination)) Assert.Equal(600L, (long)SqliteFile.Scalar(f, "SELECT n FROM counter"));
+    }
+
+    /// <summary>
+    /// A long chain of small segments is packed level by level (4 segment files → a level-1 pack, 4 of those → level 2,
+    /// …) beside the syncs; every segment's capture time stays a restore point, a compaction interrupted before it
+    /// removed its sources changes nothing, and a damaged pack ends the restorable window where it starts.
+    /// </summary>
+    [Fact]
+    public void LongChainsArePackedAndEverySegmentStaysARestorePoint()
+    {
+        string db = P("chain.db");
+        using (var setup = SqliteFile.OpenOrCreate(db))
+        {
+            Exec(setup, "PRAGMA journal_mode=WAL; CREATE TABLE tx(id INTEGER PRIMARY KEY, payload BLOB);");
+        }
+        var captured = new List<(long Rows, DateTimeOffset At)>();
+        using (var archiver = new WalArchiver(db, P("vault"), "chain") { PackFanIn = 4, CheckpointFrames = 50, CheckpointInterval = TimeSpan.Zero })
+        using (var w = SqliteFile.OpenReadWrite(db, TimeSpan.FromSeconds(10)))
+        {
+            archiver.Sync();
+            for (int i = 1; i <= 150; i++)
+            {
+                Exec(w, $"INSERT INTO tx(id, payload) VALUES ({i}, randomblob({200 + i * 13 % 5000}));");
+                Thread.Sleep(2); // distinct capture times
+                var status = archiver.Sync();
+                Assert.Null(status.NewGenerationReason);
+                captured.Add((i, status.LastSyncAt));
+            }
+            archiver.Seal();
+        }
+        var layout = new WalArchiveLayout(P("vault"), "chain");
+        string generation = layout.Generations().Single();
+        var files = layout.SegmentFiles(generation);
+        var sizes = files.Select(f => WalArchiveLayout.SequenceRange(f)).Select(r => r.Last - r.First + 1).ToList();
+        Assert.True(sizes.Contains(64) && sizes.Contains(16), "packs of 64 and 16 segments expected: " + string.Join(", ", files.Select(Path.GetFileName)));
+        Assert.True(files.Count < 20, $"{files.Count} files");
+        var window = WalRestore.Window(P("vault"), "chain");
+        Assert.Empty(window.Gaps);
+        Assert.True(window.Segments >= 150);
+
+        void RestoreEvery(int upTo)
+        {
+            foreach (var (rows, at) in captured.Where(c => c.Rows <= upTo).Where((c, k) => k % 7 == 0 || c.Rows == upTo))
+            {
+                string target = P($"chain-{rows}-{Guid.NewGuid():N}.db");
+                WalRestore.Restore(P("vault"), "chain", at, target, false, _ => null, DateTimeOffset.UtcNow);
+                using var r = SqliteFile.OpenReadOnly(target);
+                Assert.Equal(rows, (long)SqliteFile.Scalar(r, "SELECT count(*) FROM tx"));
+                Assert.Equal("ok", SqliteFile.Scalar(r, "PRAGMA integrity_check"));
+            }
+        }
+        RestoreEvery(150);
+
+        // An interrupted compaction: a segment file its pack already holds is back — ignored, then removed.
+        string pack = files.First(f => WalArchiveLayout.SequenceRange(f).Last - WalArchiveLayout.SequenceRange(f).First + 1 == 64);
+        string leftover = layout.SegmentPath(generation, 3);
+        File.WriteAllBytes(leftover, new byte[] { 1, 2, 3 }); // not even a valid segment: it must not be read
+        Assert.Empty(WalRestore.Window(P("vault"), "chain").Gaps);
+        RestoreEvery(40);
+
+        // A flipped byte inside the pack's frames: restores before it work, after it fail with a clear message.
+        var bytes = File.ReadAllBytes(pack);
+        bytes[bytes.Length - 100] ^= 0x55;
+        File.WriteAllBytes(pack, bytes);
+        var before = captured.First();
+        string ok = P("before-damage.db");
+        var packSegments = WalSegment.ReadFile(pack);
+        Assert.NotNull(packSegments);
+        var firstInPack = packSegments.First().CaptureTime;
+        var beforePack = captured.Where(c => c.At < firstInPack).ToList();
+        if (beforePack.Count > 0)
+        {
+            WalRestore.Restore(P("vault"), "chain", beforePack.Last().At, ok, false, _ => null, DateTimeOffset.UtcNow);
+        }
+        var ex = Assert.Throws<TursoBackupException>(() => WalRestore.Restore(P("vault"), "chain", captured.Last().At, P("after-damage.db"), false, _ => null, DateTimeOffset.UtcNow));
+        Assert.Contains("damaged", ex.Message);
+        Assert.False(File.Exists(P("after-damage.db")));
     }
 
     [Fact]

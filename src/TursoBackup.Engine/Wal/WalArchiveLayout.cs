@@ -17,6 +17,7 @@ namespace TursoBackup.Engine.Wal
     /// wal/&lt;database&gt;/generations/&lt;id&gt;/snapshot.db.zst  the generation's starting point
     /// wal/&lt;database&gt;/generations/&lt;id&gt;/snapshot.json    its capture time, size, SHA-256
     /// wal/&lt;database&gt;/generations/&lt;id&gt;/segments/&lt;seq&gt;.seg  WAL frames captured by one sync
+    /// wal/&lt;database&gt;/generations/&lt;id&gt;/segments/&lt;first&gt;-&lt;last&gt;.pack  many segments in one file (compaction)
     /// </code>
     /// </summary>
     public sealed class WalArchiveLayout
@@ -49,10 +50,30 @@ namespace TursoBackup.Engine.Wal
                     .Where(g => File.Exists(SnapshotInfoPath(g))).OrderBy(g => g, StringComparer.Ordinal).ToList()
                 : new List<string>();
 
+        public string PackPath(string generation, long first, long last) =>
+            Path.Combine(SegmentsPath(generation), first.ToString("D10", CultureInfo.InvariantCulture) + "-" + last.ToString("D10", CultureInfo.InvariantCulture) + ".pack");
+
+        /// <summary>
+        /// Segment files and packs, ordered by first sequence (a pack before the segment files it replaced, which an
+        /// interrupted compaction may have left behind).
+        /// </summary>
         public List<string> SegmentFiles(string generation) =>
             Directory.Exists(SegmentsPath(generation))
-                ? Directory.GetFiles(SegmentsPath(generation), "*.seg").OrderBy(f => f, StringComparer.Ordinal).ToList()
+                ? Directory.GetFiles(SegmentsPath(generation)).Where(f => f.EndsWith(".seg", StringComparison.Ordinal) || f.EndsWith(".pack", StringComparison.Ordinal))
+                    .Select(f => (File: f, Range: SequenceRange(f))).Where(x => x.Range.First > 0)
+                    .OrderBy(x => x.Range.First).ThenByDescending(x => x.Range.Last).Select(x => x.File).ToList()
                 : new List<string>();
+
+        /// <summary>The sequence numbers a segment file ("0000000007.seg") or pack ("0000000001-0000000256.pack") holds; (0, 0) if neither.</summary>
+        public static (long First, long Last) SequenceRange(string file)
+        {
+            string name = Path.GetFileNameWithoutExtension(file);
+            var parts = name.Split('-');
+            if (parts.Length == 1 && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out long one)) return (one, one);
+            if (parts.Length == 2 && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out long first)
+                && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out long last) && last >= first) return (first, last);
+            return (0, 0);
+        }
 
         public void AppendGap(RestoreGap gap)
         {

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Threading;
+using System.Threading.Tasks;
 using Microsoft.Data.Sqlite;
 using TursoBackup.Engine.Errors;
 using TursoBackup.Engine.IO;
@@ -31,6 +32,9 @@ namespace TursoBackup.Engine.Wal
         private readonly Func<DateTimeOffset> clock;
         private SqliteConnection hold;
         private SqliteConnection spare; // takes the next read snapshot before the held one is let go (see Checkpoint)
+        private readonly object gate = new object(); // Sync and the checkpoint's sealing phase, one at a time
+        private Task checkpointTask; // a checkpoint or a compaction, beside the syncs
+        private long packedThrough; // segments up to this sequence are in packs (level 0 counts from here)
         private readonly Stopwatch lastCheckpoint = Stopwatch.StartNew();
         private FileStream databaseFile; // kept open while the hold lives: closing it would drop SQLite's POSIX locks
         private SqliteTransaction holdTx;
@@ -70,9 +74,28 @@ namespace TursoBackup.Engine.Wal
 
         public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+        /// <summary>
+        /// This many segment files are packed into one file (level 1), this many level-1 packs into a level-2 pack, and so
+        /// on: a day of 100 ms syncs is a few hundred files, not hundreds of thousands, and a restore opens few files.
+        /// Packs keep every segment's capture time, so the restorable points stay the same (docs/decisions.md #21).
+        /// </summary>
+        public int PackFanIn { get; set; } = 64;
+
         /// <summary>Captures what the WAL holds beyond what is archived. Cheap when nothing changed.</summary>
         public WalArchiveStatus Sync(CancellationToken cancel = default(CancellationToken))
         {
+            lock (gate) return SyncLocked(cancel);
+        }
+
+        private WalArchiveStatus SyncLocked(CancellationToken cancel)
+        {
+            // A checkpoint that ran in the background and failed is reported by the next sync.
+            if (checkpointTask != null && checkpointTask.IsCompleted)
+            {
+                var failed = checkpointTask.Exception;
+                checkpointTask = null;
+                if (failed != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failed.GetBaseException()).Throw();
+            }
             var status = new WalArchiveStatus { Database = Database, Vault = Vault.Root };
             EnsureHold();
             state = state ?? WalArchiveState.Load(layout.StatePath);
@@ -89,6 +112,7 @@ namespace TursoBackup.Engine.Wal
                 string reason = Continuity(wal);
                 if (reason != null)
                 {
+                    WaitForCheckpoint();
                     StartGeneration(reason, now, cancel);
                     status.NewGenerationReason = reason;
                 }
@@ -100,10 +124,24 @@ namespace TursoBackup.Engine.Wal
                 }
                 lastWalLength = walLength;
                 lastWalWrite = walWrite;
-                if (wal.CommittedFrames >= CheckpointFrames && lastCheckpoint.Elapsed >= CheckpointInterval) Checkpoint(cancel);
+                bool checkpointDue = wal.CommittedFrames >= CheckpointFrames && lastCheckpoint.Elapsed >= CheckpointInterval;
+                bool packDue = state.NextSegment - 1 - packedThrough >= PackFanIn;
+                if (checkpointTask == null && (checkpointDue || packDue))
+                {
+                    // In the background: copying pages back into the database file (and its fsync), and packing old
+                    // segment files, must not delay captures.
+                    if (checkpointDue) lastCheckpoint.Restart();
+                    string generation = state.Generation;
+                    checkpointTask = Task.Run(() =>
+                    {
+                        if (checkpointDue) Checkpoint(cancel);
+                        if (packDue) Compact(generation);
+                    });
+                }
             }
             if (SnapshotInterval > TimeSpan.Zero && now - state.GenerationStartedAt >= SnapshotInterval)
             {
+                WaitForCheckpoint();
                 StartGeneration(null, now, cancel);
                 status.NewGenerationReason = "snapshot interval";
             }
@@ -145,8 +183,19 @@ namespace TursoBackup.Engine.Wal
         public void Seal(CancellationToken cancel = default(CancellationToken))
         {
             Sync(cancel);
+            WaitForCheckpoint();
             Checkpoint(cancel);
-            state.Save(layout.StatePath);
+            lock (gate) state.Save(layout.StatePath);
+        }
+
+        /// <summary>Waits for a background checkpoint (its failure is not this caller's: the WAL stays held either way).</summary>
+        private void WaitForCheckpoint()
+        {
+            var task = checkpointTask;
+            if (task == null) return;
+            try { task.Wait(); }
+            catch (AggregateException ex) { Log?.Invoke($"A checkpoint of '{Database}' failed: {ex.GetBaseException().Message}"); }
+            checkpointTask = null;
         }
 
         /// <summary>Why the WAL on disk does not continue the archive (null when it does).</summary>
@@ -196,6 +245,7 @@ namespace TursoBackup.Engine.Wal
                 layout.AppendGap(new RestoreGap { From = state.LastSyncAt, To = now, Reason = lossReason });
             }
             string generation = BackupVault.NewBackupId(now);
+            packedThrough = 0;
             string dir = layout.GenerationPath(generation);
             OwnerOnly.CreateDirectory(dir);
             string snapshot = layout.SnapshotPath(generation);
@@ -258,10 +308,21 @@ namespace TursoBackup.Engine.Wal
         /// </summary>
         private void Checkpoint(CancellationToken cancel)
         {
-            lastCheckpoint.Restart();
-            MoveHoldToWalEnd();
+            SqliteConnection idle;
+            lock (gate)
+            {
+                MoveHoldToWalEnd();
+                idle = spare;
+            }
             long log, done;
-            PassiveCheckpoint(spare, out log, out done);
+            PassiveCheckpoint(idle, out log, out done); // captures go on meanwhile (Sync does not use the spare connection)
+            lock (gate) SealLocked(cancel);
+        }
+
+        /// <summary>Phase 2 of <see cref="Checkpoint"/>: writers blocked, the tail archived, the WAL let go fully backfilled.</summary>
+        private void SealLocked(CancellationToken cancel)
+        {
+            long log, done;
             using (var writerLock = SqliteFile.OpenReadWrite(dbPath, LockTimeout))
             {
                 using (var cmd = writerLock.CreateCommand())
@@ -378,6 +439,65 @@ namespace TursoBackup.Engine.Wal
             holdTx = null;
         }
 
+        /// <summary>
+        /// Packs the oldest <see cref="PackFanIn"/> files of a level into one file of the next level, level by level, and
+        /// removes files a pack already holds. Runs beside the syncs (it never touches the newest segments' files: a
+        /// level is packed only when it has a full set, oldest first). A damaged file stops it, leaving everything as is.
+        /// </summary>
+        private void Compact(string generation)
+        {
+            for (int i = 0; i < 1000 && CompactOnce(generation); i++) { }
+        }
+
+        /// <summary>One pack (the lowest level that has a full set); false when no level has one.</summary>
+        private bool CompactOnce(string generation)
+        {
+            for (int level = 0; level < 6; level++)
+            {
+                var files = new List<(string File, long First, long Last)>();
+                long covered = 0;
+                foreach (var f in layout.SegmentFiles(generation))
+                {
+                    var range = WalArchiveLayout.SequenceRange(f);
+                    if (range.Last <= covered) { DurableFile.TryDelete(f); continue; } // left by an interrupted compaction
+                    covered = range.Last;
+                    if (LevelOf(range.First, range.Last) == level) files.Add((f, range.First, range.Last));
+                    else if (files.Count > 0 && files.Count < PackFanIn) files.Clear(); // only a contiguous run of one level
+                }
+                if (files.Count < PackFanIn)
+                {
+                    if (level == 0) packedThrough = Math.Max(packedThrough, covered - files.Count);
+                    continue;
+                }
+                var run = files.Take(PackFanIn).ToList();
+                var segments = new List<WalSegment>();
+                foreach (var f in run)
+                {
+                    var list = WalSegment.ReadFile(f.File);
+                    if (list == null) return false;
+                    segments.AddRange(list);
+                }
+                string pack = layout.PackPath(generation, run[0].First, run[run.Count - 1].Last);
+                long bytes = WalSegment.WritePack(segments, pack, level + 1);
+                if (bytes < 0) return false;
+                foreach (var f in run) DurableFile.TryDelete(f.File);
+                DurableFile.FlushDirectory(layout.SegmentsPath(generation));
+                if (level == 0) packedThrough = run[run.Count - 1].Last;
+                Log?.Invoke($"Packed segments {run[0].First}–{run[run.Count - 1].Last} of '{Database}' into one file ({bytes:N0} bytes, level {level + 1}).");
+                return true;
+            }
+            return false;
+        }
+
+        /// <summary>The level of a file holding segments first…last: 0 for one segment, L for up to PackFanIn^L.</summary>
+        private int LevelOf(long first, long last)
+        {
+            long count = last - first + 1, capacity = 1;
+            int level = 0;
+            while (capacity < count) { capacity *= PackFanIn; level++; }
+            return level;
+        }
+
         /// <summary>Removes generations that only cover times before the retention window (never the current one).</summary>
         private void PruneGenerations(DateTimeOffset now)
         {
@@ -399,6 +519,7 @@ namespace TursoBackup.Engine.Wal
 
         public void Dispose()
         {
+            WaitForCheckpoint();
             ReleaseHold();
             hold?.Dispose();
             hold = null;

@@ -33,20 +33,44 @@ namespace TursoBackup.Engine.Wal
             }
         }
 
-        /// <summary>The generation's restorable segments in order, up to the first missing or damaged one.</summary>
-        public static List<WalSegment> ValidSegments(WalArchiveLayout layout, string generation, out string brokenReason, bool verifyFrames = false)
+        /// <summary>
+        /// The generation's restorable segments in order (from segment files and packs), up to the first missing one or
+        /// the first file whose header or trailer does not hold. Frames are verified when they are read.
+        /// </summary>
+        public static List<WalSegment> ValidSegments(WalArchiveLayout layout, string generation, out string brokenReason)
         {
+            // A running archiver may pack files between the listing and the reading: a file gone since is read again from a new listing.
+            for (int attempt = 1; ; attempt++)
+            {
+                var list = ValidSegmentsOnce(layout, generation, out brokenReason, out bool vanished);
+                if (!vanished || attempt == 5) return list;
+            }
+        }
+
+        private static List<WalSegment> ValidSegmentsOnce(WalArchiveLayout layout, string generation, out string brokenReason, out bool vanished)
+        {
+            vanished = false;
             var list = new List<WalSegment>();
             brokenReason = null;
             long expected = 1;
             foreach (var file in layout.SegmentFiles(generation))
             {
-                var seg = WalSegment.ReadHeader(file);
-                if (seg == null) { brokenReason = $"segment {Path.GetFileName(file)} is damaged"; break; }
-                if (seg.Sequence != expected) { brokenReason = $"segment {expected} is missing"; break; }
-                if (verifyFrames && !seg.ReadFrames(null)) { brokenReason = $"segment {Path.GetFileName(file)} is damaged"; break; }
-                list.Add(seg);
-                expected++;
+                // A segment file a pack already holds (a compaction stopped before removing it) is skipped.
+                if (WalArchiveLayout.SequenceRange(file).Last < expected) continue;
+                var segs = WalSegment.ReadFile(file);
+                if (segs == null)
+                {
+                    vanished = !File.Exists(file);
+                    brokenReason = $"segment {Path.GetFileName(file)} is damaged";
+                    break;
+                }
+                foreach (var seg in segs)
+                {
+                    if (seg.Sequence != expected) { brokenReason = $"segment {expected} is missing"; break; }
+                    list.Add(seg);
+                    expected++;
+                }
+                if (brokenReason != null) break;
             }
             return list;
         }
@@ -145,35 +169,41 @@ namespace TursoBackup.Engine.Wal
                 using (var output = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1))
                 {
                     OwnerOnly.File(temp);
-                    string sha = ArtifactStreams.ReadArtifact(layout.SnapshotPath(generation), CompressionKind.Zstd, content => ArtifactStreams.Pump(content, output, null));
+                    // Pages the segments replace are skipped here: every page is written once, with its version as of the timestamp.
+                    int pageSize = segments.Count > 0 ? segments[0].PageSize : 0;
+                    string sha = ArtifactStreams.ReadArtifact(layout.SnapshotPath(generation), CompressionKind.Zstd,
+                        content => CopySnapshotPages(content, output, pageSize, page => newest.ContainsKey(page), cancel));
                     if (!string.Equals(sha, (string)info["sha256"], StringComparison.OrdinalIgnoreCase))
                     {
                         throw new TursoBackupException(FailureKind.InvalidData, $"The snapshot of WAL generation {generation} of '{database}' is damaged (SHA-256 mismatch).", generation);
                     }
-                    // Pass 2: each winning page, written once at its place.
-                    for (int s = 0; s < segments.Count; s++)
+                    // Pass 2: each winning page, written once at its place; the segments are verified as they are read.
+                    var winners = new HashSet<WalSegment>(segmentsWithWinners.Select(i => segments[i]));
+                    var index = new Dictionary<WalSegment, int>();
+                    for (int s = 0; s < segments.Count; s++) index[segments[s]] = s;
+                    // Segments after the last one with a winner cannot change the result: not read.
+                    int lastNeeded = segmentsWithWinners.Count == 0 ? -1 : segmentsWithWinners.Max();
+                    var needed = segments.Take(lastNeeded + 1).ToList();
+                    bool ok = WalSegment.ReadMany(needed, seg => winners.Contains(seg), (seg, frame, page, bytes) =>
                     {
                         cancel.ThrowIfCancellationRequested();
-                        var seg = segments[s];
-                        if (!segmentsWithWinners.Contains(s)) continue;
-                        int segIndex = s;
-                        bool ok = seg.ReadFrames((frame, page, bytes) =>
+                        if (newest.TryGetValue(page, out var win) && win.Segment == index[seg] && win.Frame == frame)
                         {
-                            if (newest.TryGetValue(page, out var win) && win.Segment == segIndex && win.Frame == frame)
-                            {
-                                output.Position = (long)(page - 1) * seg.PageSize;
-                                output.Write(bytes, 0, bytes.Length);
-                            }
-                        });
-                        if (!ok) throw Damaged(seg, database);
-                    }
+                            output.Position = (long)(page - 1) * seg.PageSize;
+                            output.Write(bytes, 0, bytes.Length);
+                        }
+                    }, out WalSegment damaged);
+                    if (!ok) throw Damaged(damaged, database);
+                    log?.Invoke($"Snapshot and {newest.Count:N0} changed page(s) from {needed.Count:N0} segment(s) written in {watch.Elapsed.TotalSeconds:F2} s.");
                     if (segments.Count > 0) output.SetLength((long)segments.Last().DatabasePages * segments.Last().PageSize);
                     output.Flush(true);
+                    log?.Invoke($"Flushed to disk at {watch.Elapsed.TotalSeconds:F2} s.");
                 }
                 using (var check = SqliteFile.OpenImmutable(temp))
                 {
                     string quick = Convert.ToString(SqliteFile.Scalar(check, "PRAGMA quick_check"), CultureInfo.InvariantCulture);
                     if (quick != "ok") throw new TursoBackupException(FailureKind.InvalidData, $"The restored database failed PRAGMA quick_check: {quick}.", target);
+                    log?.Invoke($"PRAGMA quick_check passed at {watch.Elapsed.TotalSeconds:F2} s.");
                 }
                 BackupInfo emergency = null;
                 if (exists)
@@ -197,6 +227,42 @@ namespace TursoBackup.Engine.Wal
             finally
             {
                 DurableFile.TryDelete(temp);
+            }
+        }
+
+        /// <summary>Copies the snapshot into the new file, leaving out the pages <paramref name="replaced"/> says (they are written later).</summary>
+        private static void CopySnapshotPages(Stream content, FileStream output, int pageSize, Func<uint, bool> replaced, CancellationToken cancel)
+        {
+            if (pageSize == 0)
+            {
+                ArtifactStreams.Pump(content, output, null);
+                return;
+            }
+            int perBuffer = Math.Max(1, (1 << 20) / pageSize);
+            var buffer = new byte[perBuffer * pageSize];
+            uint page = 1;
+            int n;
+            while ((n = SqliteFile.ReadFully(content, buffer, 0, buffer.Length)) > 0)
+            {
+                cancel.ThrowIfCancellationRequested();
+                int pages = (n + pageSize - 1) / pageSize;
+                int run = 0; // start of the current run of pages to write
+                for (int i = 0; i <= pages; i++)
+                {
+                    bool skip = i < pages && replaced(page + (uint)i);
+                    if (i == pages || skip)
+                    {
+                        int end = Math.Min(i * pageSize, n);
+                        if (end > run * pageSize)
+                        {
+                            output.Position = (long)(page - 1 + run) * pageSize;
+                            output.Write(buffer, run * pageSize, end - run * pageSize);
+                        }
+                        run = i + 1;
+                    }
+                }
+                page += (uint)pages;
+                if (n < buffer.Length) break;
             }
         }
 

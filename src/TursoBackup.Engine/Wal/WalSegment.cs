@@ -21,6 +21,7 @@ namespace TursoBackup.Engine.Wal
     public sealed class WalSegment
     {
         private static readonly byte[] Magic = Encoding.ASCII.GetBytes("TBWSEG01");
+        private static readonly byte[] PackMagic = Encoding.ASCII.GetBytes("TBWPAK01");
         // The last 16 bytes: the compressed body's length (u64 little-endian) and this marker. A segment cut short
         // (a crash, a partial copy) has no valid trailer, which a listing sees without decompressing anything.
         private static readonly byte[] TrailerMagic = Encoding.ASCII.GetBytes("TBWSEGOK");
@@ -104,7 +105,7 @@ namespace TursoBackup.Engine.Wal
             }
         }
 
-        private string HeaderJson() => Json.Write(new Dictionary<string, object>
+        private Dictionary<string, object> HeaderFields() => new Dictionary<string, object>
         {
             ["sequence"] = Sequence,
             ["captureTime"] = BackupManifest.Time(CaptureTime),
@@ -117,86 +118,178 @@ namespace TursoBackup.Engine.Wal
             ["bigEndianChecksums"] = BigEndianChecksums,
             ["databasePages"] = (long)DatabasePages,
             ["pages"] = Pages.Select(p => (object)(long)p).ToList(),
-        });
+        };
 
-        /// <summary>Reads a segment's header; null when the file is damaged or truncated in its header.</summary>
+        private string HeaderJson() => Json.Write(HeaderFields());
+
+        private static WalSegment FromFields(Dictionary<string, object> d)
+        {
+            long L(string k) => Convert.ToInt64(d[k], CultureInfo.InvariantCulture);
+            return new WalSegment
+            {
+                Sequence = L("sequence"),
+                CaptureTime = BackupManifest.ParseTime((string)d["captureTime"]),
+                PageSize = (int)L("pageSize"),
+                Salt1 = (uint)L("salt1"),
+                Salt2 = (uint)L("salt2"),
+                FirstFrame = L("firstFrame"),
+                Seed0 = (uint)L("seed0"),
+                Seed1 = (uint)L("seed1"),
+                BigEndianChecksums = (bool)d["bigEndianChecksums"],
+                DatabasePages = (uint)L("databasePages"),
+                Pages = ((List<object>)d["pages"]).Select(p => (uint)Convert.ToInt64(p, CultureInfo.InvariantCulture)).ToArray(),
+            };
+        }
+
+        /// <summary>Reads a segment file's header; null when the file is damaged or truncated, or is a pack.</summary>
         public static WalSegment ReadHeader(string path)
+        {
+            var list = ReadFile(path);
+            return list != null && list.Count == 1 && !list[0].InPack ? list[0] : null;
+        }
+
+        /// <summary>
+        /// The segments a file holds: one for a segment file, several for a pack (see <see cref="WritePack"/>), in order.
+        /// Null when the file is damaged or truncated (its header or trailer does not hold) — seen without decompressing.
+        /// </summary>
+        public static List<WalSegment> ReadFile(string path)
         {
             try
             {
                 using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
                 {
                     var magic = new byte[8];
-                    if (SqliteFile.ReadFully(fs, magic, 0, 8) < 8 || !magic.SequenceEqual(Magic)) return null;
+                    if (SqliteFile.ReadFully(fs, magic, 0, 8) < 8) return null;
+                    bool pack = magic.SequenceEqual(PackMagic);
+                    if (!pack && !magic.SequenceEqual(Magic)) return null;
                     var len = new byte[4];
                     if (SqliteFile.ReadFully(fs, len, 0, 4) < 4) return null;
                     int n = (int)BitConverter.ToUInt32(len, 0);
-                    if (n <= 0 || n > 64 << 20) return null;
+                    if (n <= 0 || n > 256 << 20) return null;
                     var json = new byte[n];
                     if (SqliteFile.ReadFully(fs, json, 0, n) < n) return null;
-                    var d = (Dictionary<string, object>)Json.Parse(Encoding.UTF8.GetString(json));
                     if (fs.Length < 12 + n + TrailerSize) return null;
                     var trailer = new byte[TrailerSize];
                     fs.Position = fs.Length - TrailerSize;
                     SqliteFile.ReadFully(fs, trailer, 0, TrailerSize);
                     if (!trailer.Skip(8).SequenceEqual(TrailerMagic) || (long)BitConverter.ToUInt64(trailer, 0) != fs.Length - TrailerSize - (12 + n)) return null;
-                    long L(string k) => Convert.ToInt64(d[k], CultureInfo.InvariantCulture);
-                    return new WalSegment
+                    var d = (Dictionary<string, object>)Json.Parse(Encoding.UTF8.GetString(json));
+                    var list = new List<WalSegment>();
+                    if (pack)
                     {
-                        Path = path,
-                        Sequence = L("sequence"),
-                        CaptureTime = BackupManifest.ParseTime((string)d["captureTime"]),
-                        PageSize = (int)L("pageSize"),
-                        Salt1 = (uint)L("salt1"),
-                        Salt2 = (uint)L("salt2"),
-                        FirstFrame = L("firstFrame"),
-                        Seed0 = (uint)L("seed0"),
-                        Seed1 = (uint)L("seed1"),
-                        BigEndianChecksums = (bool)d["bigEndianChecksums"],
-                        DatabasePages = (uint)L("databasePages"),
-                        Pages = ((List<object>)d["pages"]).Select(p => (uint)Convert.ToInt64(p, CultureInfo.InvariantCulture)).ToArray(),
-                        BodyOffset = 12 + n,
-                        StoredBytes = fs.Length,
-                    };
+                        int level = (int)Convert.ToInt64(d["level"], CultureInfo.InvariantCulture);
+                        long before = 0;
+                        foreach (Dictionary<string, object> sub in (List<object>)d["segments"])
+                        {
+                            var seg = FromFields(sub);
+                            seg.FramesBefore = before;
+                            seg.PackLevel = level;
+                            before += seg.Pages.Length;
+                            list.Add(seg);
+                        }
+                        if (list.Count == 0) return null;
+                    }
+                    else
+                    {
+                        list.Add(FromFields(d));
+                    }
+                    foreach (var seg in list)
+                    {
+                        seg.Path = path;
+                        seg.BodyOffset = 12 + n;
+                        seg.StoredBytes = fs.Length;
+                    }
+                    return list;
                 }
             }
-            catch (Exception ex) when (ex is FormatException || ex is InvalidCastException || ex is KeyNotFoundException || ex is IOException || ex is OverflowException)
+            catch (Exception ex) when (ex is FormatException || ex is InvalidCastException || ex is KeyNotFoundException || ex is IOException || ex is OverflowException || ex is NullReferenceException)
             {
                 return null;
             }
         }
 
+        /// <summary>Reads every frame of this segment alone (verified as in <see cref="ReadMany"/>); false when damaged.</summary>
+        public bool ReadFrames(Action<int, uint, byte[]> onFrame) =>
+            ReadMany(new[] { this }, _ => onFrame != null, (seg, frame, page, bytes) => onFrame(frame, page, bytes), out _);
+
         /// <summary>
-        /// Reads every frame, checking salts and the cumulative checksum chain, and calls <paramref name="onFrame"/>
-        /// (frame index within the segment, page number, page bytes). Returns false when the segment is damaged: then
-        /// nothing of it may be applied (the caller must have verified before writing anything).
+        /// Reads the frames of consecutive segments, one decompression per file, checking each frame's page number and
+        /// salts against the header and SQLite's cumulative checksum chain from the segment's seed, and that the segment
+        /// ends on a commit. Calls <paramref name="onFrame"/> (segment, frame index within it, page number, page bytes —
+        /// the buffer is reused) for the segments <paramref name="wanted"/> says; the others are read and verified only.
+        /// Returns false, with the first damaged segment, when one is damaged: nothing of it may be used.
         /// </summary>
-        public bool ReadFrames(Action<int, uint, byte[]> onFrame)
+        public static bool ReadMany(IReadOnlyList<WalSegment> segments, Func<WalSegment, bool> wanted, Action<WalSegment, int, uint, byte[]> onFrame, out WalSegment damaged)
         {
+            damaged = null;
+            int i = 0;
+            while (i < segments.Count)
+            {
+                // The run of segments that share this file, in file order.
+                int end = i + 1;
+                while (end < segments.Count && segments[end].Path == segments[i].Path && segments[end].FramesBefore > segments[end - 1].FramesBefore) end++;
+                if (!ReadRun(segments, i, end, wanted, onFrame, null, out damaged)) return false;
+                i = end;
+            }
+            return true;
+        }
+
+        private static bool ReadRun(IReadOnlyList<WalSegment> segments, int from, int to, Func<WalSegment, bool> wanted, Action<WalSegment, int, uint, byte[]> onFrame,
+            Action<WalSegment, byte[]> onRawFrame, out WalSegment damaged)
+        {
+            var first = segments[from];
+            damaged = first;
             try
             {
-                using (var fs = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
+                using (var fs = new FileStream(first.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
                 {
-                    fs.Position = BodyOffset;
+                    fs.Position = first.BodyOffset;
                     using (var z = ArtifactStreams.Decompress(fs, CompressionKind.Zstd))
                     {
-                        var frame = new byte[WalFile.FrameHeaderSize + PageSize];
-                        var page = new byte[PageSize];
-                        uint s0 = Seed0, s1 = Seed1;
-                        for (int i = 0; i < Pages.Length; i++)
+                        byte[] frame = null;
+                        byte[] page = null;
+                        // Frames of the file's segments before the first one asked for are skipped (a pack read from the middle).
+                        if (first.FramesBefore > 0)
                         {
-                            if (SqliteFile.ReadFully(z, frame, 0, frame.Length) < frame.Length) return false;
-                            if (WalFile.BigEndian(frame, 0) != Pages[i] || WalFile.BigEndian(frame, 8) != Salt1 || WalFile.BigEndian(frame, 12) != Salt2) return false;
-                            WalFile.Checksum(frame, 0, 8, BigEndianChecksums, ref s0, ref s1);
-                            WalFile.Checksum(frame, WalFile.FrameHeaderSize, PageSize, BigEndianChecksums, ref s0, ref s1);
-                            if (s0 != WalFile.BigEndian(frame, 16) || s1 != WalFile.BigEndian(frame, 20)) return false;
-                            if (i == Pages.Length - 1 && WalFile.BigEndian(frame, 4) == 0) return false; // must end on a commit
-                            if (onFrame != null)
+                            var skip = new byte[1 << 16];
+                            long left = first.FramesBefore * (WalFile.FrameHeaderSize + (long)first.PageSize);
+                            while (left > 0)
                             {
-                                Buffer.BlockCopy(frame, WalFile.FrameHeaderSize, page, 0, PageSize);
-                                onFrame(i, Pages[i], page);
+                                int n = z.Read(skip, 0, (int)Math.Min(skip.Length, left));
+                                if (n <= 0) return false;
+                                left -= n;
                             }
                         }
+                        for (int s = from; s < to; s++)
+                        {
+                            var seg = segments[s];
+                            damaged = seg;
+                            if (s > from && seg.FramesBefore != segments[s - 1].FramesBefore + segments[s - 1].Pages.Length) return false;
+                            int frameSize = WalFile.FrameHeaderSize + seg.PageSize;
+                            if (frame == null || frame.Length != frameSize)
+                            {
+                                frame = new byte[frameSize];
+                                page = new byte[seg.PageSize];
+                            }
+                            bool deliver = onFrame != null && wanted(seg);
+                            uint s0 = seg.Seed0, s1 = seg.Seed1;
+                            for (int f = 0; f < seg.Pages.Length; f++)
+                            {
+                                if (SqliteFile.ReadFully(z, frame, 0, frame.Length) < frame.Length) return false;
+                                if (WalFile.BigEndian(frame, 0) != seg.Pages[f] || WalFile.BigEndian(frame, 8) != seg.Salt1 || WalFile.BigEndian(frame, 12) != seg.Salt2) return false;
+                                WalFile.Checksum(frame, 0, 8, seg.BigEndianChecksums, ref s0, ref s1);
+                                WalFile.Checksum(frame, WalFile.FrameHeaderSize, seg.PageSize, seg.BigEndianChecksums, ref s0, ref s1);
+                                if (s0 != WalFile.BigEndian(frame, 16) || s1 != WalFile.BigEndian(frame, 20)) return false;
+                                if (f == seg.Pages.Length - 1 && WalFile.BigEndian(frame, 4) == 0) return false; // must end on a commit
+                                onRawFrame?.Invoke(seg, frame);
+                                if (deliver)
+                                {
+                                    Buffer.BlockCopy(frame, WalFile.FrameHeaderSize, page, 0, seg.PageSize);
+                                    onFrame(seg, f, seg.Pages[f], page);
+                                }
+                            }
+                        }
+                        damaged = null;
                         return true;
                     }
                 }
@@ -206,5 +299,66 @@ namespace TursoBackup.Engine.Wal
                 return false;
             }
         }
+
+        /// <summary>Whether this segment lives in a pack (then <see cref="Path"/> is the pack's file).</summary>
+        public bool InPack => PackLevel > 0;
+
+        /// <summary>The pack's level (1: made of segment files, n + 1: made of level-n packs); 0 for a segment file.</summary>
+        public int PackLevel { get; private set; }
+
+        /// <summary>Frames of the same file's segments before this one (0 for a segment file).</summary>
+        public long FramesBefore { get; private set; }
+
+        /// <summary>
+        /// Writes consecutive segments (read and verified from their files) into one pack: <c>"TBWPAK01"</c>, header length
+        /// (u32 little-endian), header JSON (<c>level</c> and every segment's header, unchanged — capture times, salts,
+        /// seeds, pages), the frames of all of them in one Zstandard stream, and the trailer of a segment file. Capture
+        /// times are kept per segment, so a pack restores to exactly the same points as the files it replaces; only the
+        /// number of files (and a restore's per-file cost) goes down. Temporary name, fsync, rename; returns the stored size,
+        /// or -1 when a source is damaged (then nothing is written).
+        /// </summary>
+        public static long WritePack(IReadOnlyList<WalSegment> segments, string packPath, int level)
+        {
+            string dir = System.IO.Path.GetDirectoryName(packPath);
+            string temp = packPath + ".partial";
+            var fields = new List<object>();
+            foreach (var seg in segments) fields.Add(seg.HeaderFields());
+            byte[] headerBytes = new UTF8Encoding(false).GetBytes(Json.Write(new Dictionary<string, object> { ["level"] = (long)level, ["segments"] = fields }));
+            long raw = segments.Sum(x => (long)x.Pages.Length * (WalFile.FrameHeaderSize + x.PageSize));
+            try
+            {
+                using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+                {
+                    OwnerOnly.File(temp);
+                    file.Write(PackMagic, 0, PackMagic.Length);
+                    file.Write(BitConverter.GetBytes((uint)headerBytes.Length), 0, 4);
+                    file.Write(headerBytes, 0, headerBytes.Length);
+                    long bodyStart = file.Position;
+                    using (var z = ArtifactStreams.Compress(file, CompressionKind.Zstd, workers: raw >= ParallelCompressionBytes ? (int?)null : 0))
+                    {
+                        // The frames with their 24-byte headers, as they were archived (the checksums cover them), verified on the way.
+                        int i = 0;
+                        while (i < segments.Count)
+                        {
+                            int end = i + 1;
+                            while (end < segments.Count && segments[end].Path == segments[i].Path && segments[end].FramesBefore > segments[end - 1].FramesBefore) end++;
+                            if (!ReadRun(segments, i, end, null, null, (seg, frame) => z.Write(frame, 0, frame.Length), out _)) return -1;
+                            i = end;
+                        }
+                    }
+                    file.Write(BitConverter.GetBytes((ulong)(file.Position - bodyStart)), 0, 8);
+                    file.Write(TrailerMagic, 0, TrailerMagic.Length);
+                    file.Flush(true);
+                }
+                File.Move(temp, packPath);
+                DurableFile.FlushDirectory(dir);
+                return new FileInfo(packPath).Length;
+            }
+            finally
+            {
+                DurableFile.TryDelete(temp);
+            }
+        }
+
     }
 }

@@ -59,7 +59,7 @@ namespace TursoBackup.Cmdlets
             WalArchiver archiver = null;
             try
             {
-                archiver = new WalArchiver(source, vault, Name) { Log = WriteVerbose, SnapshotInterval = SnapshotInterval, Retention = Retention };
+                archiver = new WalArchiver(source, vault, Name) { Log = VerboseFromAnyThread, SnapshotInterval = SnapshotInterval, Retention = Retention };
             }
             catch (TursoBackupException ex)
             {
@@ -81,6 +81,7 @@ namespace TursoBackup.Cmdlets
                         token.WaitHandle.WaitOne(TimeSpan.FromSeconds(5));
                         continue;
                     }
+                    FlushVerbose();
                     Accumulate(total, status);
                     if (status.NewGenerationReason != null) WriteObject(status);
                     if (sinceStatus.Elapsed >= StatusInterval)
@@ -91,6 +92,7 @@ namespace TursoBackup.Cmdlets
                     token.WaitHandle.WaitOne(SyncInterval);
                 }
                 TryRun(() => archiver.Seal(CancellationToken.None), source);
+                FlushVerbose();
                 WriteObject(total);
             }
         }

@@ -37,13 +37,14 @@ namespace TursoBackup.Cmdlets
                 WalArchiveStatus status = null;
                 bool ok = TryRun(() =>
                 {
-                    using (var archiver = new WalArchiver(source, ResolveNewPath(Vault), Name) { Log = WriteVerbose, SnapshotInterval = SnapshotInterval, Retention = Retention })
+                    using (var archiver = new WalArchiver(source, ResolveNewPath(Vault), Name) { Log = VerboseFromAnyThread, SnapshotInterval = SnapshotInterval, Retention = Retention })
                     {
                         status = archiver.Sync(Cancellation);
                         // Between scheduled runs nobody holds the WAL: leave it fully archived and checkpointed.
                         archiver.Seal(Cancellation);
                     }
                 }, source);
+                FlushVerbose();
                 if (ok) WriteObject(status);
             }
         }

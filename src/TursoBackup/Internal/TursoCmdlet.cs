@@ -23,8 +23,36 @@ namespace TursoBackup.Internal
         /// <summary>This invocation's own progress activity id (never 0, never shared with another invocation).</summary>
         protected int ActivityId { get; private set; }
 
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> verboseQueue = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        private int pipelineThread;
+
+        /// <summary>
+        /// A log callback for engine classes that may call it from their own threads (the archiver's background
+        /// checkpoints and compactions): on the pipeline thread it writes at once, from others it queues the message
+        /// for <see cref="FlushVerbose"/> — PowerShell only accepts Write* calls from the pipeline thread.
+        /// </summary>
+        protected void VerboseFromAnyThread(string message)
+        {
+            if (Thread.CurrentThread.ManagedThreadId == pipelineThread)
+            {
+                FlushVerbose();
+                WriteVerbose(message);
+            }
+            else
+            {
+                verboseQueue.Enqueue(message);
+            }
+        }
+
+        /// <summary>Writes the messages other threads queued (call on the pipeline thread).</summary>
+        protected void FlushVerbose()
+        {
+            while (verboseQueue.TryDequeue(out var message)) WriteVerbose(message);
+        }
+
         protected override void BeginProcessing()
         {
+            pipelineThread = Thread.CurrentThread.ManagedThreadId;
             cancellation = new CancellationTokenSource();
             ActivityId = NewActivityId();
             NativeSqlite.EnsureInitialized();
