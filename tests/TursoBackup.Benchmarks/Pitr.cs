@@ -102,6 +102,9 @@ namespace TursoBackup.Benchmarks
         public long RowsExpected;
         public string Error;
         public double Cp, CpSync;
+        /// <summary>Ours only: the same restore in-process (WalRestore.Restore), without the console host's start-up.</summary>
+        public List<double> EngineSeconds = new List<double>();
+        public double EngineBest => EngineSeconds.Count == 0 ? double.NaN : EngineSeconds.Min();
         public double Best => Seconds.Count == 0 ? double.NaN : Seconds.Min();
         public double Median => Seconds.Count == 0 ? double.NaN : Stats.Percentile(Seconds.ToArray(), 50);
     }
@@ -274,6 +277,11 @@ namespace TursoBackup.Benchmarks
                         string ts = stamp ?? DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
                         s = Tools.Run("/usr/bin/env", "dotnet", host, "-Module", module, "-Command",
                             $"Restore-TursoPointInTime -Confirm:$false -Vault '{r.Archive}' -Database app -Timestamp '{ts}' -Destination '{target}' | Out-Null");
+                        foreach (var f in new[] { target, target + "-wal", target + "-shm" }) if (File.Exists(f)) File.Delete(f);
+                        Tools.SyncAll();
+                        var engine = Stopwatch.StartNew();
+                        WalRestore.Restore(r.Archive, "app", DateTimeOffset.Parse(ts, CultureInfo.InvariantCulture), target, false, _ => null, DateTimeOffset.UtcNow);
+                        if (i > 0) result.EngineSeconds.Add(engine.Elapsed.TotalSeconds);
                     }
                     else
                     {

@@ -190,6 +190,40 @@ public sealed class WalArchiveTests : IDisposable
         Assert.False(File.Exists(P("after-damage.db")));
     }
 
+    /// <summary>
+    /// A transaction that commits between the sync's clock reading and the snapshot's copy is in the snapshot, so the
+    /// snapshot must be stamped after the copy: a restore to its stamp never holds anything committed later.
+    /// (Found by the SIGKILL test under load: a new generation's snapshot held rows stamped after its time.)
+    /// </summary>
+    [Fact]
+    public void ASnapshotIsStampedAfterItsCopy()
+    {
+        string db = P("stamp.db");
+        using var writer = SqliteFile.OpenOrCreate(db);
+        Exec(writer, "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, at INTEGER);");
+        int calls = 0;
+        DateTimeOffset Clock()
+        {
+            var now = DateTimeOffset.UtcNow;
+            if (++calls == 2)
+            {
+                // Right after the sync read the clock: a commit lands before the snapshot copy starts.
+                Thread.Sleep(20);
+                Exec(writer, $"INSERT INTO t(at) VALUES ({DateTimeOffset.UtcNow.UtcTicks});");
+            }
+            return now;
+        }
+        using (var archiver = new WalArchiver(db, P("vault"), "stamp", Clock)) archiver.Sync();
+        var window = WalRestore.Window(P("vault"), "stamp");
+        var result = WalRestore.Restore(P("vault"), "stamp", window.Earliest!.Value, P("stamp-restored.db"), false, _ => null, DateTimeOffset.UtcNow);
+        using var r = SqliteFile.OpenReadOnly(result.Destination);
+        foreach (var at in new[] { SqliteFile.Scalar(r, "SELECT max(at) FROM t") }.Where(v => v is long).Cast<long>())
+        {
+            Assert.True(at <= window.Earliest!.Value.UtcTicks, $"a row committed at {new DateTime(at):O} is in the snapshot stamped {window.Earliest:O}");
+        }
+        Assert.True(calls >= 3);
+    }
+
     [Fact]
     public void ADatabaseNotInWalModeIsAClearError()
     {

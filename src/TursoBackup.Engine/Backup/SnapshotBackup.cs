@@ -165,9 +165,10 @@ namespace TursoBackup.Engine.Backup
                             using (var output = compressed ? (Stream)new TeeStream(copy, compressor) : compressor)
                             using (BeginSnapshot(src, source))
                             {
-                                pointInTime = clock();
                                 Log?.Invoke($"Copying '{source}' ({journalMode} mode) page by page inside a read transaction" + (compressed ? $", compressing with {request.Compression}." : "."));
                                 PageCopy.Copy(source, IsWal(journalMode), output, progress, cancel);
+                                // The copy holds what was committed when it read the WAL: stamped after, never before.
+                                pointInTime = clock();
                             }
                             sha = hashing.Finish();
                         }

@@ -26,14 +26,15 @@ namespace TursoBackup.Engine.IO
 
         /// <param name="workers">Zstandard worker threads; null: <see cref="ZstdWorkers"/>. Small, frequent pieces (WAL segments)
         /// pass 0: starting workers costs more than it saves there.</param>
-        public static Stream Compress(Stream destination, CompressionKind compression, int? workers = null)
+        /// <param name="level">Zstandard level; null: <see cref="ZstdLevel"/> (negative levels are zstd's fast modes).</param>
+        public static Stream Compress(Stream destination, CompressionKind compression, int? workers = null, int? level = null)
         {
             switch (compression)
             {
                 case CompressionKind.None: return new NonClosingStream(destination);
                 case CompressionKind.Gzip: return new GZipStream(destination, CompressionLevel.Fastest, leaveOpen: true);
                 case CompressionKind.Zstd:
-                    var zstd = new ZstdSharp.CompressionStream(destination, ZstdLevel, BufferSize, leaveOpen: true);
+                    var zstd = new ZstdSharp.CompressionStream(destination, level ?? ZstdLevel, BufferSize, leaveOpen: true);
                     int threads = workers ?? ZstdWorkers;
                     if (threads > 0) zstd.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_nbWorkers, threads);
                     return zstd;

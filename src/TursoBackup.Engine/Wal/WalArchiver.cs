@@ -145,6 +145,7 @@ namespace TursoBackup.Engine.Wal
                 StartGeneration(null, now, cancel);
                 status.NewGenerationReason = "snapshot interval";
             }
+            if (state.LastSyncAt > now) now = state.LastSyncAt; // a new generation's snapshot is stamped after its copy
             state.LastSyncAt = now;
             state.Save(layout.StatePath);
             PruneGenerations(now);
@@ -185,6 +186,8 @@ namespace TursoBackup.Engine.Wal
             Sync(cancel);
             WaitForCheckpoint();
             Checkpoint(cancel);
+            // Pack what is due, so a scheduled Sync-TursoWalArchive (which seals every run) keeps the chain short too.
+            if (state.NextSegment - 1 - packedThrough >= PackFanIn) Compact(state.Generation);
             lock (gate) state.Save(layout.StatePath);
         }
 
@@ -239,11 +242,7 @@ namespace TursoBackup.Engine.Wal
 
         private void StartGeneration(string lossReason, DateTimeOffset now, CancellationToken cancel)
         {
-            if (lossReason != null && state != null)
-            {
-                // At the last sync the WAL was fully archived, so whatever was lost was committed after it.
-                layout.AppendGap(new RestoreGap { From = state.LastSyncAt, To = now, Reason = lossReason });
-            }
+            var lostSince = lossReason != null && state != null ? state.LastSyncAt : (DateTimeOffset?)null;
             string generation = BackupVault.NewBackupId(now);
             packedThrough = 0;
             string dir = layout.GenerationPath(generation);
@@ -267,6 +266,14 @@ namespace TursoBackup.Engine.Wal
                     sha = hashing.Finish();
                 }
                 file.Flush(true);
+            }
+            // The snapshot holds every transaction committed when the copy read the WAL, which is after the sync's
+            // clock reading: it is stamped with the time after the copy, so nothing in it is later than its stamp.
+            now = clock();
+            if (lostSince.HasValue)
+            {
+                // At the last sync the WAL was fully archived, so whatever was lost was committed after it.
+                layout.AppendGap(new RestoreGap { From = lostSince.Value, To = now, Reason = lossReason });
             }
             File.Move(snapshot + ".partial", snapshot);
             DurableFile.WriteAllText(layout.SnapshotInfoPath(generation), Json.Write(new Dictionary<string, object>

@@ -34,6 +34,10 @@ namespace TursoBackup.Cmdlets
         [Parameter]
         public SwitchParameter Force { get; set; }
 
+        /// <summary>Also runs PRAGMA quick_check on the restored file (a full read of it) before it replaces anything.</summary>
+        [Parameter]
+        public SwitchParameter Check { get; set; }
+
         protected override void ProcessRecord()
         {
             DateTimeOffset at = default(DateTimeOffset);
@@ -62,7 +66,7 @@ namespace TursoBackup.Cmdlets
             try
             {
                 result = WalRestore.Restore(vault.Root, Database, at, target, exists, existing => EmergencyBackup(existing, vault.Root, "before-pitr"),
-                    DateTimeOffset.UtcNow, WriteVerbose, Cancellation);
+                    DateTimeOffset.UtcNow, WriteVerbose, Cancellation, Check);
             }
             catch (TursoBackupException ex)
             {
