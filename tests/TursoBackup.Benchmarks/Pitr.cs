@@ -22,6 +22,9 @@ namespace TursoBackup.Benchmarks
         public string DocPath { get; private set; }
         public bool SkipSteady { get; private set; }
         public bool Keep { get; private set; }
+        /// <summary>The -SyncInterval sweep (ms): lag and writer throughput under a flat-out writer on the steady-size database, and idle cost.</summary>
+        public int[] Intervals { get; private set; } = { 25, 50, 100, 250, 1000 };
+        public int SweepTransactions { get; private set; } = 30_000;
 
         public static PitrOptions Parse(string[] args)
         {
@@ -38,6 +41,8 @@ namespace TursoBackup.Benchmarks
                     case "--steady-minutes": o.SteadyMinutes = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--no-steady": o.SkipSteady = true; break;
                     case "--keep": o.Keep = true; break;
+                    case "--intervals": o.Intervals = Next().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray(); break;
+                    case "--sweep-transactions": o.SweepTransactions = int.Parse(Next()); break;
                     case "--sync-interval": o.SyncIntervalMs = int.Parse(Next()); break;
                     case "--runs": o.Runs = Math.Max(1, int.Parse(Next())); break;
                     case "--wait-load": o.WaitLoad = double.Parse(Next(), CultureInfo.InvariantCulture); break;
@@ -67,6 +72,8 @@ namespace TursoBackup.Benchmarks
                 if (SteadyMinutes != 3) parts.Add("--steady-minutes " + SteadyMinutes.ToString(CultureInfo.InvariantCulture));
             }
             if (SyncIntervalMs != 100) parts.Add("--sync-interval " + SyncIntervalMs);
+            if (!Intervals.SequenceEqual(new[] { 25, 50, 100, 250, 1000 })) parts.Add("--intervals " + string.Join(",", Intervals));
+            if (SweepTransactions != 30_000) parts.Add("--sweep-transactions " + SweepTransactions);
             if (Runs != 3) parts.Add("--runs " + Runs);
             if (WaitLoad.HasValue) parts.Add("--wait-load " + WaitLoad.Value.ToString(CultureInfo.InvariantCulture));
             parts.Add("--write-doc");
@@ -135,6 +142,7 @@ namespace TursoBackup.Benchmarks
         public readonly List<ArchiverRun> Flat = new List<ArchiverRun>();
         public readonly List<ArchiverRun> Steady = new List<ArchiverRun>();
         public readonly List<RestoreRun> Restores = new List<RestoreRun>();
+        public readonly List<(int IntervalMs, ArchiverRun Run, double IdleCpuPerMinute)> Sweep = new List<(int, ArchiverRun, double)>();
         public double LoadAtStart;
         public TimeSpan Elapsed;
         public long BigBytes, SteadyBytes;
@@ -198,6 +206,21 @@ namespace TursoBackup.Benchmarks
                     Restores.Add(RestoreTo(r, null, "end of the steady writer", count));
                 }
             }
+            // ---- -SyncInterval sweep: flat-out lag and throughput on the smaller database, and what an idle archiver costs
+            if (o.Intervals.Length > 0)
+            {
+                string sweepBase = Path.Combine(work, "sweep-base.db");
+                File.Copy(Workload.Ensure(o.Dir, o.SteadySizeMiB, false), sweepBase);
+                PitrWriter.Prepare(sweepBase);
+                if (SteadyBytes == 0) SteadyBytes = new FileInfo(sweepBase).Length;
+                foreach (int ms in o.Intervals)
+                {
+                    var run = Archive("TursoBackup", sweepBase, $"sweep-{ms}ms", o.SweepTransactions, 0, ms);
+                    double idle = IdleCpu(sweepBase, ms);
+                    Console.Error.WriteLine($"  idle: {idle:F2} CPU-seconds per minute");
+                    Sweep.Add((ms, run, idle));
+                }
+            }
             Elapsed = total.Elapsed;
             var report = new PitrReport(this, o);
             Console.WriteLine(report.Tables());
@@ -212,8 +235,9 @@ namespace TursoBackup.Benchmarks
         }
 
         /// <summary>Runs the writer on a fresh copy of <paramref name="baseDb"/> with the named archiver (or none) beside it.</summary>
-        private ArchiverRun Archive(string name, string baseDb, string scenario, int count, double rate)
+        private ArchiverRun Archive(string name, string baseDb, string scenario, int count, double rate, int? syncIntervalMs = null)
         {
+            int interval = syncIntervalMs ?? o.SyncIntervalMs;
             Console.Error.WriteLine($"[pitr] {scenario} writer ({count:N0} transactions{(rate > 0 ? $" at {rate}/s" : ", flat out")}) with {name}");
             string dir = Path.Combine(work, scenario + "-" + name.ToLowerInvariant());
             Directory.CreateDirectory(dir);
@@ -227,7 +251,7 @@ namespace TursoBackup.Benchmarks
             if (name == "TursoBackup")
             {
                 archiver = StartProcess("dotnet", host, "-Module", module, "-Command",
-                    $"Start-TursoWalArchive -Path '{db}' -Vault '{archive}' -Name app -SyncInterval ([TimeSpan]::FromMilliseconds({o.SyncIntervalMs})) -StatusInterval ([TimeSpan]::FromHours(1))");
+                    $"Start-TursoWalArchive -Path '{db}' -Vault '{archive}' -Name app -SyncInterval ([TimeSpan]::FromMilliseconds({interval})) -StatusInterval ([TimeSpan]::FromHours(1))");
                 WaitFor(() => new WalArchiveLayout(archive, "app").Generations().Any(g => File.Exists(new WalArchiveLayout(archive, "app").SnapshotInfoPath(g))), archiver, "our first snapshot");
             }
             else if (name == "Litestream")
@@ -247,9 +271,18 @@ namespace TursoBackup.Benchmarks
                 Thread.Sleep(3000); // let both archivers capture the tail (Litestream syncs every second)
                 Stop(archiver);
                 run.ArchiveBytes = PitrReplay.FolderBytes(archive);
-                var (snapshot, steps) = name == "TursoBackup" ? PitrReplay.Ours(archive, "app") : PitrReplay.Litestream(archive);
-                run.Units = steps.Count;
-                var replay = PitrReplay.Replay(Path.Combine(dir, "replay.db"), snapshot, steps);
+                List<(DateTime At, long MaxId)> replay;
+                if (name == "TursoBackup")
+                {
+                    replay = PitrReplay.ReplayOurs(Path.Combine(dir, "replay.db"), archive, "app");
+                    run.Units = replay.Count;
+                }
+                else
+                {
+                    var (snapshot, steps) = PitrReplay.Litestream(archive);
+                    run.Units = steps.Count;
+                    replay = PitrReplay.Replay(Path.Combine(dir, "replay.db"), snapshot, steps);
+                }
                 (run.LagMs, run.NeverArchived) = PitrReplay.Lags(run.FirstId, run.Committed, replay);
                 Console.Error.WriteLine($"  {run.Units:N0} units, {run.ArchiveBytes / 1048576.0:F1} MiB; lag p50 {run.Percentile(50):F0} ms, p99 {run.Percentile(99):F0} ms, max {run.Percentile(100):F0} ms; never archived {run.NeverArchived}");
             }
@@ -307,6 +340,37 @@ namespace TursoBackup.Benchmarks
                 Console.Error.WriteLine($"  best {result.Best:F2} s, median {result.Median:F2} s; holds {result.RowsPresent:N0} of the {result.RowsExpected:N0} transactions committed by then");
             }
             return result;
+        }
+
+        /// <summary>CPU seconds per minute of an archiver on a database nobody writes (after its first snapshot), over 20 s.</summary>
+        private double IdleCpu(string baseDb, int intervalMs)
+        {
+            string dir = Path.Combine(work, $"idle-{intervalMs}ms");
+            Directory.CreateDirectory(dir);
+            string db = Path.Combine(dir, "app.db");
+            File.Copy(baseDb, db);
+            string vault = Path.Combine(dir, "vault");
+            var p = StartProcess("dotnet", host, "-Module", module, "-Command",
+                $"Start-TursoWalArchive -Path '{db}' -Vault '{vault}' -Name app -SyncInterval ([TimeSpan]::FromMilliseconds({intervalMs})) -StatusInterval ([TimeSpan]::FromHours(1))");
+            WaitFor(() => new WalArchiveLayout(vault, "app").Generations().Any(g => File.Exists(new WalArchiveLayout(vault, "app").SnapshotInfoPath(g))), p, "our first snapshot");
+            Thread.Sleep(2000);
+            double Cpu() => CpuSeconds(p.Id);
+            double before = Cpu();
+            var watch = Stopwatch.StartNew();
+            Thread.Sleep(20_000);
+            double used = Cpu() - before;
+            double minutes = watch.Elapsed.TotalMinutes;
+            Stop(p);
+            Directory.Delete(dir, true);
+            return used / minutes;
+        }
+
+        /// <summary>User + system CPU time of a process so far (Linux /proc).</summary>
+        private static double CpuSeconds(int pid)
+        {
+            var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')').Last().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            // After "(comm)": state is field 3; utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 here.
+            return (long.Parse(fields[11]) + long.Parse(fields[12])) / 100.0;
         }
 
         /// <summary>cp (and cp + fsync) of a file of the restored size, best of o.Runs after a warm-up.</summary>

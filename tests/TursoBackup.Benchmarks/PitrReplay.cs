@@ -50,28 +50,45 @@ namespace TursoBackup.Benchmarks
 
         // ---- TursoBackup's archive ----
 
-        /// <summary>Our archive: the snapshot of the (single) generation, then each segment at its capture time.</summary>
-        public static (Action<Stream> Snapshot, List<ArchiveStep> Steps) Ours(string vault, string database)
+        /// <summary>
+        /// Our archive: the snapshot of the (single) generation, then each segment (from segment files and packs, each
+        /// file decompressed once) at its capture time; the probe runs after each segment's last frame.
+        /// </summary>
+        public static List<(DateTime At, long MaxId)> ReplayOurs(string work, string vault, string database)
         {
             var layout = new WalArchiveLayout(vault, database);
             var generations = layout.Generations();
             if (generations.Count != 1) throw new InvalidOperationException($"expected one WAL generation of {database}, found {generations.Count}");
             string generation = generations[0];
-            var steps = new List<ArchiveStep>();
-            foreach (var file in layout.SegmentFiles(generation))
+            var segments = WalRestore.ValidSegments(layout, generation, out string broken);
+            if (broken != null) throw new InvalidDataException(broken);
+            var result = new List<(DateTime, long)>();
+            if (File.Exists(work)) File.Delete(work);
+            using (var fs = new FileStream(work, FileMode.CreateNew, FileAccess.Write))
             {
-                var seg = WalSegment.ReadHeader(file) ?? throw new InvalidDataException("damaged segment " + file);
-                steps.Add(new ArchiveStep(seg.CaptureTime.UtcDateTime, seg.StoredBytes, fs =>
-                {
-                    if (!seg.ReadFrames((frame, page, bytes) =>
-                        {
-                            fs.Position = (long)(page - 1) * seg.PageSize;
-                            fs.Write(bytes, 0, bytes.Length);
-                        })) throw new InvalidDataException("damaged segment " + seg.Path);
-                    fs.SetLength((long)seg.DatabasePages * seg.PageSize);
-                }));
+                ArtifactStreams.ReadArtifact(layout.SnapshotPath(generation), CompressionKind.Zstd, content => ArtifactStreams.Pump(content, fs, null));
             }
-            return (out_ => ArtifactStreams.ReadArtifact(layout.SnapshotPath(generation), CompressionKind.Zstd, content => ArtifactStreams.Pump(content, out_, null)), steps);
+            using (var fs = new FileStream(work, FileMode.Open, FileAccess.ReadWrite))
+            {
+                WalSegment current = null;
+                void Probe(WalSegment done)
+                {
+                    fs.SetLength((long)done.DatabasePages * done.PageSize);
+                    fs.Flush();
+                    result.Add((done.CaptureTime.UtcDateTime, PitrWriter.MaxId(work)));
+                }
+                bool ok = WalSegment.ReadMany(segments, _ => true, (seg, frame, page, bytes) =>
+                {
+                    if (frame == 0 && current != null) Probe(current);
+                    current = seg;
+                    fs.Position = (long)(page - 1) * seg.PageSize;
+                    fs.Write(bytes, 0, bytes.Length);
+                }, out var damaged);
+                if (!ok) throw new InvalidDataException("damaged segment in " + damaged?.Path);
+                if (current != null) Probe(current);
+            }
+            File.Delete(work);
+            return result;
         }
 
         // ---- Litestream 0.3.13's file replica ----

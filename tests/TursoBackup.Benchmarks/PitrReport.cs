@@ -40,6 +40,16 @@ namespace TursoBackup.Benchmarks
                     sb.AppendLine($"| {r.Name} | {Ms(r.Percentile(50))} | {Ms(r.Percentile(99))} | {Ms(r.Percentile(100))} | {r.NeverArchived:N0} | {r.Units:N0} | {Mib(r.ArchiveBytes)} |");
                 }
             }
+            if (b.Sweep.Count > 0)
+            {
+                sb.AppendLine().AppendLine($"**`-SyncInterval`**: TursoBackup alone, {o.SweepTransactions:N0} transactions flat out on the {Mib(b.SteadyBytes > 0 ? b.SteadyBytes : 0)} database per interval; idle cost measured on the same database with no writer for 20 s.").AppendLine();
+                sb.AppendLine("| -SyncInterval | transactions/s | capture lag p50 | p99 | max | segments written | idle CPU per minute |");
+                sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|");
+                foreach (var (ms, r, idle) in b.Sweep)
+                {
+                    sb.AppendLine($"| {ms} ms | {r.TransactionsPerSecond:N0} | {Ms(r.Percentile(50))} | {Ms(r.Percentile(99))} | {Ms(r.Percentile(100))} | {r.Units:N0} | {idle:F2} s |");
+                }
+            }
             sb.AppendLine().AppendLine($"**Restores** (best of {o.Runs} after a warm-up run; each to a new file; `cp` of the restored file on the same disk for scale).").AppendLine();
             sb.AppendLine("| archive | restored to | best | median | vs. `cp` | vs. `cp` + fsync | Litestream ÷ ours | engine only (no host start-up) | restored size | transactions present / committed by then |");
             sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");

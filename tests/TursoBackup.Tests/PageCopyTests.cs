@@ -80,6 +80,46 @@ public sealed class PageCopyTests : IDisposable
         Assert.True(restarted.CommittedFrames < full.CommittedFrames);
     }
 
+    /// <summary>
+    /// A read transaction that began when the WAL was fully copied back holds read mark 0: checkpoints cannot write the
+    /// file, but the next writer restarts the WAL and overwrites its frames. If that happens between the WAL scan and
+    /// the page copy, the frames found by the scan are gone — the copy must notice and take the file alone (found as a
+    /// rare "database disk image is malformed" snapshot under a busy writer).
+    /// </summary>
+    [Fact]
+    public void AWalRestartedBetweenTheScanAndTheCopyIsNoticed()
+    {
+        using var w = WalDatabase("restart.db", out string path);
+        for (int i = 0; i < 300; i++) Exec(w, $"INSERT INTO t(v, b) VALUES ('row {i}', randomblob(1500));");
+        Exec(w, "PRAGMA wal_checkpoint(PASSIVE);"); // everything copied back, the WAL not restarted: its frames are still there
+        using var reader = SqliteFile.OpenReadOnly(path);
+        using var tx = reader.BeginTransaction(deferred: true);
+        long expected;
+        using (var cmd = reader.CreateCommand()) { cmd.Transaction = tx; cmd.CommandText = "SELECT count(*) FROM t"; expected = (long)cmd.ExecuteScalar()!; }
+        bool restarted = false;
+        PageCopy.AfterWalScan = () =>
+        {
+            // The next writer restarts the WAL (nothing left to copy back, no reader on a WAL frame) and overwrites it.
+            Exec(w, "DELETE FROM t WHERE id % 2 = 0; UPDATE t SET v = 'overwritten', b = randomblob(1700);");
+            restarted = WalFile.HeaderOnly(path + "-wal").Salt1 != 0;
+        };
+        string copy = Path.Combine(dir, "restart-copy.db");
+        try
+        {
+            using var output = new FileStream(copy, FileMode.CreateNew);
+            PageCopy.Copy(path, true, output, null, CancellationToken.None);
+        }
+        finally
+        {
+            PageCopy.AfterWalScan = null;
+        }
+        Assert.True(restarted);
+        using var c = SqliteFile.OpenImmutable(copy);
+        Assert.Equal("ok", SqliteFile.Scalar(c, "PRAGMA integrity_check"));
+        Assert.Equal(expected, (long)SqliteFile.Scalar(c, "SELECT count(*) FROM t"));
+        Assert.Equal(0L, (long)SqliteFile.Scalar(c, "SELECT count(*) FROM t WHERE v = 'overwritten'"));
+    }
+
     [Fact]
     public void ATornOrDamagedFrameEndsTheWalAtTheLastCommit()
     {

@@ -13,7 +13,10 @@ namespace TursoBackup.Engine.Sqlite
     /// <item>Rollback-journal modes: the read transaction's SHARED lock keeps every writer out of the database
     /// file, so the file is the snapshot.</item>
     /// <item>WAL mode: the read transaction pins a read mark M. Checkpoints may copy only frames ≤ M into the database
-    /// file, and the WAL cannot be restarted past M (or, with read lock 0, not backfilled at all). The WAL is read
+    /// file, and the WAL cannot be restarted past M. (With read mark 0 — the WAL fully copied back when the transaction
+    /// began — nothing can be backfilled at all, but the WAL can restart and be overwritten; every page laid over the
+    /// file is therefore read and then checked against its frame header, and a restart seen there means the file alone
+    /// is the snapshot: see <see cref="ReadFrameChecked"/>.) The WAL is read
     /// after the transaction began, up to its last valid commit frame F ≥ M, and the newest version of every page in
     /// frames ≤ F is laid over the file's pages. Every page a checkpoint may write during the copy comes from a frame
     /// ≤ M ≤ F and is therefore replaced, so the copy is exactly the database as of commit F — a transaction
@@ -54,6 +57,7 @@ namespace TursoBackup.Engine.Sqlite
             {
                 int pageSize = ReadPageSize(db);
                 WalFile wal = walMode ? WalFile.Read(databasePath + "-wal") : null;
+                AfterWalScan?.Invoke();
                 walUsed = wal;
                 bool useWal = wal != null && wal.CommittedFrames > 0;
                 if (useWal && pageSize != 0 && wal.PageSize != pageSize)
@@ -68,6 +72,8 @@ namespace TursoBackup.Engine.Sqlite
                 int pagesPerChunk = Math.Max(1, ChunkBytes / pageSize);
                 uint copiedChangeCounter = 0;
                 var buffer = new byte[pagesPerChunk * pageSize];
+                bool walRestarted = false;
+                var frameHeader = new byte[WalFile.FrameHeaderSize];
                 FileStream walStream = useWal
                     ? new FileStream(databasePath + "-wal", FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1)
                     : null;
@@ -88,17 +94,24 @@ namespace TursoBackup.Engine.Sqlite
                             if (got < fromFile) fromFile = got; // truncated by a checkpoint: those pages come from the WAL
                         }
                         if (fromFile < bytes) Array.Clear(buffer, fromFile, bytes - fromFile);
-                        if (useWal)
+                        if (useWal && !walRestarted)
                         {
                             for (int i = 0; i < pages; i++)
                             {
-                                if (wal.NewestPageOffsets.TryGetValue((uint)(first + i), out long at))
+                                if (!wal.NewestPageOffsets.TryGetValue((uint)(first + i), out long at)) continue;
+                                if (!ReadFrameChecked(walStream, at, (uint)(first + i), wal, buffer, i * pageSize, frameHeader))
                                 {
-                                    walStream.Position = at;
-                                    if (SqliteFile.ReadFully(walStream, buffer, i * pageSize, pageSize) < pageSize)
-                                    {
-                                        throw new TursoBackupException(FailureKind.InvalidData, $"The WAL of '{databasePath}' shrank while it was being copied.", databasePath);
-                                    }
+                                    // The WAL was restarted after it was scanned. That is possible only if this read
+                                    // transaction holds read mark 0 — the WAL was fully copied back into the database
+                                    // file when it began, and no checkpoint can write the file while it lasts. So the
+                                    // file alone is the snapshot: the pages laid over it so far were equal to it, and
+                                    // the rest comes from it (this page included — its buffer may hold new frames).
+                                    walRestarted = true;
+                                    db.Position = (first - 1 + i) * (long)pageSize;
+                                    int tail = (pages - i) * pageSize;
+                                    int got = SqliteFile.ReadFully(db, buffer, i * pageSize, tail);
+                                    if (got < tail) Array.Clear(buffer, i * pageSize + got, tail - got);
+                                    break;
                                 }
                             }
                         }
@@ -127,6 +140,24 @@ namespace TursoBackup.Engine.Sqlite
                     walStream?.Dispose();
                 }
             }
+        }
+
+        /// <summary>Tests only: runs between the WAL scan and the page copy (to restart the WAL there).</summary>
+        internal static Action AfterWalScan;
+
+        /// <summary>
+        /// Reads the page of the WAL frame whose page data is at <paramref name="at"/>, then its frame header, and checks
+        /// that the header still names this page with the scanned WAL's salts. SQLite writes a frame's header before its
+        /// data, so a header that still holds proves the data read before it was this WAL's frame. False when it does
+        /// not (the WAL was restarted and overwritten since the scan) or the WAL is shorter.
+        /// </summary>
+        private static bool ReadFrameChecked(FileStream walStream, long at, uint page, WalFile wal, byte[] buffer, int offset, byte[] frameHeader)
+        {
+            walStream.Position = at;
+            if (SqliteFile.ReadFully(walStream, buffer, offset, wal.PageSize) < wal.PageSize) return false;
+            walStream.Position = at - WalFile.FrameHeaderSize;
+            if (SqliteFile.ReadFully(walStream, frameHeader, 0, WalFile.FrameHeaderSize) < WalFile.FrameHeaderSize) return false;
+            return WalFile.BigEndian(frameHeader, 0) == page && WalFile.BigEndian(frameHeader, 8) == wal.Salt1 && WalFile.BigEndian(frameHeader, 12) == wal.Salt2;
         }
 
         /// <summary>The page size from the database header (0 for an empty file).</summary>
