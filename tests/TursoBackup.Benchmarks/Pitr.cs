@@ -109,7 +109,7 @@ namespace TursoBackup.Benchmarks
         public long RowsExpected;
         public string Error;
         public double Cp, CpSync;
-        /// <summary>Ours only: the same restore in-process (WalRestore.Restore), without the console host's start-up.</summary>
+        /// <summary>Ours only: the same cmdlet timed inside a PowerShell session that has the module loaded (no process start-up).</summary>
         public List<double> EngineSeconds = new List<double>();
         public double EngineBest => EngineSeconds.Count == 0 ? double.NaN : EngineSeconds.Min();
         public double Best => Seconds.Count == 0 ? double.NaN : Seconds.Min();
@@ -189,6 +189,8 @@ namespace TursoBackup.Benchmarks
                 long expected = r.Committed.Count(t => t <= at.Ticks);
                 Restores.Add(RestoreTo(r, at, $"midpoint of the {o.Transactions:N0}-transaction burst", expected));
             }
+            // And the end of the burst, where both archives hold every transaction (so both apply all their WAL).
+            foreach (var r in new[] { ours, ls }) Restores.Add(RestoreTo(r, null, $"end of the {o.Transactions:N0}-transaction burst", o.Transactions));
 
             // ---- steady writer on the smaller database: a long chain of small units
             if (!o.SkipSteady)
@@ -310,11 +312,7 @@ namespace TursoBackup.Benchmarks
                         string ts = stamp ?? DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
                         s = Tools.Run("/usr/bin/env", "dotnet", host, "-Module", module, "-Command",
                             $"Restore-TursoPointInTime -Confirm:$false -Vault '{r.Archive}' -Database app -Timestamp '{ts}' -Destination '{target}' | Out-Null");
-                        foreach (var f in new[] { target, target + "-wal", target + "-shm" }) if (File.Exists(f)) File.Delete(f);
-                        Tools.SyncAll();
-                        var engine = Stopwatch.StartNew();
-                        WalRestore.Restore(r.Archive, "app", DateTimeOffset.Parse(ts, CultureInfo.InvariantCulture), target, false, _ => null, DateTimeOffset.UtcNow);
-                        if (i > 0) result.EngineSeconds.Add(engine.Elapsed.TotalSeconds);
+
                     }
                     else
                     {
@@ -331,6 +329,18 @@ namespace TursoBackup.Benchmarks
                     Console.Error.WriteLine("  failed: " + ex.Message.Trim());
                     break;
                 }
+            }
+            if (result.Error == null && r.Name == "TursoBackup")
+            {
+                // The same cmdlet in a PowerShell session that has the module loaded (a runbook, an admin's console):
+                // one console host runs it o.Runs + 1 times and times each call itself; the first is the warm-up.
+                string ts = stamp ?? DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+                string script = $"foreach ($i in 0..{o.Runs}) {{ [IO.File]::Delete('{target}'); & /bin/sync; $w = [Diagnostics.Stopwatch]::StartNew(); " +
+                                $"Restore-TursoPointInTime -Confirm:$false -Vault '{r.Archive}' -Database app -Timestamp '{ts}' -Destination '{target}' | Out-Null; " +
+                                "'elapsed {0}' -f $w.Elapsed.TotalSeconds.ToString([Globalization.CultureInfo]::InvariantCulture) }";
+                var session = Tools.Run("/usr/bin/env", "dotnet", host, "-Module", module, "-Command", script);
+                var times = session.Output.Split('\n').Where(l => l.StartsWith("elapsed ")).Select(l => double.Parse(l.Substring(8), CultureInfo.InvariantCulture)).ToList();
+                result.EngineSeconds.AddRange(times.Skip(1));
             }
             if (result.Error == null)
             {

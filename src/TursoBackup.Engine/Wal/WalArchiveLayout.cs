@@ -148,7 +148,27 @@ namespace TursoBackup.Engine.Wal
             }
         }
 
-        public void Save(string path)
+        /// <summary>
+        /// Writes the state durably. Unless <paramref name="force"/>, a state that differs from the one last saved only
+        /// in <see cref="LastSyncAt"/> is written at most every 10 s: an idle sync then touches no file (after a crash
+        /// the last sync time is a little older, which only widens a recorded gap — never narrows it).
+        /// </summary>
+        public void Save(string path, bool force = true)
+        {
+            string key = Fingerprint();
+            if (!force && key == savedFingerprint && savedAt.Elapsed < TimeSpan.FromSeconds(10)) return;
+            WriteState(path);
+            savedFingerprint = key;
+            savedAt.Restart();
+        }
+
+        private string savedFingerprint;
+        private readonly System.Diagnostics.Stopwatch savedAt = System.Diagnostics.Stopwatch.StartNew();
+
+        private string Fingerprint() => string.Join("|", Generation, GenerationStartedAt.UtcTicks, Salt1, Salt2, CheckpointSequence, Frames, Seed0, Seed1, PageSize,
+            Sealed, SealedDatabaseLength, SealedDatabaseWriteTicks, NextSegment, LastCaptureAt.UtcTicks);
+
+        private void WriteState(string path)
         {
             DurableFile.WriteAllText(path, Json.Write(new Dictionary<string, object>
             {

@@ -35,6 +35,8 @@ namespace TursoBackup.Engine.Wal
         private readonly object gate = new object(); // Sync and the checkpoint's sealing phase, one at a time
         private Task checkpointTask; // a checkpoint or a compaction, beside the syncs
         private long packedThrough; // segments up to this sequence are in packs (level 0 counts from here)
+        private readonly Stopwatch pruned = Stopwatch.StartNew();
+        private int generationCount = -1;
         private readonly Stopwatch lastCheckpoint = Stopwatch.StartNew();
         private FileStream databaseFile; // kept open while the hold lives: closing it would drop SQLite's POSIX locks
         private SqliteTransaction holdTx;
@@ -147,11 +149,17 @@ namespace TursoBackup.Engine.Wal
             }
             if (state.LastSyncAt > now) now = state.LastSyncAt; // a new generation's snapshot is stamped after its copy
             state.LastSyncAt = now;
-            state.Save(layout.StatePath);
-            PruneGenerations(now);
+            state.Save(layout.StatePath, force: false);
+            if (pruned.Elapsed >= TimeSpan.FromMinutes(1) || status.NewGenerationReason != null || generationCount < 0)
+            {
+                // Retention is about days: once a minute (and at a new generation) is often enough.
+                PruneGenerations(now);
+                generationCount = layout.Generations().Count;
+                pruned.Restart();
+            }
             status.Generation = state.Generation;
             status.LastSyncAt = now;
-            status.Snapshots = layout.Generations().Count;
+            status.Snapshots = generationCount;
             status.Segments = (int)(state.NextSegment - 1);
             return status;
         }
