@@ -14,13 +14,16 @@
     FormatsToProcess     = @('TursoBackup.Format.ps1xml')
     CmdletsToExport      = @(
         'Backup-TursoDatabase'
+        'Connect-TursoCloud'
         'Export-TursoDatabase'
         'Get-TursoBackup'
         'Get-TursoBranch'
+        'Get-TursoDatabase'
         'Get-TursoRestorePoint'
         'Import-TursoDatabase'
         'Invoke-TursoBackupRetention'
         'New-TursoBranch'
+        'New-TursoDatabaseToken'
         'Remove-TursoBackup'
         'Remove-TursoBranch'
         'Restore-TursoBackup'

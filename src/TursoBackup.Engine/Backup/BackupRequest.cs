@@ -6,6 +6,12 @@ namespace TursoBackup.Engine.Backup
     public sealed class BackupRequest
     {
         public string SourcePath { get; set; }
+
+        /// <summary>A remote libSQL / Turso database (libsql://, https://, http://) instead of <see cref="SourcePath"/>: always a Dump.</summary>
+        public string SourceUrl { get; set; }
+
+        /// <summary>The bearer token for <see cref="SourceUrl"/> (never logged or stored).</summary>
+        public string AuthToken { get; set; }
         public string VaultPath { get; set; }
         /// <summary>Name in the vault; defaults to the file's base name (main.db → main).</summary>
         public string Name { get; set; }

@@ -6,6 +6,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Data.Sqlite;
 using TursoBackup.Engine.Errors;
+using TursoBackup.Engine.Dump;
 using TursoBackup.Engine.IO;
 using TursoBackup.Engine.Sqlite;
 using TursoBackup.Engine.Vault;
@@ -38,9 +39,10 @@ namespace TursoBackup.Engine.Backup
 
         public BackupInfo Run(BackupRequest request, CancellationToken cancel = default(CancellationToken))
         {
-            string source = Path.GetFullPath(request.SourcePath);
-            SqliteFile.RequireDatabaseFile(source);
-            string name = BackupVault.ValidateDatabaseName(request.Name ?? DefaultName(source));
+            bool remote = request.SourceUrl != null;
+            string source = remote ? Remote.LibsqlUrl.Normalize(request.SourceUrl) : Path.GetFullPath(request.SourcePath);
+            if (!remote) SqliteFile.RequireDatabaseFile(source);
+            string name = BackupVault.ValidateDatabaseName(request.Name ?? (remote ? RemoteName(source) : DefaultName(source)));
             var vault = BackupVault.OpenOrCreate(request.VaultPath);
             int cleaned = vault.CleanAbandonedStaging();
             if (cleaned > 0) Log?.Invoke($"Removed {cleaned} abandoned staging folder(s) left by interrupted backups.");
@@ -51,8 +53,8 @@ namespace TursoBackup.Engine.Backup
             string staging = vault.CreateStagingDirectory(id);
             try
             {
-                var artifact = request.Kind == BackupKind.Dump
-                    ? WriteDump(source, staging, name, request, cancel)
+                var artifact = remote ? WriteRemoteDump(source, staging, name, request, cancel)
+                    : request.Kind == BackupKind.Dump ? WriteDump(source, staging, name, request, cancel)
                     : CopySnapshot(source, staging, name, request, cancel);
                 cancel.ThrowIfCancellationRequested();
                 return Publish(vault, staging, name, id, createdAt, watch, source, request, artifact);
@@ -255,6 +257,73 @@ namespace TursoBackup.Engine.Backup
                     };
                 }
             }
+        }
+
+        /// <summary>The vault name of a remote database: the first label of its host (Turso: &lt;database&gt;-&lt;org&gt;.turso.io → the database).</summary>
+        private static string RemoteName(string url)
+        {
+            var host = new Uri(url).Host;
+            if (System.Net.IPAddress.TryParse(host, out _) || host == "localhost")
+            {
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    $"'{url}' names no database; give the backup a name with -Name.", url);
+            }
+            return host.Split('.')[0];
+        }
+
+        /// <summary>
+        /// A remote database as a Dump: read over the libSQL remote protocol (Hrana) inside one read transaction on one
+        /// stream where the server allows it, streamed through the compressor and the hash into the artifact. The dump is
+        /// then loaded into a scratch database, which proves it loads and gives the content profile (schema hash, page
+        /// size, rows per table) exactly as a restore will see it.
+        /// </summary>
+        private Artifact WriteRemoteDump(string url, string staging, string name, BackupRequest request, CancellationToken cancel)
+        {
+            if (request.Kind != BackupKind.Dump) Log?.Invoke($"'{url}' is a remote database: it is backed up as a SQL dump (Kind Dump).");
+            string artifactName = ArtifactStreams.ArtifactFileName(name, BackupKind.Dump, request.Compression);
+            string artifactPath = Path.Combine(staging, artifactName);
+            var writer = new Remote.RemoteDumpWriter { Log = Log };
+            Dump.SqlDumpStats stats;
+            string sha;
+            long stored;
+            DateTimeOffset pointInTime;
+            using (var client = new Remote.HranaClient(url, request.AuthToken))
+            using (var file = new FileStream(artifactPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+            {
+                OwnerOnly.File(artifactPath);
+                Log?.Invoke($"Dumping '{url}' over the libSQL remote protocol.");
+                using (var hashing = new ParallelHashStream(new EarlyWritebackStream(file)))
+                {
+                    using (var compressed = ArtifactStreams.Compress(hashing, request.Compression))
+                    using (var text = new StreamWriter(compressed, new System.Text.UTF8Encoding(false), 1 << 16))
+                    {
+                        stats = writer.Write(client, text, rows => Progress?.Invoke(new BackupProgress("Dumping", rows, 0)), cancel);
+                    }
+                    pointInTime = clock(); // the read transaction ended: everything in the dump committed before this
+                    sha = hashing.Finish();
+                }
+                file.Flush(true);
+                stored = file.Length;
+            }
+            string scratch = Path.Combine(staging, "profile.db.partial");
+            Progress?.Invoke(new BackupProgress("Checking", 0, 1));
+            DumpFiles.Import(artifactPath, scratch, false, null, null, cancel);
+            DatabaseProfile profile;
+            using (var copy = SqliteFile.OpenImmutable(scratch))
+            {
+                var known = new System.Collections.Generic.Dictionary<string, long>(StringComparer.Ordinal);
+                foreach (var t in stats.TableRows) known[t.Name] = t.Rows;
+                profile = DatabaseProfile.Read(copy, known);
+            }
+            long sourceBytes = new FileInfo(scratch).Length;
+            SqliteConnection.ClearAllPools();
+            File.Delete(scratch);
+            return new Artifact
+            {
+                Kind = BackupKind.Dump, FileName = artifactName, PointInTime = pointInTime, JournalMode = "remote",
+                Consistency = (writer.Consistency ?? "SQL dump over the libSQL remote protocol") + "; loaded into a scratch database at backup time",
+                Sha256 = sha, SourceBytes = sourceBytes, StoredBytes = stored, Profile = profile,
+            };
         }
 
         /// <summary>Writes the manifest and publishes the staging folder with one rename.</summary>

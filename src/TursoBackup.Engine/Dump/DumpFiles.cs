@@ -41,6 +41,40 @@ namespace TursoBackup.Engine.Dump
         {
             string source = Path.GetFullPath(databasePath);
             SqliteFile.RequireDatabaseFile(source);
+            return WriteDumpFile(outFile, overwrite, text =>
+            {
+                using (var src = SqliteFile.OpenReadOnly(source, lockTimeout))
+                using (var tx = src.BeginTransaction(deferred: true))
+                {
+                    return new SqlDumpWriter().Write(src, text, progress, cancel);
+                }
+            });
+        }
+
+        /// <summary>
+        /// Writes a SQL dump of a remote libSQL / Turso database (<see cref="Remote.RemoteDumpWriter"/>: one read
+        /// transaction on one stream where the server allows it) to <paramref name="outFile"/>, like <see cref="Export"/>.
+        /// <paramref name="consistency"/> says how consistency was obtained.
+        /// </summary>
+        public static SqlDumpStats ExportRemote(string url, string authToken, string outFile, bool overwrite, Action<long> progress, CancellationToken cancel,
+            out string consistency, Action<string> log = null)
+        {
+            string normalized = Remote.LibsqlUrl.Normalize(url);
+            var writer = new Remote.RemoteDumpWriter { Log = log };
+            var stats = WriteDumpFile(outFile, overwrite, text =>
+            {
+                using (var client = new Remote.HranaClient(normalized, authToken))
+                {
+                    return writer.Write(client, text, progress, cancel);
+                }
+            });
+            consistency = writer.Consistency;
+            return stats;
+        }
+
+        /// <summary>A dump file written through <paramref name="write"/>: temporary name beside it, fsync, rename.</summary>
+        private static SqlDumpStats WriteDumpFile(string outFile, bool overwrite, Func<TextWriter, SqlDumpStats> write)
+        {
             string target = Path.GetFullPath(outFile);
             if (Directory.Exists(target)) throw new TursoBackupException(FailureKind.InvalidArgument, $"'{target}' is a folder. Give the path of the dump file to write.", target);
             if (File.Exists(target) && !overwrite)
@@ -53,15 +87,13 @@ namespace TursoBackup.Engine.Dump
             try
             {
                 SqlDumpStats stats;
-                using (var src = SqliteFile.OpenReadOnly(source, lockTimeout))
-                using (var tx = src.BeginTransaction(deferred: true))
                 using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
                 {
                     OwnerOnly.File(temp); // a dump holds the whole database
                     using (var compressed = ArtifactStreams.Compress(new EarlyWritebackStream(file), CompressionFromName(target)))
                     using (var text = new StreamWriter(compressed, new UTF8Encoding(false), 1 << 16))
                     {
-                        stats = new SqlDumpWriter().Write(src, text, progress, cancel);
+                        stats = write(text);
                     }
                     file.Flush(true);
                 }

@@ -61,6 +61,31 @@ namespace TursoBackup
         /// <summary>Local or Cloud.</summary>
         public string Provider { get; set; }
 
+        /// <summary>True for a Turso Cloud branch (a database of an organization), false for a local file.</summary>
+        public bool IsCloud => string.Equals(Provider, "Cloud", StringComparison.OrdinalIgnoreCase);
+        /// <summary>
+        /// Cloud: the URL to connect to, <c>libsql://&lt;Hostname&gt;</c> (<c>http://</c> for a loopback hostname, i.e. a local
+        /// libSQL server standing in for Turso in tests). Null for local branches. Equal to <see cref="Location"/> for cloud branches.
+        /// </summary>
+        public string Url { get; set; }
+        /// <summary>Cloud: the database's hostname as the Platform API reports it.</summary>
+        public string Hostname { get; set; }
+        /// <summary>Cloud: the branch database's UUID.</summary>
+        public string DbId { get; set; }
+        /// <summary>Cloud: the group the branch was created in.</summary>
+        public string Group { get; set; }
+        /// <summary>Cloud: the organization (slug) the branch belongs to.</summary>
+        public string Organization { get; set; }
+        /// <summary>The timestamp the branch was requested at (UTC, whole seconds); null for a branch of "now".</summary>
+        public DateTimeOffset? Timestamp { get; set; }
+
+        /// <summary>
+        /// Cloud: a read-only database token for <see cref="Url"/> (minted by New-TursoBranch), so the branch can be
+        /// piped into Test-Backup, Export-TursoDatabase or Backup-TursoDatabase (bound to -AuthToken by name). A
+        /// SecureString: it never shows in output.
+        /// </summary>
+        public System.Security.SecureString AuthToken { get; set; }
+
         public override string ToString() => Name;
     }
 }

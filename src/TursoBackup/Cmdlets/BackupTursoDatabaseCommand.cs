@@ -16,7 +16,7 @@ namespace TursoBackup.Cmdlets
     /// finish. Engine work runs on worker threads; everything PowerShell sees (output, errors, verbose, progress) is
     /// written from the pipeline thread.
     /// </summary>
-    [Cmdlet(VerbsData.Backup, "TursoDatabase", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [Cmdlet(VerbsData.Backup, "TursoDatabase", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Path")]
     [OutputType(typeof(BackupInfo))]
     public sealed class BackupTursoDatabaseCommand : TursoCmdlet
     {
@@ -26,16 +26,27 @@ namespace TursoBackup.Cmdlets
         private int finished;
         private long bytesDone;
 
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "Path")]
         [Alias("FullName")]
         [ValidateNotNullOrEmpty]
         public string[] Path { get; set; }
+
+        /// <summary>A remote libSQL / Turso database (libsql://, https://, http://), backed up as a SQL dump; a TursoBranch binds by its Url.</summary>
+        [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "Url")]
+        [ValidateNotNullOrEmpty]
+        public string Url { get; set; }
+
+        /// <summary>The database token for -Url (default: $env:TURSO_AUTH_TOKEN); plain text is accepted and kept as a SecureString.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = "Url")]
+        [SecretTransformation]
+        public System.Security.SecureString AuthToken { get; set; }
 
         [Parameter(Mandatory = true, Position = 1)]
         [ValidateNotNullOrEmpty]
         public string Vault { get; set; }
 
-        [Parameter]
+        [Parameter(ParameterSetName = "Path")]
+        [Parameter(ParameterSetName = "Url", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
         public string Name { get; set; }
 
@@ -64,6 +75,16 @@ namespace TursoBackup.Cmdlets
         protected override void ProcessRecord()
         {
             string vault = ResolveNewPath(Vault);
+            if (ParameterSetName == "Url")
+            {
+                if (ShouldProcess(Url, $"Back up as a SQL dump into vault '{vault}'" + (Name != null ? $" as '{Name}'" : "")))
+                {
+                    RunPipelineActions(untilFreeSlot: true);
+                    Start(Url, vault, remote: true);
+                }
+                RunPipelineActions(untilFreeSlot: false);
+                return;
+            }
             foreach (var input in Path)
             {
                 foreach (var source in ResolveExistingPaths(input))
@@ -87,14 +108,16 @@ namespace TursoBackup.Cmdlets
             base.EndProcessing();
         }
 
-        private void Start(string source, string vault)
+        private void Start(string source, string vault, bool remote = false)
         {
             Interlocked.Increment(ref running);
             queued++;
             int activity = NewActivityId();
             var request = new BackupRequest
             {
-                SourcePath = source,
+                SourcePath = remote ? null : source,
+                SourceUrl = remote ? source : null,
+                AuthToken = remote ? RemoteAuth.Token(AuthToken) : null,
                 VaultPath = vault,
                 Name = Name,
                 Compression = Compression,

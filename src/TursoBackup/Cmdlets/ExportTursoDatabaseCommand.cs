@@ -7,15 +7,25 @@ using TursoBackup.Internal;
 namespace TursoBackup.Cmdlets
 {
     /// <summary>Writes a consistent SQL dump of a local database that sqlite3 (or Import-TursoDatabase) loads.</summary>
-    [Cmdlet(VerbsData.Export, "TursoDatabase", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [Cmdlet(VerbsData.Export, "TursoDatabase", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Path")]
     [OutputType(typeof(FileInfo))]
     public sealed class ExportTursoDatabaseCommand : TursoCmdlet
     {
 
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "Path")]
         [Alias("FullName")]
         [ValidateNotNullOrEmpty]
         public string Path { get; set; }
+
+        /// <summary>A remote libSQL / Turso database: libsql://, https:// or http:// (a TursoBranch or TursoDatabaseToken binds by its Url).</summary>
+        [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "Url")]
+        [ValidateNotNullOrEmpty]
+        public string Url { get; set; }
+
+        /// <summary>The database token for -Url (default: $env:TURSO_AUTH_TOKEN); plain text is accepted and kept as a SecureString.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = "Url")]
+        [SecretTransformation]
+        public System.Security.SecureString AuthToken { get; set; }
 
         /// <summary>The dump file to write; .gz or .zst compresses it.</summary>
         [Parameter(Mandatory = true, Position = 1)]
@@ -28,6 +38,11 @@ namespace TursoBackup.Cmdlets
         protected override void ProcessRecord()
         {
             string outFile = ResolveNewPath(OutFile);
+            if (ParameterSetName == "Url")
+            {
+                ExportRemote(outFile);
+                return;
+            }
             var sources = new System.Collections.Generic.List<string>(ResolveExistingPaths(Path));
             if (sources.Count > 1)
             {
@@ -52,6 +67,26 @@ namespace TursoBackup.Cmdlets
                 WriteVerbose($"Dumped {stats.Tables} table(s), {stats.Rows:N0} rows of '{source}' to '{outFile}' in {stats.Duration.TotalSeconds:F2} s.");
                 WriteObject(new FileInfo(outFile));
             }
+        }
+
+        private void ExportRemote(string outFile)
+        {
+            if (File.Exists(outFile) && !Force)
+            {
+                WriteFailure(new TursoBackupException(FailureKind.AlreadyExists, $"'{outFile}' already exists. Use -Force to replace it, or choose another -OutFile.", outFile));
+                return;
+            }
+            if (!ShouldProcess(outFile, $"Write a SQL dump of '{Url}'")) return;
+            string activity = "Exporting " + Url;
+            SqlDumpStats stats = null;
+            string consistency = null;
+            string token = RemoteAuth.Token(AuthToken);
+            bool ok = TryRun(() => stats = DumpFiles.ExportRemote(Url, token, outFile, Force,
+                rows => ShowProgress(ActivityId, activity, $"{rows:N0} rows written", -1), Cancellation, out consistency, VerboseFromAnyThread), Url);
+            CompleteProgress(ActivityId, activity);
+            if (!ok) return;
+            WriteVerbose($"Dumped {stats.Tables} table(s), {stats.Rows:N0} rows of '{Url}' to '{outFile}' in {stats.Duration.TotalSeconds:F2} s ({consistency}).");
+            WriteObject(new FileInfo(outFile));
         }
     }
 }

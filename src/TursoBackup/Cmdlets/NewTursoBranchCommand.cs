@@ -18,8 +18,10 @@ namespace TursoBackup.Cmdlets
     {
         private const string Now = "LocalNow";
         private const string AtTimestamp = "LocalTimestamp";
+        private const string Cloud = "Cloud";
 
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = Now)]
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = AtTimestamp)]
         [Alias("FullName")]
         [ValidateNotNullOrEmpty]
         public string Path { get; set; }
@@ -30,8 +32,19 @@ namespace TursoBackup.Cmdlets
 
         /// <summary>A DateTimeOffset, DateTime or ISO 8601 text; a date alone is the start of that day, UTC.</summary>
         [Parameter(Mandatory = true, ParameterSetName = AtTimestamp)]
+        [Parameter(ParameterSetName = Cloud)]
         [ValidateNotNull]
         public object Timestamp { get; set; }
+
+        /// <summary>Cloud: the Turso database to branch (Connect-TursoCloud first).</summary>
+        [Parameter(Mandatory = true, ParameterSetName = Cloud, ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string Database { get; set; }
+
+        /// <summary>Cloud: the group of the new database (default: the source's group).</summary>
+        [Parameter(ParameterSetName = Cloud)]
+        [ValidateNotNullOrEmpty]
+        public string Group { get; set; }
 
         /// <summary>Branch name (default backup-yyyyMMdd, or pitr-yyyyMMddTHHmmssZ at a timestamp).</summary>
         [Parameter]
@@ -39,12 +52,18 @@ namespace TursoBackup.Cmdlets
         public string Name { get; set; }
 
         /// <summary>Folder for the branch (default: the source's folder).</summary>
-        [Parameter]
+        [Parameter(ParameterSetName = Now)]
+        [Parameter(ParameterSetName = AtTimestamp)]
         [ValidateNotNullOrEmpty]
         public string Destination { get; set; }
 
         protected override void ProcessRecord()
         {
+            if (ParameterSetName == Cloud)
+            {
+                CloudBranches.Create(this, Database, Name, Timestamp, Group);
+                return;
+            }
             string source = ResolveNewPath(Path);
             string directory = Destination == null ? null : ResolveNewPath(Destination);
             DateTimeOffset? at = null;

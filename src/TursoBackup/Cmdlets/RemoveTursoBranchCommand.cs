@@ -16,10 +16,20 @@ namespace TursoBackup.Cmdlets
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
+        /// <summary>Cloud: also delete a database that is the source of other branches (or is delete-protected).</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
         protected override void ProcessRecord()
         {
             foreach (var branch in InputObject)
             {
+                if (branch.IsCloud)
+                {
+                    if (!ShouldProcess($"{branch.Organization}/{branch.Name}", $"Delete Turso database '{branch.Name}' (a branch{(branch.Source != null ? " of '" + branch.Source + "'" : "")})")) continue;
+                    if (TryRun(() => CloudSession.Require(VerboseFromAnyThread).DeleteBranch(branch, Force, Cancellation), branch.Name) && PassThru) WriteObject(branch);
+                    continue;
+                }
                 if (!ShouldProcess(branch.Location, $"Remove branch '{branch.Name}'")) continue;
                 if (TryRun(() => LocalBranches.Remove(branch), branch.Location) && PassThru) WriteObject(branch);
             }

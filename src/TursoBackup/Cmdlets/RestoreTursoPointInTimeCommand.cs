@@ -10,36 +10,58 @@ using TursoBackup.Internal;
 namespace TursoBackup.Cmdlets
 {
     /// <summary>Restores a database as of a timestamp from a vault's WAL archive, to a new file.</summary>
-    [Cmdlet(VerbsData.Restore, "TursoPointInTime", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
-    [OutputType(typeof(RestoreResult))]
+    [Cmdlet(VerbsData.Restore, "TursoPointInTime", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = Local)]
+    [OutputType(typeof(RestoreResult), ParameterSetName = new[] { Local })]
+    [OutputType(typeof(TursoBranch), ParameterSetName = new[] { Cloud })]
     public sealed class RestoreTursoPointInTimeCommand : TursoCmdlet
     {
-        [Parameter(Mandatory = true, Position = 0)]
+        private const string Local = "Local";
+        private const string Cloud = "Cloud";
+
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = Local)]
         [ValidateNotNullOrEmpty]
         public string Vault { get; set; }
 
-        [Parameter(Mandatory = true, Position = 1)]
+        /// <summary>Local: the database's name in the vault. Cloud: the Turso database to restore from.</summary>
+        [Parameter(Mandatory = true, Position = 1, ParameterSetName = Local)]
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = Cloud)]
         [ValidateNotNullOrEmpty]
         public string Database { get; set; }
 
         /// <summary>A DateTimeOffset, DateTime or ISO 8601 text ("2024-01-15T10:30:00Z", or "2024-01-15" for the start of that day, UTC).</summary>
-        [Parameter(Mandatory = true, Position = 2)]
+        [Parameter(Mandatory = true, Position = 2, ParameterSetName = Local)]
+        [Parameter(Mandatory = true, Position = 1, ParameterSetName = Cloud)]
         [ValidateNotNull]
         public object Timestamp { get; set; }
 
-        [Parameter(Mandatory = true, Position = 3)]
+        [Parameter(Mandatory = true, Position = 3, ParameterSetName = Local)]
         [ValidateNotNullOrEmpty]
         public string Destination { get; set; }
 
-        [Parameter]
+        /// <summary>Cloud: the name of the new database the point in time is restored into (the source is never touched).</summary>
+        [Parameter(Mandatory = true, ParameterSetName = Cloud)]
+        [ValidateNotNullOrEmpty]
+        public string NewDatabase { get; set; }
+
+        /// <summary>Cloud: the group of the new database (default: the source's group).</summary>
+        [Parameter(ParameterSetName = Cloud)]
+        [ValidateNotNullOrEmpty]
+        public string Group { get; set; }
+
+        [Parameter(ParameterSetName = Local)]
         public SwitchParameter Force { get; set; }
 
         /// <summary>Also runs PRAGMA quick_check on the restored file (a full read of it) before it replaces anything.</summary>
-        [Parameter]
+        [Parameter(ParameterSetName = Local)]
         public SwitchParameter Check { get; set; }
 
         protected override void ProcessRecord()
         {
+            if (ParameterSetName == Cloud)
+            {
+                CloudBranches.Create(this, Database, NewDatabase, Timestamp, Group);
+                return;
+            }
             DateTimeOffset at = default(DateTimeOffset);
             BackupVault vault = null;
             try
@@ -62,6 +84,10 @@ namespace TursoBackup.Cmdlets
                 ThrowFailure(ex);
             }
             if (!ShouldProcess(target, $"Restore '{Database}' as of {at:yyyy-MM-ddTHH:mm:ssZ}")) return;
+            // Writing a new file (or a new cloud database) asks nothing; replacing an existing file always asks, -Force
+            // or not, unless -Confirm:$false says so (the contract: -Force, a confirmation, an emergency backup).
+            bool confirmOff = MyInvocation.BoundParameters.TryGetValue("Confirm", out var confirm) && !((SwitchParameter)confirm).IsPresent;
+            if (exists && !confirmOff && !ShouldContinue($"Replace the existing database '{target}' with '{Database}' as of {at:yyyy-MM-ddTHH:mm:ssZ}? An emergency backup of it is taken first.", "Replace a database")) return;
             RestoreResult result = null;
             try
             {

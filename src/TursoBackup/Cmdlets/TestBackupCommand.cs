@@ -18,6 +18,8 @@ namespace TursoBackup.Cmdlets
     {
         private const string ByObject = "InputObject";
         private const string ByName = "Vault";
+        private const string ByPath = "Path";
+        private const string ByUrl = "Url";
 
         [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ByObject)]
         [ValidateNotNull]
@@ -35,6 +37,27 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string Id { get; set; }
 
+        /// <summary>A live local database: tested through a consistent copy in scratch space.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ByPath, ValueFromPipelineByPropertyName = true)]
+        [Alias("FullName")]
+        [ValidateNotNullOrEmpty]
+        public string Path { get; set; }
+
+        /// <summary>A live remote libSQL / Turso database (a TursoBranch or TursoDatabaseToken binds by its Url): tested through a SQL dump loaded in scratch space.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ByUrl, ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string Url { get; set; }
+
+        /// <summary>The database token for -Url (default: $env:TURSO_AUTH_TOKEN).</summary>
+        [Parameter(ParameterSetName = ByUrl, ValueFromPipelineByPropertyName = true)]
+        [SecretTransformation]
+        public System.Security.SecureString AuthToken { get; set; }
+
+        /// <summary>-Url: the name the results carry (a TursoBranch binds its Name; default: the URL's first host label).</summary>
+        [Parameter(ParameterSetName = ByUrl, ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string Name { get; set; }
+
         [Parameter]
         public Hashtable Query { get; set; }
 
@@ -47,6 +70,11 @@ namespace TursoBackup.Cmdlets
 
         protected override void ProcessRecord()
         {
+            if (ParameterSetName == ByPath || ParameterSetName == ByUrl)
+            {
+                TestLive();
+                return;
+            }
             BackupInfo backup = InputObject;
             if (backup == null)
             {
@@ -72,6 +100,54 @@ namespace TursoBackup.Cmdlets
                 KeepRestored == null ? null : ResolveNewPath(KeepRestored)), backup.Id);
             CompleteProgress(ActivityId, activity);
             if (ok) WriteObject(result);
+        }
+
+        private void TestLive()
+        {
+            var queries = Query?.Cast<DictionaryEntry>().ToDictionary(e => Convert.ToString(e.Key), e => Convert.ToString(e.Value));
+            var verifier = new BackupVerifier { Log = VerboseFromAnyThread };
+            string keep = KeepRestored == null ? null : ResolveNewPath(KeepRestored);
+            if (ParameterSetName == ByPath)
+            {
+                foreach (var source in ResolveExistingPaths(Path))
+                {
+                    string name = System.IO.Path.GetFileNameWithoutExtension(source);
+                    BackupTestResult local = null;
+                    if (TryRun(() => local = verifier.TestLive(name, source, restored =>
+                        {
+                            Engine.Backup.SnapshotBackup.CopyDatabase(source, restored, TimeSpan.FromSeconds(30), Cancellation);
+                            return (null, "A consistent page copy inside a read transaction.");
+                        }, RecoveryTimeObjective, queries, keep), source)) WriteObject(local);
+                }
+                return;
+            }
+            string url = Url;
+            string token = RemoteAuth.Token(AuthToken);
+            string label = Name;
+            BackupTestResult result = null;
+            bool ok = TryRun(() =>
+            {
+                url = Engine.Remote.LibsqlUrl.Normalize(Url);
+                label = label ?? RemoteLabel(url);
+                string activity = "Testing " + url;
+                result = verifier.TestLive(label, url, restored =>
+                {
+                    string dump = restored + ".sql";
+                    var stats = Engine.Dump.DumpFiles.ExportRemote(url, token, dump, false,
+                        rows => ShowProgress(ActivityId, activity, $"Reading: {rows:N0} rows", -1), Cancellation, out string consistency, VerboseFromAnyThread);
+                    Engine.Dump.DumpFiles.Import(dump, restored, false, null, null, Cancellation);
+                    System.IO.File.Delete(dump);
+                    return (stats.TableRows, $"{stats.Rows:N0} rows of {stats.Tables} table(s) read over the libSQL remote protocol ({consistency}) and loaded into a scratch database.");
+                }, RecoveryTimeObjective, queries, keep);
+                CompleteProgress(ActivityId, activity);
+            }, Url);
+            if (ok) WriteObject(result);
+        }
+
+        private static string RemoteLabel(string url)
+        {
+            var host = new Uri(url).Host;
+            return System.Net.IPAddress.TryParse(host, out _) || host == "localhost" ? host.Replace(':', '-') + "-" + new Uri(url).Port : host.Split('.')[0];
         }
     }
 }

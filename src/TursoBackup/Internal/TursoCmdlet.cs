@@ -18,7 +18,7 @@ namespace TursoBackup.Internal
         private static int nextActivityId = 1;
         private CancellationTokenSource cancellation;
 
-        protected CancellationToken Cancellation => cancellation.Token;
+        protected internal CancellationToken Cancellation => cancellation.Token;
 
         /// <summary>This invocation's own progress activity id (never 0, never shared with another invocation).</summary>
         protected int ActivityId { get; private set; }
@@ -31,7 +31,7 @@ namespace TursoBackup.Internal
         /// checkpoints and compactions): on the pipeline thread it writes at once, from others it queues the message
         /// for <see cref="FlushVerbose"/> — PowerShell only accepts Write* calls from the pipeline thread.
         /// </summary>
-        protected void VerboseFromAnyThread(string message)
+        protected internal void VerboseFromAnyThread(string message)
         {
             if (Thread.CurrentThread.ManagedThreadId == pipelineThread)
             {
@@ -79,6 +79,7 @@ namespace TursoBackup.Internal
 
         protected override void EndProcessing()
         {
+            FlushVerbose();
             cancellation?.Dispose();
         }
 
@@ -86,7 +87,7 @@ namespace TursoBackup.Internal
         protected static int NewActivityId() => Interlocked.Increment(ref nextActivityId);
 
         /// <summary>-Timestamp as the contract reads it (DateTimeOffset, DateTime or ISO 8601 text).</summary>
-        protected static DateTimeOffset ParseTimestamp(object value) =>
+        protected internal static DateTimeOffset ParseTimestamp(object value) =>
             Engine.Wal.Timestamps.Parse(value is PSObject pso ? pso.BaseObject : value);
 
         /// <summary>A snapshot of a database about to be replaced, into the vault, tagged 'emergency' and why.</summary>
@@ -124,9 +125,9 @@ namespace TursoBackup.Internal
         }
 
         /// <summary>Reports an engine failure as a non-terminating error with a matching category.</summary>
-        protected void WriteFailure(TursoBackupException ex) => WriteError(ToErrorRecord(ex));
+        protected internal void WriteFailure(TursoBackupException ex) => WriteError(ToErrorRecord(ex));
 
-        protected void ThrowFailure(TursoBackupException ex) => ThrowTerminatingError(ToErrorRecord(ex));
+        protected internal void ThrowFailure(TursoBackupException ex) => ThrowTerminatingError(ToErrorRecord(ex));
 
         protected ErrorRecord ToErrorRecord(TursoBackupException ex)
         {

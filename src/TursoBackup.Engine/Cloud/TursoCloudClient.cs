@@ -1,0 +1,756 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Net;
+using System.Net.Http;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.RegularExpressions;
+using System.Threading;
+using System.Threading.Tasks;
+using TursoBackup.Engine.Errors;
+using TursoBackup.Engine.IO;
+using TursoBackup.Engine.Wal;
+
+namespace TursoBackup.Engine.Cloud
+{
+    /// <summary>
+    /// A client of the Turso Platform API (https://api.turso.tech) for one organization, built against the API's OpenAPI
+    /// document (tests/specs/turso-platform-openapi.json): listDatabases, getDatabase, createDatabase (branches: a
+    /// <c>seed</c> of type <c>database</c> with an optional <c>timestamp</c>), deleteDatabase, createDatabaseToken,
+    /// validateAPIToken and getOrganization.
+    /// <para>
+    /// Rate limits (429) and server failures (5xx), timeouts and unreachable hosts are retried with exponential backoff,
+    /// honouring <c>Retry-After</c> (seconds or an HTTP date), at most <see cref="MaxAttempts"/> times. Every failure is a
+    /// <see cref="TursoBackupException"/> whose message says what happened and what to do next. The API token and the
+    /// database tokens it issues never appear in messages, <see cref="Log"/> lines or <see cref="ToString"/>.
+    /// </para>
+    /// Public methods are synchronous (for cmdlets) with <c>Async</c> twins; all honour a <see cref="CancellationToken"/>
+    /// (cancellation surfaces as <see cref="OperationCanceledException"/>).
+    /// </summary>
+    public sealed class TursoCloudClient : IDisposable
+    {
+        public static readonly Uri DefaultBaseUri = new Uri("https://api.turso.tech");
+
+        internal const string RefusedTokenMessage =
+            "The Turso API token was refused (it is invalid, expired or revoked). Create one with `turso auth api-tokens mint <name>` and pass -ApiToken or set TURSO_API_TOKEN.";
+
+        private static readonly Regex DatabaseName = new Regex("^[a-z0-9-]{1,64}$", RegexOptions.CultureInvariant);
+        private static readonly Regex ExpirationFormat = new Regex("^(never|([0-9]+[wdhms])+)$", RegexOptions.CultureInvariant);
+        private static readonly Regex JwtLike = new Regex(@"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]*)?", RegexOptions.CultureInvariant);
+        private static readonly Regex IsoInText = new Regex(@"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?", RegexOptions.CultureInvariant);
+
+        private readonly HttpClient http;
+        private readonly string apiToken;
+        private readonly Func<TimeSpan, CancellationToken, Task> delay;
+        private readonly string baseText;
+
+        static TursoCloudClient()
+        {
+            // Windows PowerShell 5.1 (.NET Framework) may still default to TLS 1.0/1.1, which api.turso.tech refuses.
+            try
+            {
+                if (System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription.StartsWith(".NET Framework", StringComparison.Ordinal))
+                {
+                    ServicePointManager.SecurityProtocol |= SecurityProtocolType.Tls12;
+                }
+            }
+            catch (NotSupportedException) { }
+        }
+
+        /// <param name="organization">The organization slug (<c>turso org list</c>), e.g. from TURSO_ORG.</param>
+        /// <param name="apiToken">A Platform API token (<c>turso auth api-tokens mint</c>), e.g. from TURSO_API_TOKEN.</param>
+        /// <param name="baseUri">The API's address; <see cref="DefaultBaseUri"/> when null (tests point it at a stand-in).</param>
+        /// <param name="handler">The HTTP handler to send through (not disposed by the client); a new one when null.</param>
+        /// <param name="delay">How to wait between attempts; <c>Task.Delay</c> when null (tests record the waits instead).</param>
+        public TursoCloudClient(string organization, string apiToken, Uri baseUri = null, HttpMessageHandler handler = null,
+            Func<TimeSpan, CancellationToken, Task> delay = null)
+        {
+            if (string.IsNullOrWhiteSpace(organization))
+            {
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    "No Turso organization was given. Pass -Organization with the organization's slug (`turso org list` shows it) or set TURSO_ORG.");
+            }
+            if (string.IsNullOrWhiteSpace(apiToken))
+            {
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    "No Turso API token was given. Create one with `turso auth api-tokens mint <name>` and pass -ApiToken or set TURSO_API_TOKEN.");
+            }
+            baseUri = baseUri ?? DefaultBaseUri;
+            if (!baseUri.IsAbsoluteUri || (baseUri.Scheme != Uri.UriSchemeHttps && baseUri.Scheme != Uri.UriSchemeHttp))
+            {
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    $"'{baseUri}' is not an http(s) address of the Turso Platform API. Leave -BaseUri out to use {DefaultBaseUri}.", baseUri);
+            }
+            if (baseUri.Scheme == Uri.UriSchemeHttp && !baseUri.IsLoopback)
+            {
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    $"'{baseUri}' would send the API token unencrypted over the network. Use an https:// address (plain http is allowed only for a loopback stand-in).", baseUri);
+            }
+            Organization = organization.Trim();
+            this.apiToken = apiToken.Trim();
+            baseText = baseUri.GetLeftPart(UriPartial.Path).TrimEnd('/');
+            BaseUri = new Uri(baseText);
+            this.delay = delay ?? ((wait, cancel) => Task.Delay(wait, cancel));
+            http = handler == null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+            http.Timeout = System.Threading.Timeout.InfiniteTimeSpan; // per attempt: RequestTimeout
+            http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+            string version = typeof(TursoCloudClient).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+            http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("TursoBackup", version));
+        }
+
+        /// <summary>The organization slug every call is made for.</summary>
+        public string Organization { get; }
+
+        /// <summary>The API address (no trailing slash).</summary>
+        public Uri BaseUri { get; }
+
+        /// <summary>Verbose narration (requests, waits, results). Never given a token.</summary>
+        public Action<string> Log { get; set; }
+
+        /// <summary>Attempts per call, the first included, before a 429/5xx/unreachable API is reported (default 5).</summary>
+        public int MaxAttempts { get; set; } = 5;
+
+        /// <summary>The first wait of the exponential backoff when the API gives no Retry-After (default 1 s, then 2, 4, …).</summary>
+        public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromSeconds(1);
+
+        /// <summary>The longest backoff wait (default 30 s).</summary>
+        public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(30);
+
+        /// <summary>The longest Retry-After the client waits for; a longer one is reported at once (default 2 min).</summary>
+        public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromMinutes(2);
+
+        /// <summary>How long one attempt may take before it counts as failed and is retried (default 60 s).</summary>
+        public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+        /// <summary>The clock (for "in the future" checks and HTTP-date Retry-After values); tests may replace it.</summary>
+        public Func<DateTimeOffset> Clock { get; set; } = () => DateTimeOffset.UtcNow;
+
+        /// <summary>
+        /// Turns a database's <c>Hostname</c> into the URL clients connect to; <see cref="DefaultDatabaseUrl"/> unless replaced.
+        /// A test that runs a local libSQL server (sqld, <c>tursodb --sync-server</c>) makes the stand-in report
+        /// <c>127.0.0.1:PORT</c> as the hostname, and the default already maps that to <c>http://127.0.0.1:PORT</c>;
+        /// anything else can be mapped here.
+        /// </summary>
+        public Func<string, string> DatabaseUrlFor { get; set; } = DefaultDatabaseUrl;
+
+        /// <summary>
+        /// <c>libsql://&lt;hostname&gt;</c>, except that a loopback hostname (<c>127.0.0.1:8080</c>, <c>localhost:8080</c>,
+        /// <c>[::1]:8080</c>) gives <c>http://&lt;hostname&gt;</c>: Turso never reports a loopback hostname, so one is a local
+        /// libSQL server (which serves plain HTTP) standing in for a cloud database in tests.
+        /// </summary>
+        public static string DefaultDatabaseUrl(string hostname)
+        {
+            if (string.IsNullOrEmpty(hostname)) return null;
+            if (Uri.TryCreate("http://" + hostname, UriKind.Absolute, out var u) && u.IsLoopback) return "http://" + hostname;
+            return "libsql://" + hostname;
+        }
+
+        /// <summary>
+        /// The default name of a cloud branch, after the seed conventions (<c>backup-{yyyyMMdd}</c> for now,
+        /// <c>pitr-{yyyyMMddTHHmmssZ}</c> at a timestamp) in lower case, as Turso database names must be.
+        /// </summary>
+        public static string DefaultBranchName(DateTimeOffset? timestamp, DateTimeOffset now) =>
+            LocalBranches.DefaultName(timestamp, now).ToLowerInvariant();
+
+        /// <summary>
+        /// A token lifetime in the API's <c>expiration</c> format: null → <c>never</c>, else e.g. <c>7d</c>, <c>1d2h30m</c>
+        /// (whole minutes, rounded up; at least one minute).
+        /// </summary>
+        public static string FormatExpiration(TimeSpan? lifetime)
+        {
+            if (lifetime == null) return "never";
+            if (lifetime.Value <= TimeSpan.Zero)
+            {
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    $"A token lifetime must be positive, not {lifetime.Value}. Give e.g. -Expiration (New-TimeSpan -Days 7), or 'never'.", lifetime.Value);
+            }
+            long minutes = Math.Max(1, (long)Math.Ceiling(lifetime.Value.TotalMinutes));
+            var sb = new StringBuilder();
+            long days = minutes / (24 * 60), hours = minutes / 60 % 24, mins = minutes % 60;
+            if (days > 0) sb.Append(days.ToString(CultureInfo.InvariantCulture)).Append('d');
+            if (hours > 0) sb.Append(hours.ToString(CultureInfo.InvariantCulture)).Append('h');
+            if (mins > 0) sb.Append(mins.ToString(CultureInfo.InvariantCulture)).Append('m');
+            return sb.ToString();
+        }
+
+        public override string ToString() => $"Turso Platform API {baseText} (organization '{Organization}')";
+
+        public void Dispose() => http.Dispose();
+
+        // ------------------------------------------------------------------ operations
+
+        /// <summary>Checks the token (validateAPIToken) and the organization (getOrganization).</summary>
+        public TursoCloudConnection Validate(CancellationToken cancel = default) => Run(() => ValidateAsync(cancel));
+
+        public async Task<TursoCloudConnection> ValidateAsync(CancellationToken cancel = default)
+        {
+            var validated = await SendAsync(new ApiCall("check the API token", HttpMethod.Get, "/v1/auth/validate"), cancel).ConfigureAwait(false);
+            DateTimeOffset? expires = null;
+            if (validated.TryGetValue("exp", out var exp) && exp is long seconds && seconds > 0)
+            {
+                expires = DateTimeOffset.FromUnixTimeSeconds(seconds);
+            }
+            var call = new ApiCall($"read organization '{Organization}'", HttpMethod.Get, OrgPath(""));
+            var body = await SendAsync(call, cancel).ConfigureAwait(false);
+            var org = Obj(body, "organization", call);
+            var connection = new TursoCloudConnection
+            {
+                Organization = Str(org, "slug") ?? Organization,
+                OrganizationName = Str(org, "name"),
+                OrganizationType = Str(org, "type"),
+                Plan = Str(org, "plan_id"),
+                BaseUri = BaseUri,
+                TokenExpiresAt = expires,
+                ConnectedAt = Clock(),
+            };
+            Say($"Connected to Turso organization '{connection.Organization}' (plan {connection.Plan ?? "unknown"}); the API token "
+                + (expires.HasValue ? "expires " + Iso(expires.Value) : "does not expire") + ".");
+            return connection;
+        }
+
+        /// <summary>The organization's databases, optionally only those of a group or the branches of a parent DbId.</summary>
+        public IReadOnlyList<TursoDatabase> ListDatabases(string group = null, string parentId = null, CancellationToken cancel = default) =>
+            Run(() => ListDatabasesAsync(group, parentId, cancel));
+
+        public async Task<IReadOnlyList<TursoDatabase>> ListDatabasesAsync(string group = null, string parentId = null, CancellationToken cancel = default)
+        {
+            var query = new List<string>();
+            if (!string.IsNullOrEmpty(group)) query.Add("group=" + Uri.EscapeDataString(group));
+            if (!string.IsNullOrEmpty(parentId)) query.Add("parent=" + Uri.EscapeDataString(parentId));
+            var call = new ApiCall($"list the databases of organization '{Organization}'", HttpMethod.Get,
+                OrgPath("/databases") + (query.Count > 0 ? "?" + string.Join("&", query) : ""));
+            var body = await SendAsync(call, cancel).ConfigureAwait(false);
+            if (!(body.TryGetValue("databases", out var list) && list is List<object> items))
+            {
+                throw Unexpected(call, "it has no 'databases' list");
+            }
+            return items.Select(item => item is Dictionary<string, object> d ? ToDatabase(d) : throw Unexpected(call, "a database entry is not an object")).ToList();
+        }
+
+        /// <summary>One database; NotFound when the organization has none of that name.</summary>
+        public TursoDatabase GetDatabase(string name, CancellationToken cancel = default) => Run(() => GetDatabaseAsync(name, cancel));
+
+        public async Task<TursoDatabase> GetDatabaseAsync(string name, CancellationToken cancel = default)
+        {
+            RequireName(name, "-Database");
+            var call = new ApiCall($"read database '{name}'", HttpMethod.Get, DbPath(name)) { Database = name };
+            var body = await SendAsync(call, cancel).ConfigureAwait(false);
+            return ToDatabase(Obj(body, "database", call));
+        }
+
+        /// <summary>
+        /// Creates the database <paramref name="name"/> from <paramref name="source"/> as of now, or as of
+        /// <paramref name="timestamp"/> (sent as ISO 8601 UTC, whole seconds), in <paramref name="group"/> (default: the
+        /// source's group). The source is never changed. <paramref name="name"/> null gives <see cref="DefaultBranchName"/>.
+        /// </summary>
+        public TursoBranch CreateBranch(string source, string name, DateTimeOffset? timestamp, string group, CancellationToken cancel = default) =>
+            Run(() => CreateBranchAsync(source, name, timestamp, group, cancel));
+
+        public async Task<TursoBranch> CreateBranchAsync(string source, string name, DateTimeOffset? timestamp, string group, CancellationToken cancel = default)
+        {
+            RequireName(source, "-Database");
+            DateTimeOffset now = Clock();
+            DateTimeOffset? at = null;
+            if (timestamp.HasValue)
+            {
+                var utc = timestamp.Value.ToUniversalTime();
+                at = new DateTimeOffset(utc.Ticks - utc.Ticks % TimeSpan.TicksPerSecond, TimeSpan.Zero);
+                if (at.Value > now.AddSeconds(5))
+                {
+                    throw new TursoBackupException(FailureKind.InvalidArgument,
+                        $"Timestamp {Iso(at.Value)} is in the future (it is now {Iso(now)}). Give a past time, or leave -Timestamp out to branch '{source}' as of now.", timestamp.Value);
+                }
+            }
+            name = string.IsNullOrWhiteSpace(name) ? DefaultBranchName(at, now) : name.Trim();
+            if (!DatabaseName.IsMatch(name))
+            {
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    $"'{name}' is not a valid Turso database name: use lower-case letters, digits and dashes, at most 64 characters (e.g. {DefaultBranchName(at, now)}).", name);
+            }
+            if (string.Equals(name, source, StringComparison.Ordinal))
+            {
+                throw new TursoBackupException(FailureKind.AlreadyExists,
+                    $"A database named '{name}' already exists in Turso organization '{Organization}' (it is the source); choose another -Name.", name);
+            }
+            var src = await GetDatabaseAsync(source, cancel).ConfigureAwait(false);
+            group = string.IsNullOrWhiteSpace(group) ? src.Group : group.Trim();
+            if (string.IsNullOrEmpty(group))
+            {
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    $"Turso did not say which group '{source}' belongs to, and a new database needs one. Pass -Group.", source);
+            }
+
+            var seed = new Dictionary<string, object> { ["type"] = "database", ["name"] = source };
+            if (at.HasValue) seed["timestamp"] = Iso(at.Value);
+            var request = new Dictionary<string, object> { ["name"] = name, ["group"] = group, ["seed"] = seed };
+            Say(at.HasValue
+                ? $"Branching Turso database '{source}' as of {Iso(at.Value)} into '{name}' (group '{group}')."
+                : $"Branching Turso database '{source}' as of now into '{name}' (group '{group}').");
+            var call = new ApiCall($"create database '{name}' from '{source}'", HttpMethod.Post, OrgPath("/databases"), request)
+            {
+                Database = name,
+                Source = source,
+                Timestamp = at,
+                Group = group,
+            };
+
+            TursoDatabase created;
+            try
+            {
+                var body = await SendAsync(call, cancel).ConfigureAwait(false);
+                var output = Obj(body, "database", call);
+                created = new TursoDatabase
+                {
+                    Name = Str(output, "Name") ?? name,
+                    Organization = Organization,
+                    DbId = Str(output, "DbId"),
+                    Hostname = Str(output, "Hostname"),
+                    Group = group,
+                    Parent = source,
+                    ParentId = src.DbId,
+                };
+                created.Url = DatabaseUrlFor(created.Hostname);
+            }
+            catch (TursoBackupException ex) when (ex.Kind == FailureKind.AlreadyExists && call.MaybeApplied)
+            {
+                // An earlier attempt failed without an answer (5xx, timeout) but may have created it: accept our own branch.
+                var existing = await GetDatabaseAsync(name, cancel).ConfigureAwait(false);
+                if (!(existing.Parent == source || (existing.ParentId != null && existing.ParentId == src.DbId))) throw;
+                Say($"'{name}' was created by an earlier attempt whose answer was lost; using it.");
+                created = existing;
+            }
+            Say($"Created Turso database '{created.Name}' at {created.Url}.");
+            return new TursoBranch
+            {
+                Name = created.Name,
+                Source = source,
+                PointInTime = at ?? now,
+                Timestamp = at,
+                Location = created.Url,
+                Url = created.Url,
+                Hostname = created.Hostname,
+                DbId = created.DbId,
+                Group = created.Group ?? group,
+                Organization = Organization,
+                CreatedAt = now,
+                Provider = "Cloud",
+            };
+        }
+
+        /// <summary>The branches of <paramref name="source"/>: the databases whose parent it is.</summary>
+        public IReadOnlyList<TursoBranch> ListBranches(string source, CancellationToken cancel = default) => Run(() => ListBranchesAsync(source, cancel));
+
+        public async Task<IReadOnlyList<TursoBranch>> ListBranchesAsync(string source, CancellationToken cancel = default)
+        {
+            var src = await GetDatabaseAsync(source, cancel).ConfigureAwait(false);
+            var children = await ListDatabasesAsync(null, src.DbId, cancel).ConfigureAwait(false);
+            return children
+                .Where(d => (d.ParentId != null && d.ParentId == src.DbId) || (d.ParentId == null && d.Parent == source))
+                .Select(d => ToBranch(d, source))
+                .ToList();
+        }
+
+        /// <summary>Deletes a database (deleteDatabase). No guard: see <see cref="DeleteBranch"/> for the one Remove-TursoBranch uses.</summary>
+        public void DeleteDatabase(string name, CancellationToken cancel = default) => Run(async () => { await DeleteDatabaseAsync(name, cancel).ConfigureAwait(false); return true; });
+
+        public async Task DeleteDatabaseAsync(string name, CancellationToken cancel = default)
+        {
+            RequireName(name, "-Database");
+            var call = new ApiCall($"delete database '{name}'", HttpMethod.Delete, DbPath(name)) { Database = name };
+            await SendAsync(call, cancel).ConfigureAwait(false);
+            Say($"Deleted Turso database '{name}' of organization '{Organization}'.");
+        }
+
+        /// <summary>
+        /// Deletes a branch. Unless <paramref name="force"/>, refuses (InvalidArgument) to delete a database that is the
+        /// branch's own source or the source (parent) of other databases, and one with delete protection.
+        /// </summary>
+        public void DeleteBranch(TursoBranch branch, bool force, CancellationToken cancel = default) =>
+            Run(async () => { await DeleteBranchAsync(branch, force, cancel).ConfigureAwait(false); return true; });
+
+        public async Task DeleteBranchAsync(TursoBranch branch, bool force, CancellationToken cancel = default)
+        {
+            if (branch == null) throw new ArgumentNullException(nameof(branch));
+            string name = branch.Name;
+            RequireName(name, "-InputObject");
+            if (!force)
+            {
+                if (!string.IsNullOrEmpty(branch.Source) && string.Equals(name, branch.Source, StringComparison.Ordinal))
+                {
+                    throw new TursoBackupException(FailureKind.InvalidArgument,
+                        $"'{name}' is the source database of this branch, not a branch; Remove-TursoBranch does not delete a source database. Pass -Force if you really mean to delete '{name}' and everything in it.", name);
+                }
+                var db = await GetDatabaseAsync(name, cancel).ConfigureAwait(false);
+                if (db.DeleteProtection)
+                {
+                    throw new TursoBackupException(FailureKind.InvalidArgument,
+                        $"Turso database '{name}' has delete protection on. Turn it off first (Turso dashboard or the database configuration API) if it really should go.", name);
+                }
+                if (!string.IsNullOrEmpty(db.DbId))
+                {
+                    var children = (await ListDatabasesAsync(null, db.DbId, cancel).ConfigureAwait(false))
+                        .Where(d => d.ParentId == db.DbId && d.Name != name).Select(d => "'" + d.Name + "'").ToList();
+                    if (children.Count > 0)
+                    {
+                        throw new TursoBackupException(FailureKind.InvalidArgument,
+                            $"'{name}' is the source database of {(children.Count == 1 ? "branch" : "branches")} {string.Join(", ", children)} in Turso organization '{Organization}'; Remove-TursoBranch does not delete a source database. Remove those branches first, or pass -Force to delete '{name}' and everything in it.", name);
+                    }
+                }
+            }
+            await DeleteDatabaseAsync(name, cancel).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Mints a database token (createDatabaseToken). <paramref name="expiration"/>: <c>never</c> (default) or a duration
+        /// such as <c>2w1d30m</c> (<see cref="FormatExpiration"/> makes one from a TimeSpan). Returns the token; it is never logged.
+        /// </summary>
+        public string CreateDatabaseToken(string name, string expiration = null, bool readOnly = false, CancellationToken cancel = default) =>
+            Run(() => CreateDatabaseTokenAsync(name, expiration, readOnly, cancel));
+
+        public async Task<string> CreateDatabaseTokenAsync(string name, string expiration = null, bool readOnly = false, CancellationToken cancel = default)
+        {
+            RequireName(name, "-Database");
+            expiration = string.IsNullOrWhiteSpace(expiration) ? "never" : expiration.Trim().ToLowerInvariant();
+            if (!ExpirationFormat.IsMatch(expiration))
+            {
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    $"'{expiration}' is not a token expiration Turso understands: use 'never' or a duration such as 7d, 12h or 2w1d30m (w, d, h, m, s).", expiration);
+            }
+            string authorization = readOnly ? "read-only" : "full-access";
+            var call = new ApiCall($"create a {authorization} token for database '{name}'", HttpMethod.Post,
+                DbPath(name) + "/auth/tokens?expiration=" + Uri.EscapeDataString(expiration) + "&authorization=" + authorization)
+            { Database = name };
+            var body = await SendAsync(call, cancel).ConfigureAwait(false);
+            string jwt = Str(body, "jwt");
+            if (string.IsNullOrEmpty(jwt)) throw Unexpected(call, "it holds no token ('jwt')");
+            Say($"Created a {authorization} token for Turso database '{name}' ({(expiration == "never" ? "no expiry" : "expires in " + expiration)}).");
+            return jwt;
+        }
+
+        // ------------------------------------------------------------------ HTTP
+
+        private sealed class ApiCall
+        {
+            public ApiCall(string operation, HttpMethod method, string pathAndQuery, object body = null)
+            {
+                Operation = operation;
+                Method = method;
+                PathAndQuery = pathAndQuery;
+                Body = body;
+            }
+
+            public string Operation { get; }
+            public HttpMethod Method { get; }
+            public string PathAndQuery { get; }
+            public object Body { get; }
+            /// <summary>The database the call is about (for 404/409 messages).</summary>
+            public string Database { get; set; }
+            public string Source { get; set; }
+            public DateTimeOffset? Timestamp { get; set; }
+            public string Group { get; set; }
+            /// <summary>An earlier attempt of this non-idempotent call ended without an answer, so it may have taken effect.</summary>
+            public bool MaybeApplied { get; set; }
+        }
+
+        private async Task<Dictionary<string, object>> SendAsync(ApiCall call, CancellationToken cancel)
+        {
+            string json = call.Body == null ? null : Json.WriteCompact(call.Body);
+            int attempts = Math.Max(1, MaxAttempts);
+            var url = new Uri(baseText + call.PathAndQuery);
+            for (int attempt = 1; ; attempt++)
+            {
+                cancel.ThrowIfCancellationRequested();
+                Say($"{call.Method} {url}" + (attempt > 1 ? $" (attempt {attempt} of {attempts})" : ""));
+                string transient;
+                TimeSpan? retryAfter = null;
+                int status = 0;
+                string serverError = null;
+                try
+                {
+                    using (var request = new HttpRequestMessage(call.Method, url))
+                    using (var perAttempt = CancellationTokenSource.CreateLinkedTokenSource(cancel))
+                    {
+                        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiToken);
+                        if (json != null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+                        perAttempt.CancelAfter(RequestTimeout);
+                        using (var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, perAttempt.Token).ConfigureAwait(false))
+                        {
+                            string text = response.Content == null ? "" : await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+                            status = (int)response.StatusCode;
+                            if (status >= 200 && status < 300) return ParseBody(call, text);
+                            serverError = ErrorText(text);
+                            if (status != 429 && status < 500) throw MapError(call, status, serverError);
+                            retryAfter = RetryAfter(response.Headers.RetryAfter);
+                            transient = $"HTTP {status} ({Describe(status)})" + (serverError != null ? $": {serverError}" : "");
+                        }
+                    }
+                }
+                catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+                {
+                    transient = $"no answer within {Seconds(RequestTimeout)}";
+                }
+                catch (HttpRequestException ex)
+                {
+                    transient = "the connection failed: " + Redact(Innermost(ex).Message);
+                }
+
+                if (status != 429 && call.Method != HttpMethod.Get && call.Method != HttpMethod.Delete) call.MaybeApplied = true;
+                if (attempt >= attempts) throw GiveUp(call, status, transient, attempts);
+                TimeSpan wait;
+                if (retryAfter.HasValue)
+                {
+                    if (retryAfter.Value > MaxRetryAfter)
+                    {
+                        throw new TursoBackupException(FailureKind.Busy, Redact(
+                            $"The Turso API could not {call.Operation} now ({transient}) and asked to wait {Seconds(retryAfter.Value)} before trying again, longer than this command waits. Run it again after {Iso(Clock() + retryAfter.Value)}."), call.Database);
+                    }
+                    wait = retryAfter.Value;
+                }
+                else
+                {
+                    double ms = InitialBackoff.TotalMilliseconds * Math.Pow(2, attempt - 1);
+                    wait = TimeSpan.FromMilliseconds(Math.Min(ms, MaxBackoff.TotalMilliseconds));
+                }
+                Say($"Turso API: {transient}; waiting {Seconds(wait)}{(retryAfter.HasValue ? " (Retry-After)" : "")} before attempt {attempt + 1} of {attempts}.");
+                await delay(wait, cancel).ConfigureAwait(false);
+            }
+        }
+
+        private TimeSpan? RetryAfter(RetryConditionHeaderValue header)
+        {
+            if (header == null) return null;
+            if (header.Delta.HasValue) return header.Delta.Value < TimeSpan.Zero ? TimeSpan.Zero : header.Delta.Value;
+            if (header.Date.HasValue)
+            {
+                var wait = header.Date.Value - Clock();
+                return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
+            }
+            return null;
+        }
+
+        private TursoBackupException GiveUp(ApiCall call, int status, string transient, int attempts)
+        {
+            string tries = attempts == 1 ? "once" : attempts + " times";
+            string message;
+            if (status == 429)
+            {
+                message = $"The Turso API is rate-limiting organization '{Organization}' (HTTP 429) and refused to {call.Operation}, {tries}. Wait a minute and run the command again, or make fewer calls at once.";
+            }
+            else if (status >= 500)
+            {
+                message = $"The Turso API failed to {call.Operation}, {tries}, last with {transient}. This is a problem on Turso's side: check https://status.turso.tech and run the command again later.";
+            }
+            else
+            {
+                message = $"The Turso API at {baseText} could not be reached to {call.Operation} ({tries}; {transient}). Check the network and any proxy, or -BaseUri.";
+            }
+            if (call.MaybeApplied) message += " The request may still have taken effect: check with Get-TursoDatabase before retrying.";
+            return new TursoBackupException(FailureKind.Busy, Redact(message), call.Database);
+        }
+
+        private TursoBackupException MapError(ApiCall call, int status, string serverError)
+        {
+            string said = serverError != null ? $" (Turso said: {serverError})" : "";
+            string message;
+            FailureKind kind;
+            switch (status)
+            {
+                case 401:
+                    kind = FailureKind.PermissionDenied;
+                    message = RefusedTokenMessage;
+                    break;
+                case 403:
+                    kind = FailureKind.PermissionDenied;
+                    message = $"The Turso API token may not {call.Operation} in organization '{Organization}'{said}. Use a token of a member of '{Organization}' with enough rights, or check -Organization.";
+                    break;
+                case 404:
+                    kind = FailureKind.NotFound;
+                    if (serverError != null && serverError.IndexOf("organization", StringComparison.OrdinalIgnoreCase) >= 0)
+                    {
+                        message = $"Turso organization '{Organization}' was not found, or the API token cannot see it{said}. Check -Organization (the slug `turso org list` shows) or TURSO_ORG.";
+                    }
+                    else if (call.Database != null)
+                    {
+                        message = $"Turso database '{call.Database}' was not found in organization '{Organization}'{said}. Get-TursoDatabase lists its databases; check -Database and -Organization.";
+                    }
+                    else
+                    {
+                        message = $"The Turso API could not {call.Operation}: not found{said}. Check -Organization and -BaseUri.";
+                    }
+                    break;
+                case 409:
+                    kind = FailureKind.AlreadyExists;
+                    message = $"A database named '{call.Database}' already exists in Turso organization '{Organization}'; choose another -Name{said}.";
+                    break;
+                case 400:
+                case 422:
+                    kind = FailureKind.InvalidArgument;
+                    message = BadRequest(call, serverError, said, ref kind);
+                    break;
+                default:
+                    kind = FailureKind.InvalidData;
+                    message = $"The Turso API answered the request to {call.Operation} with HTTP {status} ({Describe(status)}){said}, which this client does not expect. Run the command again with -Verbose and report it if it persists.";
+                    break;
+            }
+            return new TursoBackupException(kind, Redact(message), call.Database);
+        }
+
+        private string BadRequest(ApiCall call, string serverError, string said, ref FailureKind kind)
+        {
+            string error = serverError ?? "";
+            bool mentions(string word) => error.IndexOf(word, StringComparison.OrdinalIgnoreCase) >= 0;
+            if (call.Timestamp.HasValue && (mentions("timestamp") || mentions("restore") || mentions("point in time") || mentions("point-in-time") || mentions("retention")))
+            {
+                string at = Iso(call.Timestamp.Value);
+                var found = IsoInText.Matches(error).Cast<Match>()
+                    .Select(m => DateTimeOffset.TryParse(m.Value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t.ToUniversalTime() : (DateTimeOffset?)null)
+                    .Where(t => t.HasValue && t.Value > call.Timestamp.Value).Select(t => t.Value).ToList();
+                if (found.Count > 0)
+                {
+                    return $"Timestamp too old: the earliest restore point of '{call.Source}' is {Iso(found.Min())}, after {at}. Choose a -Timestamp at or after it.";
+                }
+                return $"Timestamp too old or not available: Turso cannot branch '{call.Source}' as of {at}{said}. A point-in-time branch needs a time after the database was created and within the plan's restore window (24 hours on the free plan; longer on paid plans). Choose a later -Timestamp.";
+            }
+            if (call.Group != null && mentions("group") && mentions("not found"))
+            {
+                kind = FailureKind.NotFound;
+                return $"Group '{call.Group}' does not exist in Turso organization '{Organization}'{said}. Pass an existing -Group (`turso group list` shows them), or leave it out to use the source's group.";
+            }
+            if (mentions("expiration"))
+            {
+                return $"Turso refused the token expiration{said}. Use 'never' or a duration such as 7d, 12h or 2w1d30m.";
+            }
+            return $"Turso refused the request to {call.Operation}{said}. Check the parameters.";
+        }
+
+        private Dictionary<string, object> ParseBody(ApiCall call, string text)
+        {
+            if (string.IsNullOrWhiteSpace(text)) return new Dictionary<string, object>();
+            object parsed;
+            try { parsed = Json.Parse(text); }
+            catch (FormatException) { throw Unexpected(call, "it is not JSON"); }
+            return parsed as Dictionary<string, object> ?? throw Unexpected(call, "it is not a JSON object");
+        }
+
+        private TursoBackupException Unexpected(ApiCall call, string what) =>
+            new TursoBackupException(FailureKind.InvalidData,
+                Redact($"The Turso API's answer to the request to {call.Operation} could not be read: {what}. Check -BaseUri points at the Turso Platform API ({DefaultBaseUri})."), call.Database);
+
+        /// <summary>The <c>error</c> text of the API's error bodies (<c>{"error": "…"}</c>), else the start of the body.</summary>
+        private string ErrorText(string text)
+        {
+            if (string.IsNullOrWhiteSpace(text)) return null;
+            try
+            {
+                if (Json.Parse(text) is Dictionary<string, object> d)
+                {
+                    if (d.TryGetValue("error", out var e) && e is string s) return Redact(s);
+                    if (d.TryGetValue("message", out var m) && m is string s2) return Redact(s2);
+                }
+            }
+            catch (FormatException) { }
+            string trimmed = text.Trim();
+            return Redact(trimmed.Length > 200 ? trimmed.Substring(0, 200) + "…" : trimmed);
+        }
+
+        /// <summary>Removes the API token and anything shaped like a JWT (database tokens) from text meant for people.</summary>
+        internal string Redact(string text)
+        {
+            if (string.IsNullOrEmpty(text)) return text;
+            if (apiToken.Length > 0) text = text.Replace(apiToken, "***");
+            return JwtLike.Replace(text, "***");
+        }
+
+        private void Say(string line) => Log?.Invoke(Redact(line));
+
+        // ------------------------------------------------------------------ mapping and helpers
+
+        private TursoDatabase ToDatabase(Dictionary<string, object> d)
+        {
+            var db = new TursoDatabase
+            {
+                Name = Str(d, "Name"),
+                Organization = Organization,
+                DbId = Str(d, "DbId"),
+                Hostname = Str(d, "Hostname"),
+                Group = Str(d, "group"),
+                PrimaryRegion = Str(d, "primaryRegion"),
+                Regions = d.TryGetValue("regions", out var r) && r is List<object> regions ? regions.OfType<string>().ToArray() : new string[0],
+                BlockReads = d.TryGetValue("block_reads", out var br) && br is bool b1 && b1,
+                BlockWrites = d.TryGetValue("block_writes", out var bw) && bw is bool b2 && b2,
+                DeleteProtection = d.TryGetValue("delete_protection", out var dp) && dp is bool b3 && b3,
+            };
+            if (d.TryGetValue("parent", out var p) && p is Dictionary<string, object> parent)
+            {
+                db.Parent = Str(parent, "name");
+                db.ParentId = Str(parent, "id");
+                string at = Str(parent, "branched_at");
+                if (at != null && DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)) db.BranchedAt = t.ToUniversalTime();
+            }
+            db.Url = DatabaseUrlFor(db.Hostname);
+            return db;
+        }
+
+        private TursoBranch ToBranch(TursoDatabase d, string source) => new TursoBranch
+        {
+            Name = d.Name,
+            Source = d.Parent ?? source,
+            PointInTime = d.BranchedAt ?? default,
+            CreatedAt = d.BranchedAt ?? default,
+            Location = d.Url,
+            Url = d.Url,
+            Hostname = d.Hostname,
+            DbId = d.DbId,
+            Group = d.Group,
+            Organization = Organization,
+            Provider = "Cloud",
+        };
+
+        private string OrgPath(string rest) => "/v1/organizations/" + Uri.EscapeDataString(Organization) + rest;
+
+        private string DbPath(string name) => OrgPath("/databases/" + Uri.EscapeDataString(name));
+
+        private static void RequireName(string name, string parameter)
+        {
+            if (string.IsNullOrWhiteSpace(name))
+            {
+                throw new TursoBackupException(FailureKind.InvalidArgument, $"No database name was given. Pass {parameter} with the name of a database of the organization (Get-TursoDatabase lists them).");
+            }
+        }
+
+        private Dictionary<string, object> Obj(Dictionary<string, object> body, string key, ApiCall call) =>
+            body.TryGetValue(key, out var v) && v is Dictionary<string, object> d ? d : throw Unexpected(call, $"it has no '{key}' object");
+
+        private static string Str(Dictionary<string, object> d, string key) => d.TryGetValue(key, out var v) && v is string s ? s : null;
+
+        internal static string Iso(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+        private static string Seconds(TimeSpan t) =>
+            t.TotalSeconds >= 1 && t.TotalSeconds == Math.Floor(t.TotalSeconds)
+                ? t.TotalSeconds.ToString("0", CultureInfo.InvariantCulture) + " s"
+                : t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s";
+
+        private static string Describe(int status)
+        {
+            switch (status)
+            {
+                case 429: return "Too Many Requests";
+                case 500: return "Internal Server Error";
+                case 502: return "Bad Gateway";
+                case 503: return "Service Unavailable";
+                case 504: return "Gateway Timeout";
+                default: return ((HttpStatusCode)status).ToString();
+            }
+        }
+
+        private static Exception Innermost(Exception ex)
+        {
+            while (ex.InnerException != null) ex = ex.InnerException;
+            return ex;
+        }
+
+        private static T Run<T>(Func<Task<T>> operation) => Task.Run(operation).GetAwaiter().GetResult();
+    }
+}
