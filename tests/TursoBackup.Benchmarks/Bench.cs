@@ -194,7 +194,9 @@ namespace TursoBackup.Benchmarks
                 string path = options.DocPath ?? Path.Combine(Report.RepoRoot(), "docs", "benchmarks.md");
                 Directory.CreateDirectory(Path.GetDirectoryName(path));
                 // The point-in-time section is written by --pitr and kept as it is.
-                File.WriteAllText(path, report.Document().TrimEnd() + "\n" + (DocSections.Extract(path, "pitr") is string pitr ? "\n" + pitr : ""));
+                File.WriteAllText(path, report.Document().TrimEnd() + "\n"
+                    + (DocSections.Extract(path, "pitr") is string pitr ? "\n" + pitr : "")
+                    + (DocSections.Extract(path, "remote") is string remote ? "\n" + remote : ""));
                 Console.Error.WriteLine("wrote " + path);
             }
             return 0;

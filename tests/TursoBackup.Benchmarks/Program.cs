@@ -31,6 +31,9 @@
 //   dotnet run -c Release --project tests/TursoBackup.Benchmarks -- --pitr --write-doc
 //   (--size 1024 --transactions 100000 --steady-size 64 --steady-rate 50 --steady-minutes 3 --sync-interval 100 --runs 3)
 //
+// Remote dumps over the libSQL protocol against @libsql/client (Node), tursodb .dump and sqlite3 .dump:
+//   dotnet run -c Release --project tests/TursoBackup.Benchmarks -- --remote --write-doc   (--size 256 --runs 3)
+//
 // Internal modes (the parent re-invokes its own dll so memory is measured in a clean process):
 //   --child-backup SRC VAULT none|gzip|zstd PageCopy|BackupApi Snapshot|Dump LEVEL
 //                                         run one backup, print peak RSS (VmHWM) and elapsed time
@@ -52,6 +55,7 @@ namespace TursoBackup.Benchmarks
                 if (args.Length > 0 && args[0] == "--child-backup") return Child.Backup(args[1], args[2], args[3], args[4], args[5], int.Parse(args[6]));
                 if (args.Length > 0 && args[0] == "--child-export") return Child.Export(args[1], args[2]);
                 if (args.Length > 0 && args[0] == "--child-baseline") return Child.Baseline(args[1]);
+                if (args.Length > 0 && args[0] == "--remote") return RemoteBench.Start(args);
                 if (args.Length > 0 && args[0] == "--pitr")
                 {
                     var pitr = PitrOptions.Parse(args);
