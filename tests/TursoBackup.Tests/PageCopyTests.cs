@@ -97,8 +97,9 @@ public sealed class PageCopyTests : IDisposable
         long expected;
         using (var cmd = reader.CreateCommand()) { cmd.Transaction = tx; cmd.CommandText = "SELECT count(*) FROM t"; expected = (long)cmd.ExecuteScalar()!; }
         bool restarted = false;
-        PageCopy.AfterWalScan = () =>
+        PageCopy.AfterWalScan = copied =>
         {
+            if (copied != path) return; // other tests copy other databases meanwhile
             // The next writer restarts the WAL (nothing left to copy back, no reader on a WAL frame) and overwrites it.
             Exec(w, "DELETE FROM t WHERE id % 2 = 0; UPDATE t SET v = 'overwritten', b = randomblob(1700);");
             restarted = WalFile.HeaderOnly(path + "-wal").Salt1 != 0;

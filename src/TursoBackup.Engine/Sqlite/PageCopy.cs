@@ -57,7 +57,7 @@ namespace TursoBackup.Engine.Sqlite
             {
                 int pageSize = ReadPageSize(db);
                 WalFile wal = walMode ? WalFile.Read(databasePath + "-wal") : null;
-                AfterWalScan?.Invoke();
+                AfterWalScan?.Invoke(databasePath);
                 walUsed = wal;
                 bool useWal = wal != null && wal.CommittedFrames > 0;
                 if (useWal && pageSize != 0 && wal.PageSize != pageSize)
@@ -142,8 +142,8 @@ namespace TursoBackup.Engine.Sqlite
             }
         }
 
-        /// <summary>Tests only: runs between the WAL scan and the page copy (to restart the WAL there).</summary>
-        internal static Action AfterWalScan;
+        /// <summary>Tests only: runs between the WAL scan and the page copy (to restart the WAL there), given the database path.</summary>
+        internal static Action<string> AfterWalScan;
 
         /// <summary>
         /// Reads the page of the WAL frame whose page data is at <paramref name="at"/>, then its frame header, and checks

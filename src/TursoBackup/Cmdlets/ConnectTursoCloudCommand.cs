@@ -8,7 +8,7 @@ using TursoBackup.Internal;
 namespace TursoBackup.Cmdlets
 {
     /// <summary>Connects this PowerShell session to the Turso Platform API for one organization and checks the token.</summary>
-    [Cmdlet(VerbsCommunications.Connect, "TursoCloud")]
+    [Cmdlet(VerbsCommunications.Connect, "TursoCloud", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
     [OutputType(typeof(TursoCloudConnection))]
     public sealed class ConnectTursoCloudCommand : TursoCmdlet
     {
@@ -40,6 +40,7 @@ namespace TursoBackup.Cmdlets
                 ThrowFailure(new TursoBackupException(FailureKind.InvalidArgument,
                     "No API token: pass -ApiToken or set TURSO_API_TOKEN (create one with `turso auth api-tokens mint <name>`).", "ApiToken"));
             }
+            if (!ShouldProcess(org, "Connect this PowerShell session to the Turso Platform API")) return;
             TursoCloudClient client = null;
             TursoCloudConnection connection = null;
             try
