@@ -323,16 +323,30 @@ namespace TursoBackup.Engine.Wal
         /// </summary>
         private void Checkpoint(CancellationToken cancel)
         {
-            SqliteConnection idle;
-            lock (gate)
+            // Phase 1 repeats while the writers added more than a small tail during it (a busy writer on a big database:
+            // the backfill's scattered writes and fsync take long), so that phase 2 — which blocks writers and captures —
+            // has little left to copy back.
+            for (int round = 0; round < 4; round++)
             {
-                MoveHoldToWalEnd();
-                idle = spare;
+                SqliteConnection idle;
+                lock (gate)
+                {
+                    MoveHoldToWalEnd();
+                    idle = spare;
+                }
+                long log, done;
+                PassiveCheckpoint(idle, out log, out done); // captures go on meanwhile (Sync does not use the spare connection)
+                // A second PASSIVE copies nothing more (the held snapshot bounds it) but reports the WAL's frames now:
+                // log - done is what the writers added during the first.
+                if (done >= 0) PassiveCheckpoint(idle, out log, out done);
+                if (done < 0 || log - done <= SealTailFrames) break;
+                Log?.Invoke($"Checkpoint of '{Database}': {log - done} frame(s) were written meanwhile; copying them back before blocking writers.");
             }
-            long log, done;
-            PassiveCheckpoint(idle, out log, out done); // captures go on meanwhile (Sync does not use the spare connection)
             lock (gate) SealLocked(cancel);
         }
+
+        /// <summary>Phase 2 of a checkpoint starts once at most this many frames are left to copy back (see <see cref="Checkpoint"/>).</summary>
+        private const long SealTailFrames = 1000;
 
         /// <summary>Phase 2 of <see cref="Checkpoint"/>: writers blocked, the tail archived, the WAL let go fully backfilled.</summary>
         private void SealLocked(CancellationToken cancel)
