@@ -326,6 +326,7 @@ namespace TursoBackup.Engine.Wal
             // Phase 1 repeats while the writers added more than a small tail during it (a busy writer on a big database:
             // the backfill's scattered writes and fsync take long), so that phase 2 — which blocks writers and captures —
             // has little left to copy back.
+            long tail = 0, walFrames = 0;
             for (int round = 0; round < 4; round++)
             {
                 SqliteConnection idle;
@@ -339,14 +340,26 @@ namespace TursoBackup.Engine.Wal
                 // A second PASSIVE copies nothing more (the held snapshot bounds it) but reports the WAL's frames now:
                 // log - done is what the writers added during the first.
                 if (done >= 0) PassiveCheckpoint(idle, out log, out done);
-                if (done < 0 || log - done <= SealTailFrames) break;
+                tail = done < 0 ? 0 : log - done;
+                walFrames = log;
+                if (done < 0 || tail <= SealTailFrames) break;
                 Log?.Invoke($"Checkpoint of '{Database}': {log - done} frame(s) were written meanwhile; copying them back before blocking writers.");
+            }
+            if (tail > SealTailFrames && walFrames < ForceSealFrames)
+            {
+                // The writers outrun the copying back: blocking them now would stall them (and the captures) for as long
+                // as the rest takes. The WAL stays held (it cannot restart) and grows; the next checkpoint tries again.
+                Log?.Invoke($"Checkpoint of '{Database}': writers are busy ({tail} frame(s) behind); the WAL is restarted at a quieter moment.");
+                return;
             }
             lock (gate) SealLocked(cancel);
         }
 
         /// <summary>Phase 2 of a checkpoint starts once at most this many frames are left to copy back (see <see cref="Checkpoint"/>).</summary>
         private const long SealTailFrames = 1000;
+
+        /// <summary>A WAL this long (about 256 MiB at 4 KiB pages) is sealed even under busy writers, so it stays bounded.</summary>
+        private const long ForceSealFrames = 65536;
 
         /// <summary>Phase 2 of <see cref="Checkpoint"/>: writers blocked, the tail archived, the WAL let go fully backfilled.</summary>
         private void SealLocked(CancellationToken cancel)
