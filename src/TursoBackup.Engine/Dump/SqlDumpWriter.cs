@@ -76,18 +76,7 @@ namespace TursoBackup.Engine.Dump
 
         private sealed class Session
         {
-            private const int BufferSize = 1 << 16;
             private const int StatementLimit = 1 << 20;
-
-            // "R" is the shortest round-trip form on .NET Core 3.0+; .NET Framework's "R" is known to be wrong for
-            // some values, so there it is checked and replaced by "G17" when it does not parse back to the same bits.
-            private static readonly bool VerifyRoundTrip =
-                RuntimeInformation.FrameworkDescription.StartsWith(".NET Framework", StringComparison.OrdinalIgnoreCase);
-
-            private static readonly char[] HexDigits = "0123456789abcdef".ToCharArray();
-
-            // Marker characters for control characters inside replace(): the first one the text does not contain.
-            private const string MarkerCandidates = "\\~^`|#@$%&!?";
 
             private readonly sqlite3 db;
             private readonly TextWriter output;
@@ -96,11 +85,7 @@ namespace TursoBackup.Engine.Dump
             private readonly int progressInterval;
             private readonly Action<long> progress;
             private readonly CancellationToken cancel;
-            private readonly char[] buf = new char[BufferSize];
-            private readonly char[] digits = new char[24];
-            private int pos;
-            private long flushed;
-            private long utf8Extra; // UTF-8 bytes minus UTF-16 chars of what was written
+            private readonly DumpTextBuffer text;
             private long rows;
             private long nextProgress;
             private bool utf8Database = true;
@@ -111,6 +96,7 @@ namespace TursoBackup.Engine.Dump
             {
                 this.db = db;
                 this.output = output;
+                text = new DumpTextBuffer(output);
                 this.rowsPerInsert = rowsPerInsert;
                 this.preserveRowids = preserveRowids;
                 this.progressInterval = progressInterval;
@@ -221,8 +207,8 @@ namespace TursoBackup.Engine.Dump
                     if (ownTransaction) raw.sqlite3_exec(db, "ROLLBACK");
                 }
                 stats.Rows = rows;
-                stats.CharsWritten = flushed;
-                stats.Utf8Bytes = flushed + utf8Extra;
+                stats.CharsWritten = text.Flushed;
+                stats.Utf8Bytes = text.Flushed + text.Utf8Extra;
                 stats.Duration = watch.Elapsed;
                 return stats;
             }
@@ -395,7 +381,7 @@ namespace TursoBackup.Engine.Dump
                 {
                     if (inStatement == 0)
                     {
-                        statementStart = flushed + pos;
+                        statementStart = text.Written;
                         WriteAscii(insertPrefix);
                     }
                     else
@@ -425,7 +411,7 @@ namespace TursoBackup.Engine.Dump
                         }
                     }
                     Put(')');
-                    if (++inStatement >= rowsPerInsert || flushed + pos - statementStart > StatementLimit)
+                    if (++inStatement >= rowsPerInsert || text.Written - statementStart > StatementLimit)
                     {
                         WriteAscii(";\n");
                         inStatement = 0;
@@ -442,303 +428,26 @@ namespace TursoBackup.Engine.Dump
                 return rc;
             }
 
-            // ---- output buffer ------------------------------------------------------------------------------------
+            // ---- output: the one SQL text writer both dumps share (DumpTextBuffer) ----------------------------------
 
-            private void Flush()
-            {
-                if (pos == 0) return;
-                output.Write(buf, 0, pos);
-                flushed += pos;
-                pos = 0;
-            }
+            private void Flush() => text.Flush();
 
-            private void Put(char c)
-            {
-                if (pos == buf.Length) Flush();
-                buf[pos++] = c;
-            }
+            private void Put(char c) => text.Put(c);
 
-            private void WriteAscii(string s)
-            {
-                if (pos + s.Length > buf.Length)
-                {
-                    Flush();
-                    if (s.Length > buf.Length)
-                    {
-                        output.Write(s);
-                        flushed += s.Length;
-                        return;
-                    }
-                }
-                s.CopyTo(0, buf, pos, s.Length);
-                pos += s.Length;
-            }
+            private void WriteAscii(string s) => text.WriteAscii(s);
 
             /// <summary>Schema SQL as stored, then ';' (on a new line when the last line has a comment that would swallow it).</summary>
-            private void WriteSchemaSql(string sql)
-            {
-                WriteAscii(sql); // not ASCII-only, but written as is: count its UTF-8 size for the stats
-                utf8Extra += Encoding.UTF8.GetByteCount(sql) - sql.Length;
-                int lastLine = sql.LastIndexOf('\n') + 1;
-                WriteAscii(sql.IndexOf("--", lastLine, StringComparison.Ordinal) >= 0 ? "\n;\n" : ";\n");
-            }
+            private void WriteSchemaSql(string sql) => text.WriteSchemaSql(sql);
 
-            private void WriteStringLiteral(string s)
-            {
-                WriteText(new ReadOnlySpan<byte>(Encoding.UTF8.GetBytes(s)));
-            }
+            private void WriteStringLiteral(string s) => text.WriteTextUtf8(new ReadOnlySpan<byte>(Encoding.UTF8.GetBytes(s)));
 
-            private void WriteInt64(long v)
-            {
-                if (pos + 20 > buf.Length) Flush();
-                if (v < 0)
-                {
-                    if (v == long.MinValue)
-                    {
-                        WriteAscii("-9223372036854775808");
-                        return;
-                    }
-                    buf[pos++] = '-';
-                    v = -v;
-                }
-                int d = digits.Length;
-                do
-                {
-                    long q = v / 10;
-                    digits[--d] = (char)('0' + (int)(v - q * 10));
-                    v = q;
-                } while (v != 0);
-                int len = digits.Length - d;
-                Array.Copy(digits, d, buf, pos, len);
-                pos += len;
-            }
+            private void WriteInt64(long v) => text.WriteInt64(v);
 
-            /// <summary>
-            /// A REAL literal that parses back to the same bits and stays REAL: 1.0 (never 1), 1e999/-1e999 for the
-            /// infinities, the shortest round-trip digits otherwise.
-            /// </summary>
-            private void WriteDouble(double d)
-            {
-                long bits = BitConverter.DoubleToInt64Bits(d);
-                if (double.IsNaN(d)) { WriteAscii("NULL"); return; } // SQLite never stores NaN (it becomes NULL)
-                if (bits == 0x7FF0000000000000L) { WriteAscii("1e999"); return; }
-                if (bits == unchecked((long)0xFFF0000000000000UL)) { WriteAscii("-1e999"); return; }
-                if (d >= -1e15 && d <= 1e15)
-                {
-                    long l = (long)d;
-                    if (l == d)
-                    {
-                        if (l == 0 && bits < 0) WriteAscii("-0.0");
-                        else
-                        {
-                            WriteInt64(l);
-                            WriteAscii(".0");
-                        }
-                        return;
-                    }
-                }
-                if (TryWriteShortDecimal(d)) return;
-                string s = d.ToString("R", CultureInfo.InvariantCulture);
-                if (VerifyRoundTrip && BitConverter.DoubleToInt64Bits(double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture)) != bits)
-                {
-                    s = d.ToString("G17", CultureInfo.InvariantCulture);
-                }
-                WriteAscii(s);
-                if (s.IndexOf('.') < 0 && s.IndexOf('E') < 0 && s.IndexOf('e') < 0) WriteAscii(".0");
-            }
+            private void WriteDouble(double d) => text.WriteDouble(d);
 
-            private static readonly double[] Pow10 =
-            {
-                1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-            };
+            private void WriteBlob(ReadOnlySpan<byte> b, string open, string close) => text.WriteBlob(b, open, close);
 
-            /// <summary>
-            /// Writes d as I.F with the fewest fraction digits (up to 15) such that m/10^k, m &lt; 2^53, is d: a
-            /// correctly rounding parser turns that text into m/10^k rounded, which is the IEEE quotient, which is d.
-            /// Most stored reals (prices, measurements) take this path, which avoids double.ToString.
-            /// </summary>
-            private bool TryWriteShortDecimal(double d)
-            {
-                double a = Math.Abs(d);
-                if (!(a >= 1e-4 && a < 1e15)) return false; // smaller ones read better as 1.5E-07
-                for (int k = 1; k <= 15; k++)
-                {
-                    double scaled = a * Pow10[k];
-                    if (scaled >= 9007199254740992.0) return false;
-                    double m = Math.Round(scaled);
-                    if (m / Pow10[k] != a) continue;
-                    long mi = (long)m, div = (long)Pow10[k];
-                    if (d < 0) Put('-');
-                    WriteInt64(mi / div);
-                    Put('.');
-                    long frac = mi % div;
-                    if (pos + 16 > buf.Length) Flush();
-                    for (int j = k - 1; j >= 0; j--)
-                    {
-                        buf[pos + j] = (char)('0' + (int)(frac % 10));
-                        frac /= 10;
-                    }
-                    pos += k;
-                    return true;
-                }
-                return false;
-            }
-
-            private void WriteBlob(ReadOnlySpan<byte> b, string open, string close)
-            {
-                WriteAscii(open);
-                int i = 0;
-                while (i < b.Length)
-                {
-                    if (buf.Length - pos < 2) Flush();
-                    int take = Math.Min(b.Length - i, (buf.Length - pos) / 2);
-                    int p = pos;
-                    for (int k = 0; k < take; k++)
-                    {
-                        byte x = b[i + k];
-                        buf[p] = HexDigits[x >> 4];
-                        buf[p + 1] = HexDigits[x & 15];
-                        p += 2;
-                    }
-                    pos = p;
-                    i += take;
-                }
-                WriteAscii(close);
-            }
-
-            /// <summary>
-            /// A TEXT value given as UTF-8 bytes: '...' with quotes doubled; control characters other than tab (they
-            /// would not survive line-based readers: sqlite3 drops a CR before LF, Windows text mode stops at Ctrl-Z)
-            /// are written as markers inside the literal and turned back by nested replace() calls, like sqlite3 .dump
-            /// does for CR and LF: replace('a\nb','\n',char(10)). Text that is not valid UTF-8 is written as
-            /// CAST(X'..' AS TEXT), which gives back the same bytes.
-            /// </summary>
-            private void WriteText(ReadOnlySpan<byte> s)
-            {
-                bool nonAscii = false;
-                uint controls = 0;
-                for (int i = 0; i < s.Length; i++)
-                {
-                    byte b = s[i];
-                    if (b < 0x20)
-                    {
-                        if (b != 9) controls |= 1u << b;
-                    }
-                    else if (b >= 0x80)
-                    {
-                        nonAscii = true;
-                    }
-                }
-                if (nonAscii && !SqlText.IsValidUtf8(s))
-                {
-                    WriteBlob(s, "CAST(X'", "' AS TEXT)");
-                    return;
-                }
-                if (controls == 0)
-                {
-                    Put('\'');
-                    WriteBody(s, '\0');
-                    Put('\'');
-                    return;
-                }
-
-                char marker = '\0';
-                foreach (char m in MarkerCandidates)
-                {
-                    if (s.IndexOf((byte)m) < 0)
-                    {
-                        marker = m;
-                        break;
-                    }
-                }
-                if (marker == '\0')
-                {
-                    WriteBlob(s, "CAST(X'", "' AS TEXT)"); // contains every marker candidate: give up on readability
-                    return;
-                }
-                for (int c = 0; c < 32; c++)
-                {
-                    if ((controls & (1u << c)) != 0) WriteAscii("replace(");
-                }
-                Put('\'');
-                WriteBody(s, marker);
-                Put('\'');
-                for (int c = 0; c < 32; c++)
-                {
-                    if ((controls & (1u << c)) == 0) continue;
-                    WriteAscii(",'");
-                    WriteMarker(marker, c);
-                    WriteAscii("',char(");
-                    WriteInt64(c);
-                    WriteAscii("))");
-                }
-            }
-
-            private void WriteMarker(char marker, int c)
-            {
-                if (buf.Length - pos < 8) Flush();
-                buf[pos++] = marker;
-                if (c == 10) buf[pos++] = 'n';
-                else if (c == 13) buf[pos++] = 'r';
-                else
-                {
-                    buf[pos++] = 'x';
-                    buf[pos++] = HexDigits[c >> 4];
-                    buf[pos++] = HexDigits[c & 15];
-                }
-            }
-
-            /// <summary>The inside of a text literal from valid UTF-8: quotes doubled, control characters as markers.</summary>
-            private void WriteBody(ReadOnlySpan<byte> s, char marker)
-            {
-                int limit = buf.Length - 8;
-                int i = 0, n = s.Length;
-                long extra = 0;
-                while (i < n)
-                {
-                    if (pos >= limit) Flush();
-                    byte b = s[i];
-                    if (b < 0x80)
-                    {
-                        if (b >= 0x20)
-                        {
-                            buf[pos++] = (char)b;
-                            if (b == '\'') buf[pos++] = '\'';
-                        }
-                        else if (b == 9 || marker == '\0')
-                        {
-                            buf[pos++] = (char)b;
-                        }
-                        else
-                        {
-                            WriteMarker(marker, b);
-                        }
-                        i++;
-                    }
-                    else if (b < 0xE0)
-                    {
-                        buf[pos++] = (char)(((b & 0x1F) << 6) | (s[i + 1] & 0x3F));
-                        i += 2;
-                        extra += 1;
-                    }
-                    else if (b < 0xF0)
-                    {
-                        buf[pos++] = (char)(((b & 0x0F) << 12) | ((s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F));
-                        i += 3;
-                        extra += 2;
-                    }
-                    else
-                    {
-                        int cp = ((b & 0x07) << 18) | ((s[i + 1] & 0x3F) << 12) | ((s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
-                        cp -= 0x10000;
-                        buf[pos++] = (char)(0xD800 + (cp >> 10));
-                        buf[pos++] = (char)(0xDC00 + (cp & 0x3FF));
-                        i += 4;
-                        extra += 2;
-                    }
-                }
-                utf8Extra += extra;
-            }
+            private void WriteText(ReadOnlySpan<byte> s) => text.WriteTextUtf8(s);
         }
     }
 }

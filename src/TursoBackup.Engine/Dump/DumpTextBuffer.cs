@@ -4,13 +4,14 @@ using System.IO;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace TursoBackup.Engine.Remote
+namespace TursoBackup.Engine.Dump
 {
     /// <summary>
-    /// SQL literals in the exact forms <see cref="Dump.SqlDumpWriter"/> writes (integers, REALs that parse back to the
-    /// same bits, text with control characters through replace(), X'..' blobs), for values that arrive as .NET
-    /// objects (null, long, double, string, byte[]) instead of SQLite columns. Characters are collected in one reused
-    /// buffer and handed to the TextWriter in 64K blocks.
+    /// The one writer of SQL dump text, for both dumps: local (<see cref="SqlDumpWriter"/>, values read from SQLite as
+    /// UTF-8 bytes) and remote (<see cref="Remote.RemoteDumpWriter"/>, values that arrive as .NET objects: null, long,
+    /// double, string, byte[]). Integers, REALs that parse back to the same bits, text with control characters through
+    /// replace(), X'..' blobs. Characters are collected in one reused buffer and handed to the TextWriter in 64K blocks;
+    /// <see cref="Utf8Extra"/> keeps what the text takes in UTF-8.
     /// </summary>
     internal sealed class DumpTextBuffer
     {
@@ -193,7 +194,7 @@ namespace TursoBackup.Engine.Remote
             return false;
         }
 
-        public void WriteBlob(byte[] b, string open, string close)
+        public void WriteBlob(ReadOnlySpan<byte> b, string open, string close)
         {
             WriteAscii(open);
             int i = 0;
@@ -323,6 +324,125 @@ namespace TursoBackup.Engine.Remote
                 {
                     buf[pos++] = c;
                     extra += c < 0x800 ? 1 : char.IsSurrogate(c) ? 1 : 2; // a surrogate pair: 4 bytes for 2 chars
+                }
+            }
+            Utf8Extra += extra;
+        }
+
+        /// <summary>
+        /// A TEXT value given as UTF-8 bytes: '...' with quotes doubled; control characters other than tab (they
+        /// would not survive line-based readers: sqlite3 drops a CR before LF, Windows text mode stops at Ctrl-Z)
+        /// are written as markers inside the literal and turned back by nested replace() calls, like sqlite3 .dump
+        /// does for CR and LF: replace('a\nb','\n',char(10)). Text that is not valid UTF-8 is written as
+        /// CAST(X'..' AS TEXT), which gives back the same bytes.
+        /// </summary>
+        public void WriteTextUtf8(ReadOnlySpan<byte> s)
+        {
+            bool nonAscii = false;
+            uint controls = 0;
+            for (int i = 0; i < s.Length; i++)
+            {
+                byte b = s[i];
+                if (b < 0x20)
+                {
+                    if (b != 9) controls |= 1u << b;
+                }
+                else if (b >= 0x80)
+                {
+                    nonAscii = true;
+                }
+            }
+            if (nonAscii && !SqlText.IsValidUtf8(s))
+            {
+                WriteBlob(s, "CAST(X'", "' AS TEXT)");
+                return;
+            }
+            if (controls == 0)
+            {
+                Put('\'');
+                WriteBodyUtf8(s, '\0');
+                Put('\'');
+                return;
+            }
+            char marker = '\0';
+            foreach (char m in MarkerCandidates)
+            {
+                if (s.IndexOf((byte)m) < 0)
+                {
+                    marker = m;
+                    break;
+                }
+            }
+            if (marker == '\0')
+            {
+                WriteBlob(s, "CAST(X'", "' AS TEXT)"); // contains every marker candidate: give up on readability
+                return;
+            }
+            for (int c = 0; c < 32; c++)
+            {
+                if ((controls & (1u << c)) != 0) WriteAscii("replace(");
+            }
+            Put('\'');
+            WriteBodyUtf8(s, marker);
+            Put('\'');
+            for (int c = 0; c < 32; c++)
+            {
+                if ((controls & (1u << c)) == 0) continue;
+                WriteAscii(",'");
+                WriteMarker(marker, c);
+                WriteAscii("',char(");
+                WriteInt64(c);
+                WriteAscii("))");
+            }
+        }
+
+        /// <summary>The inside of a text literal from valid UTF-8: quotes doubled, control characters as markers.</summary>
+        private void WriteBodyUtf8(ReadOnlySpan<byte> s, char marker)
+        {
+            int limit = buf.Length - 8;
+            int i = 0, n = s.Length;
+            long extra = 0;
+            while (i < n)
+            {
+                if (pos >= limit) Flush();
+                byte b = s[i];
+                if (b < 0x80)
+                {
+                    if (b >= 0x20)
+                    {
+                        buf[pos++] = (char)b;
+                        if (b == '\'') buf[pos++] = '\'';
+                    }
+                    else if (b == 9 || marker == '\0')
+                    {
+                        buf[pos++] = (char)b;
+                    }
+                    else
+                    {
+                        WriteMarker(marker, b);
+                    }
+                    i++;
+                }
+                else if (b < 0xE0)
+                {
+                    buf[pos++] = (char)(((b & 0x1F) << 6) | (s[i + 1] & 0x3F));
+                    i += 2;
+                    extra += 1;
+                }
+                else if (b < 0xF0)
+                {
+                    buf[pos++] = (char)(((b & 0x0F) << 12) | ((s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F));
+                    i += 3;
+                    extra += 2;
+                }
+                else
+                {
+                    int cp = ((b & 0x07) << 18) | ((s[i + 1] & 0x3F) << 12) | ((s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
+                    cp -= 0x10000;
+                    buf[pos++] = (char)(0xD800 + (cp >> 10));
+                    buf[pos++] = (char)(0xDC00 + (cp & 0x3FF));
+                    i += 4;
+                    extra += 2;
                 }
             }
             Utf8Extra += extra;
