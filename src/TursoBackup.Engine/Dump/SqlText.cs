@@ -96,10 +96,16 @@ namespace TursoBackup.Engine.Dump
         internal static string Preview(byte[] b, int start, int end, int max = 100)
         {
             int take = Math.Min(end - start, max * 4);
-            string s = Encoding.UTF8.GetString(b, start, Math.Max(0, take));
-            var sb = new StringBuilder(Math.Min(s.Length, max) + 3);
+            return Preview(Encoding.UTF8.GetString(b, start, Math.Max(0, take)), max);
+        }
+
+        /// <summary>The start of a statement for an error message: one line, at most <paramref name="max"/> characters.</summary>
+        internal static string Preview(string sql, int max = 100)
+        {
+            if (string.IsNullOrEmpty(sql)) return string.Empty;
+            var sb = new StringBuilder(Math.Min(sql.Length, max) + 3);
             bool space = false;
-            foreach (char c in s)
+            foreach (char c in sql)
             {
                 if (sb.Length >= max) { sb.Append("..."); break; }
                 if (char.IsWhiteSpace(c) || char.IsControl(c))

@@ -76,11 +76,16 @@ namespace TursoBackup.Engine.IO
             }
         }
 
-        private static void WriteString(StringBuilder sb, string s)
+        /// <summary>A JSON string literal (quotes and backslashes escaped, control characters as \n, \r, \t or \uXXXX), runs copied whole.</summary>
+        internal static void WriteString(StringBuilder sb, string s)
         {
             sb.Append('"');
-            foreach (char c in s)
+            int start = 0;
+            for (int i = 0; i < s.Length; i++)
             {
+                char c = s[i];
+                if (c >= 0x20 && c != '"' && c != '\\') continue;
+                sb.Append(s, start, i - start);
                 switch (c)
                 {
                     case '"': sb.Append("\\\""); break;
@@ -88,12 +93,11 @@ namespace TursoBackup.Engine.IO
                     case '\n': sb.Append("\\n"); break;
                     case '\r': sb.Append("\\r"); break;
                     case '\t': sb.Append("\\t"); break;
-                    default:
-                        if (c < 0x20) sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                        else sb.Append(c);
-                        break;
+                    default: sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture)); break;
                 }
+                start = i + 1;
             }
+            sb.Append(s, start, s.Length - start);
             sb.Append('"');
         }
 

@@ -440,27 +440,7 @@ namespace TursoBackup.Engine.Remote
             }
         }
 
-        internal static string Preview(string sql, int max = 100)
-        {
-            if (string.IsNullOrEmpty(sql)) return string.Empty;
-            var sb = new StringBuilder(Math.Min(sql.Length, max) + 3);
-            bool space = false;
-            foreach (char c in sql)
-            {
-                if (sb.Length >= max) { sb.Append("..."); break; }
-                if (char.IsWhiteSpace(c) || char.IsControl(c))
-                {
-                    if (!space && sb.Length > 0) sb.Append(' ');
-                    space = true;
-                }
-                else
-                {
-                    sb.Append(c);
-                    space = false;
-                }
-            }
-            return sb.ToString().TrimEnd();
-        }
+        internal static string Preview(string sql, int max = 100) => Dump.SqlText.Preview(sql, max);
 
         /// <summary>Text from elsewhere (server messages, exception messages) with the token blanked out, just in case.</summary>
         internal string Scrub(string text)

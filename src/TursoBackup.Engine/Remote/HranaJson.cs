@@ -18,29 +18,7 @@ namespace TursoBackup.Engine.Remote
         private static readonly bool VerifyRoundTrip =
             RuntimeInformation.FrameworkDescription.StartsWith(".NET Framework", StringComparison.OrdinalIgnoreCase);
 
-        public static void String(StringBuilder sb, string s)
-        {
-            sb.Append('"');
-            int start = 0;
-            for (int i = 0; i < s.Length; i++)
-            {
-                char c = s[i];
-                if (c >= 0x20 && c != '"' && c != '\\') continue;
-                sb.Append(s, start, i - start);
-                switch (c)
-                {
-                    case '"': sb.Append("\\\""); break;
-                    case '\\': sb.Append("\\\\"); break;
-                    case '\n': sb.Append("\\n"); break;
-                    case '\r': sb.Append("\\r"); break;
-                    case '\t': sb.Append("\\t"); break;
-                    default: sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture)); break;
-                }
-                start = i + 1;
-            }
-            sb.Append(s, start, s.Length - start);
-            sb.Append('"');
-        }
+        public static void String(StringBuilder sb, string s) => IO.Json.WriteString(sb, s);
 
         /// <summary>A finite double as a JSON number that parses back to the same bits (always with '.' or an exponent).</summary>
         public static string Double(double d)

@@ -76,32 +76,20 @@ namespace TursoBackup.Engine.Wal
                     header.Pages = pages;
                     header.FirstFrame = firstFrame;
                     byte[] headerBytes = new UTF8Encoding(false).GetBytes(header.HeaderJson());
-                    using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+                    WriteContainer(temp, Magic, headerBytes, count * frameSize, z =>
                     {
-                        OwnerOnly.File(temp);
-                        file.Write(Magic, 0, Magic.Length);
-                        file.Write(BitConverter.GetBytes((uint)headerBytes.Length), 0, 4);
-                        file.Write(headerBytes, 0, headerBytes.Length);
-                        long bodyStart = file.Position;
-                        // Write-back starts while compressing, so the closing fsync has little left to wait for.
-                        using (var early = new EarlyWritebackStream(file))
-                        using (var z = ArtifactStreams.Compress(early, CompressionKind.Zstd, Workers(count * frameSize), Level(count * frameSize)))
+                        walStream.Position = WalFile.HeaderSize + (firstFrame - 1) * frameSize;
+                        long remaining = count * frameSize;
+                        var buffer = new byte[1 << 20];
+                        while (remaining > 0)
                         {
-                            walStream.Position = WalFile.HeaderSize + (firstFrame - 1) * frameSize;
-                            long remaining = count * frameSize;
-                            var buffer = new byte[1 << 20];
-                            while (remaining > 0)
-                            {
-                                int n = walStream.Read(buffer, 0, (int)Math.Min(buffer.Length, remaining));
-                                if (n <= 0) throw new IOException("The WAL ended before the frames to archive.");
-                                z.Write(buffer, 0, n);
-                                remaining -= n;
-                            }
+                            int n = walStream.Read(buffer, 0, (int)Math.Min(buffer.Length, remaining));
+                            if (n <= 0) throw new IOException("The WAL ended before the frames to archive.");
+                            z.Write(buffer, 0, n);
+                            remaining -= n;
                         }
-                        file.Write(BitConverter.GetBytes((ulong)(file.Position - bodyStart)), 0, 8);
-                        file.Write(TrailerMagic, 0, TrailerMagic.Length);
-                        file.Flush(true);
-                    }
+                        return true;
+                    });
                 }
                 File.Move(temp, segmentPath);
                 DurableFile.FlushDirectory(dir);
@@ -335,29 +323,20 @@ namespace TursoBackup.Engine.Wal
             long raw = segments.Sum(x => (long)x.Pages.Length * (WalFile.FrameHeaderSize + x.PageSize));
             try
             {
-                using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+                bool complete = WriteContainer(temp, PackMagic, headerBytes, raw, z =>
                 {
-                    OwnerOnly.File(temp);
-                    file.Write(PackMagic, 0, PackMagic.Length);
-                    file.Write(BitConverter.GetBytes((uint)headerBytes.Length), 0, 4);
-                    file.Write(headerBytes, 0, headerBytes.Length);
-                    long bodyStart = file.Position;
-                    using (var z = ArtifactStreams.Compress(file, CompressionKind.Zstd, Workers(raw), Level(raw)))
+                    // The frames with their 24-byte headers, as they were archived (the checksums cover them), verified on the way.
+                    int i = 0;
+                    while (i < segments.Count)
                     {
-                        // The frames with their 24-byte headers, as they were archived (the checksums cover them), verified on the way.
-                        int i = 0;
-                        while (i < segments.Count)
-                        {
-                            int end = i + 1;
-                            while (end < segments.Count && segments[end].Path == segments[i].Path && segments[end].FramesBefore > segments[end - 1].FramesBefore) end++;
-                            if (!ReadRun(segments, i, end, null, null, (seg, frame) => z.Write(frame, 0, frame.Length), out _)) return -1;
-                            i = end;
-                        }
+                        int end = i + 1;
+                        while (end < segments.Count && segments[end].Path == segments[i].Path && segments[end].FramesBefore > segments[end - 1].FramesBefore) end++;
+                        if (!ReadRun(segments, i, end, null, null, (seg, frame) => z.Write(frame, 0, frame.Length), out _)) return false;
+                        i = end;
                     }
-                    file.Write(BitConverter.GetBytes((ulong)(file.Position - bodyStart)), 0, 8);
-                    file.Write(TrailerMagic, 0, TrailerMagic.Length);
-                    file.Flush(true);
-                }
+                    return true;
+                });
+                if (!complete) return -1;
                 File.Move(temp, packPath);
                 DurableFile.FlushDirectory(dir);
                 return new FileInfo(packPath).Length;
@@ -368,5 +347,31 @@ namespace TursoBackup.Engine.Wal
             }
         }
 
+        /// <summary>
+        /// Writes a segment file or a pack to <paramref name="temp"/>: magic, header length (u32 little-endian), header,
+        /// the body <paramref name="writeBody"/> writes through Zstandard (early write-back), then the trailer (compressed
+        /// length, u64 little-endian, and <c>TBWSEGOK</c>), fsynced. False (and a file to discard) when writeBody says so.
+        /// </summary>
+        private static bool WriteContainer(string temp, byte[] magic, byte[] headerBytes, long rawBytes, Func<Stream, bool> writeBody)
+        {
+            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                OwnerOnly.File(temp);
+                file.Write(magic, 0, magic.Length);
+                file.Write(BitConverter.GetBytes((uint)headerBytes.Length), 0, 4);
+                file.Write(headerBytes, 0, headerBytes.Length);
+                long bodyStart = file.Position;
+                // Write-back starts while compressing, so the closing fsync has little left to wait for.
+                using (var early = new EarlyWritebackStream(file))
+                using (var z = ArtifactStreams.Compress(early, CompressionKind.Zstd, Workers(rawBytes), Level(rawBytes)))
+                {
+                    if (!writeBody(z)) return false;
+                }
+                file.Write(BitConverter.GetBytes((ulong)(file.Position - bodyStart)), 0, 8);
+                file.Write(TrailerMagic, 0, TrailerMagic.Length);
+                file.Flush(true);
+            }
+            return true;
+        }
     }
 }
