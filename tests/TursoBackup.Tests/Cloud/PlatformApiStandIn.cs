@@ -182,7 +182,7 @@ namespace TursoBackup.Tests.Cloud
 
         public void Dispose()
         {
-            try { listener.Stop(); listener.Close(); } catch (ObjectDisposedException) { }
+            try { listener.Stop(); listener.Close(); } catch (ObjectDisposedException) { } catch (HttpListenerException) { }
             try { loop.Wait(TimeSpan.FromSeconds(5)); } catch (AggregateException) { }
         }
 
@@ -218,7 +218,9 @@ namespace TursoBackup.Tests.Cloud
                 }
                 catch (HttpListenerException) when (attempt < 10)
                 {
-                    l.Close();
+                    // Another process took the port between the probe and Start (tests start servers in parallel).
+                    // Closing a listener that never started may itself throw on Linux: nothing to release then.
+                    try { l.Close(); } catch (HttpListenerException) { } catch (ObjectDisposedException) { }
                 }
             }
         }
