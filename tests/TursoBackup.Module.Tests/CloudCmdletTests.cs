@@ -92,16 +92,17 @@ public sealed class CloudCmdletTests : IClassFixture<ModuleSession>
         Assert.StartsWith("http://127.0.0.1:", tested.Backup.SourcePath);
         AssertNoTokens(api, b);
 
-        // A token for main pipes into Export-TursoDatabase; sqlite3 loads the dump into an equal database.
-        var e = session.Run("New-TursoDatabaseToken -Database main -ReadOnly | Export-TursoDatabase -OutFile $out",
+        // A token for main (a SecureString, as the contract says) and its URL: Export-TursoDatabase; sqlite3 loads the dump into an equal database.
+        var e = session.Run("$db = Get-TursoDatabase -Name main; $t = Get-TursoDatabase main | New-TursoDatabaseToken -ReadOnly; Export-TursoDatabase -Url $db.Url -AuthToken $t -OutFile $out",
             Vars(("out", dir["main.sql"]))).NoErrors();
         Peers.Sqlite3(dir["loaded.db"], ".read " + dir["main.sql"]);
         Assert.Equal(Peers.Sqlite3(seed, "SELECT count(*), sum(total), group_concat(note) FROM orders;"), Peers.Sqlite3(dir["loaded.db"], "SELECT count(*), sum(total), group_concat(note) FROM orders;"));
         Assert.Contains(api.Tokens, t => t.Database == "main" && t.Authorization == "read-only");
         AssertNoTokens(api, e);
-        // A TursoDatabaseToken's token is a SecureString: it never prints.
-        var token = session.Run("New-TursoDatabaseToken -Database main", null).NoErrors().Single<TursoDatabaseToken>();
-        Assert.IsType<SecureString>(token.AuthToken);
+        var token = session.Run("New-TursoDatabaseToken -Database main", null).NoErrors();
+        Assert.IsType<SecureString>(token.Output.Single().BaseObject);
+        var plain = session.Run("New-TursoDatabaseToken -Database main -AsPlainText", null).NoErrors();
+        Assert.Contains(api.Tokens, t => t.Jwt == (string)plain.Output.Single().BaseObject);
     }
 
     [SkippableFact]

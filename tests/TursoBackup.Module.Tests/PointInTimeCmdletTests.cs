@@ -154,7 +154,17 @@ public sealed class PointInTimeCmdletTests : IClassFixture<ModuleSession>
             RedirectStandardOutput = true, RedirectStandardError = true,
         })!;
         var archiver = StartArchiver();
-        Thread.Sleep(1500);
+        // Wait for the archive to start (its first snapshot), not a fixed time: under a loaded CI machine the console
+        // host alone can take seconds to start.
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        string generations = Path.Combine(dir["vault"], "wal", "app", "generations");
+        while (!(Directory.Exists(generations) && Directory.EnumerateFiles(generations, "snapshot.json", SearchOption.AllDirectories).Any()))
+        {
+            Assert.False(archiver.HasExited, "the archiver exited: " + archiver.StandardError.ReadToEnd());
+            Assert.True(started.Elapsed < TimeSpan.FromSeconds(90), "the archiver did not start within 90 s");
+            Thread.Sleep(50);
+        }
+        Thread.Sleep(300);
         var writer = Process.Start(new ProcessStartInfo(Peers.Require("sqlite3")) { ArgumentList = { db }, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true })!;
         var feed = Task.Run(() => { writer.StandardInput.Write(sql.ToString()); writer.StandardInput.Close(); });
         var drain = writer.StandardOutput.ReadToEndAsync();

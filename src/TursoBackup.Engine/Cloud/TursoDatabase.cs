@@ -57,24 +57,4 @@ namespace TursoBackup
 
         public override string ToString() => Organization + " @ " + BaseUri;
     }
-
-    /// <summary>
-    /// A database token from New-TursoDatabaseToken. The token itself is a SecureString (it never shows in output);
-    /// pipe this object into Test-Backup, Export-TursoDatabase or Backup-TursoDatabase, which bind Url and AuthToken by name.
-    /// </summary>
-    public sealed class TursoDatabaseToken
-    {
-        public string Database { get; set; }
-        public string Organization { get; set; }
-        /// <summary>The database URL the token is for.</summary>
-        public string Url { get; set; }
-        public System.Security.SecureString AuthToken { get; set; }
-        /// <summary>Read-only (<c>read-only</c>) or full access.</summary>
-        public bool ReadOnly { get; set; }
-        /// <summary>The expiration as the API was asked for it (<c>never</c>, <c>1d</c>, <c>2w1d30m</c>…).</summary>
-        public string Expiration { get; set; }
-        public DateTimeOffset CreatedAt { get; set; }
-
-        public override string ToString() => Database + " token";
-    }
 }

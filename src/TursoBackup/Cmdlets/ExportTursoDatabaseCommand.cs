@@ -17,7 +17,7 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string Path { get; set; }
 
-        /// <summary>A remote libSQL / Turso database: libsql://, https:// or http:// (a TursoBranch or TursoDatabaseToken binds by its Url).</summary>
+        /// <summary>A remote libSQL / Turso database: libsql://, https:// or http:// (a TursoBranch binds by its Url).</summary>
         [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "Url")]
         [ValidateNotNullOrEmpty]
         public string Url { get; set; }

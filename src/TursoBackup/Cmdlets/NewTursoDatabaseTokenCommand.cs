@@ -1,13 +1,15 @@
 using System;
 using System.Management.Automation;
+using System.Security;
 using TursoBackup.Engine.Cloud;
 using TursoBackup.Internal;
 
 namespace TursoBackup.Cmdlets
 {
-    /// <summary>Mints a database token (JWT) for a Turso Cloud database; the token is returned as a SecureString.</summary>
+    /// <summary>Mints a database token (JWT) for a Turso Cloud database, returned as a SecureString (or, with -AsPlainText, a string).</summary>
     [Cmdlet(VerbsCommon.New, "TursoDatabaseToken", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
-    [OutputType(typeof(TursoDatabaseToken))]
+    [OutputType(typeof(SecureString))]
+    [OutputType(typeof(string))]
     public sealed class NewTursoDatabaseTokenCommand : TursoCmdlet
     {
         /// <summary>The database (a TursoDatabase or TursoBranch binds by its Name).</summary>
@@ -24,6 +26,10 @@ namespace TursoBackup.Cmdlets
         [Parameter]
         public SwitchParameter ReadOnly { get; set; }
 
+        /// <summary>Returns the token as plain text (for another program); it is then visible to whatever prints it.</summary>
+        [Parameter]
+        public SwitchParameter AsPlainText { get; set; }
+
         protected override void ProcessRecord()
         {
             string expiration = null;
@@ -39,13 +45,9 @@ namespace TursoBackup.Cmdlets
             TryRun(() =>
             {
                 var client = CloudSession.Require(VerboseFromAnyThread);
-                var db = client.GetDatabase(Database, Cancellation);
                 string token = client.CreateDatabaseToken(Database, expiration, ReadOnly, Cancellation);
-                WriteObject(new TursoDatabaseToken
-                {
-                    Database = db.Name, Organization = client.Organization, Url = db.Url, AuthToken = Secrets.Protect(token),
-                    ReadOnly = ReadOnly, Expiration = expiration, CreatedAt = DateTimeOffset.UtcNow,
-                });
+                if (AsPlainText) WriteObject(token);
+                else WriteObject(Secrets.Protect(token));
             }, Database);
         }
     }

@@ -43,7 +43,7 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string Path { get; set; }
 
-        /// <summary>A live remote libSQL / Turso database (a TursoBranch or TursoDatabaseToken binds by its Url): tested through a SQL dump loaded in scratch space.</summary>
+        /// <summary>A live remote libSQL / Turso database (a TursoBranch binds by its Url): tested through a SQL dump loaded in scratch space.</summary>
         [Parameter(Mandatory = true, ParameterSetName = ByUrl, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
         public string Url { get; set; }

@@ -1,0 +1,85 @@
+using System.Net;
+using System.Text;
+
+namespace TursoBackup.Module.Tests;
+
+/// <summary>Send-TursoBackupAlert in the hosted runspace, posting to a real HTTP listener on 127.0.0.1.</summary>
+public sealed class AlertCmdletTests : IClassFixture<ModuleSession>
+{
+    private readonly ModuleSession session;
+
+    public AlertCmdletTests(ModuleSession session) => this.session = session;
+
+    private static Dictionary<string, object> Vars(params (string, object)[] pairs) => pairs.ToDictionary(p => p.Item1, p => p.Item2);
+
+    [SkippableFact]
+    public void UnhealthyReportsArePostedOnceAndHealthyOnesOnlyWithAll()
+    {
+        using var dir = new TempDir();
+        string good = SampleDatabases.CreateShop(dir["good.db"]);
+        string bad = SampleDatabases.CreateShop(dir["bad.db"]);
+        session.Run("""
+            Backup-TursoDatabase -Path $good, $bad -Vault $vault | Out-Null
+            Get-TursoBackup -Vault $vault -Database good | Test-Backup | Out-Null
+            $b = Get-TursoBackup -Vault $vault -Database bad
+            $bytes = [IO.File]::ReadAllBytes($b.Location); $bytes[100] = $bytes[100] -bxor 0x5A; [IO.File]::WriteAllBytes($b.Location, $bytes)
+            $b | Test-Backup | Out-Null
+            """, Vars(("good", good), ("bad", bad), ("vault", dir["vault"]))).NoErrors();
+
+        var bodies = new List<string>();
+        var listener = new HttpListener();
+        int port = FreePort();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        var serving = Task.Run(() =>
+        {
+            while (listener.IsListening)
+            {
+                HttpListenerContext ctx;
+                try { ctx = listener.GetContext(); } catch (HttpListenerException) { return; } catch (ObjectDisposedException) { return; }
+                using (var reader = new StreamReader(ctx.Request.InputStream, Encoding.UTF8)) lock (bodies) bodies.Add(reader.ReadToEnd());
+                ctx.Response.StatusCode = 200;
+                ctx.Response.Close();
+            }
+        });
+        try
+        {
+            string hook = $"http://127.0.0.1:{port}/services/T000/B000/secret-part-of-the-url";
+            // -WhatIf posts nothing.
+            session.Run("Get-TursoBackupHealth -Vault $vault | Send-TursoBackupAlert -WebhookUrl $hook -WhatIf", Vars(("vault", dir["vault"]), ("hook", hook))).NoErrors();
+            Assert.Empty(bodies);
+            // The unhealthy database only, in one message that carries Slack's text and Teams' MessageCard fields.
+            var r = session.Run("Get-TursoBackupHealth -Vault $vault | Send-TursoBackupAlert -WebhookUrl $hook -PassThru -Verbose",
+                Vars(("vault", dir["vault"]), ("hook", hook))).NoErrors();
+            Assert.Single(bodies);
+            Assert.Contains("\"text\"", bodies[0]);
+            Assert.Contains("MessageCard", bodies[0]);
+            Assert.Contains("bad", bodies[0]);
+            Assert.Contains("Critical", bodies[0]);
+            Assert.DoesNotContain("good", bodies[0]);
+            Assert.DoesNotContain(r.Verbose.Concat(r.Output.Select(o => o.ToString())), t => t.Contains("secret-part", StringComparison.Ordinal));
+            // -All includes the healthy one; failed Test-Backup results can be posted directly too.
+            session.Run("Get-TursoBackupHealth -Vault $vault | Send-TursoBackupAlert -WebhookUrl $hook -All", Vars(("vault", dir["vault"]), ("hook", hook))).NoErrors();
+            Assert.Contains("good", bodies[1]);
+            session.Run("Get-TursoBackup -Vault $vault | Test-Backup | Send-TursoBackupAlert -WebhookUrl $hook", Vars(("vault", dir["vault"]), ("hook", hook))).NoErrors();
+            Assert.Contains("Checksum", bodies[2]);
+            // All healthy: nothing is sent.
+            session.Run("Get-TursoBackupHealth -Vault $vault -Database good | Send-TursoBackupAlert -WebhookUrl $hook", Vars(("vault", dir["vault"]), ("hook", hook))).NoErrors();
+            Assert.Equal(3, bodies.Count);
+        }
+        finally
+        {
+            listener.Stop();
+            listener.Close();
+        }
+    }
+
+    private static int FreePort()
+    {
+        var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+}
