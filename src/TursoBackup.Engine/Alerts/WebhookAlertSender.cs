@@ -282,25 +282,14 @@ namespace TursoBackup.Engine.Alerts
                 }
                 else
                 {
-                    double ms = InitialBackoff.TotalMilliseconds * Math.Pow(2, attempt - 1);
-                    wait = TimeSpan.FromMilliseconds(Math.Min(ms, MaxBackoff.TotalMilliseconds));
+                    wait = IO.HttpRetry.Backoff(attempt, InitialBackoff, MaxBackoff);
                 }
                 Say($"Webhook {Destination}: {transient}; waiting {Seconds(wait)}{(retryAfter.HasValue ? " (Retry-After)" : "")} before attempt {attempt + 1} of {attempts}.");
                 await delay(wait, cancel).ConfigureAwait(false);
             }
         }
 
-        private TimeSpan? RetryAfter(RetryConditionHeaderValue header)
-        {
-            if (header == null) return null;
-            if (header.Delta.HasValue) return header.Delta.Value < TimeSpan.Zero ? TimeSpan.Zero : header.Delta.Value;
-            if (header.Date.HasValue)
-            {
-                var wait = header.Date.Value - Clock();
-                return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
-            }
-            return null;
-        }
+        private TimeSpan? RetryAfter(RetryConditionHeaderValue header) => IO.HttpRetry.RetryAfter(header, Clock());
 
         private TursoBackupException Refused(int status, string said, Uri location)
         {
