@@ -13,6 +13,26 @@ public sealed class PointInTimeCmdletTests : IClassFixture<ModuleSession>
     private static Dictionary<string, object> Vars(params (string, object)[] pairs) => pairs.ToDictionary(p => p.Item1, p => p.Item2);
 
     [SkippableFact]
+    public void TestBackupChecksARestorePointFromTheWalArchive()
+    {
+        using var dir = new TempDir();
+        string db = dir["points.db"];
+        Peers.Sqlite3(db, "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t(v) VALUES ('one'), ('two');");
+        session.Run("Sync-TursoWalArchive -Path $db -Vault $vault | Out-Null", Vars(("db", db), ("vault", dir["vault"]))).NoErrors();
+        Peers.Sqlite3(db, "INSERT INTO t(v) VALUES ('three');");
+        session.Run("Sync-TursoWalArchive -Path $db -Vault $vault | Out-Null", Vars(("db", db), ("vault", dir["vault"]))).NoErrors();
+        var r = session.Run("Test-Backup -Vault $vault -Database points -Timestamp ([DateTimeOffset]::UtcNow) -Query @{ 'three rows' = 'SELECT count(*) = 3 FROM t' } -RecoveryTimeObjective '00:01:00'",
+            Vars(("vault", dir["vault"]))).NoErrors().Single<BackupTestResult>();
+        Assert.True(r.Passed, string.Join("; ", r.Checks.Where(c => !c.Passed).Select(c => c.Name + ": " + c.Detail)));
+        Assert.Contains(r.Checks, c => c.Name == "IntegrityCheck" && c.Passed);
+        Assert.Contains(r.Checks, c => c.Name == "three rows" && c.Passed);
+        // A time before the archive began is a failed check with the reason, not an exception.
+        var old = session.Run("Test-Backup -Vault $vault -Database points -Timestamp '2001-01-01T00:00:00Z'", Vars(("vault", dir["vault"]))).NoErrors().Single<BackupTestResult>();
+        Assert.False(old.Passed);
+        Assert.Contains(old.Checks, c => !c.Passed && c.Detail.Contains("Timestamp too old", StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
     public void ArchiveWhileAnotherProcessWritesThenRestoreToATimestamp()
     {
         using var dir = new TempDir();

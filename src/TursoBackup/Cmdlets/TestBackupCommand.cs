@@ -37,6 +37,11 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string Id { get; set; }
 
+        /// <summary>With -Vault -Database: test the restore point at this time from the vault's WAL archive instead of a backup.</summary>
+        [Parameter(ParameterSetName = ByName)]
+        [ValidateNotNull]
+        public object Timestamp { get; set; }
+
         /// <summary>A live local database: tested through a consistent copy in scratch space.</summary>
         [Parameter(Mandatory = true, ParameterSetName = ByPath, ValueFromPipelineByPropertyName = true)]
         [Alias("FullName")]
@@ -73,6 +78,11 @@ namespace TursoBackup.Cmdlets
             if (ParameterSetName == ByPath || ParameterSetName == ByUrl)
             {
                 TestLive();
+                return;
+            }
+            if (Timestamp != null)
+            {
+                TestRestorePoint();
                 return;
             }
             BackupInfo backup = InputObject;
@@ -142,6 +152,33 @@ namespace TursoBackup.Cmdlets
                 CompleteProgress(ActivityId, activity);
             }, Url);
             if (ok) WriteObject(result);
+        }
+
+        /// <summary>-Vault -Database -Timestamp: a point-in-time restore from the WAL archive into scratch space, checked like a backup.</summary>
+        private void TestRestorePoint()
+        {
+            var queries = Query?.Cast<DictionaryEntry>().ToDictionary(e => Convert.ToString(e.Key), e => Convert.ToString(e.Value));
+            DateTimeOffset at = default(DateTimeOffset);
+            string vault = null;
+            try
+            {
+                at = ParseTimestamp(Timestamp);
+                vault = BackupVault.OpenExisting(ResolveNewPath(Vault)).Root;
+            }
+            catch (TursoBackupException ex)
+            {
+                ThrowFailure(ex);
+            }
+            var verifier = new BackupVerifier { Log = VerboseFromAnyThread };
+            BackupTestResult result = null;
+            if (TryRun(() => result = verifier.TestLive(Database, $"{vault} ({Database} as of {at:yyyy-MM-ddTHH:mm:ssZ})", restored =>
+                {
+                    var restore = Engine.Wal.WalRestore.Restore(vault, Database, at, restored, false, _ => null, DateTimeOffset.UtcNow, VerboseFromAnyThread, Cancellation);
+                    return (null, $"Restored from the WAL archive as of {restore.PointInTime:yyyy-MM-ddTHH:mm:ss.fffZ} (the last capture at or before {at:yyyy-MM-ddTHH:mm:ssZ}); snapshot and every frame verified by checksum.");
+                }, RecoveryTimeObjective, queries, KeepRestored == null ? null : ResolveNewPath(KeepRestored)), Database))
+            {
+                WriteObject(result);
+            }
         }
 
         private static string RemoteLabel(string url)
