@@ -273,6 +273,31 @@ public sealed class HealthTests : IDisposable
         Assert.Equal(HealthStatus.Healthy, Health(thresholds: new HealthThresholds { MaxArchiveLag = TimeSpan.FromMinutes(10) }).Status);
     }
 
+    /// <summary>The archive keeps the RPO on its own, but a backup older than a day means long replays: a warning.</summary>
+    [Fact]
+    public void AnArchiveKeepsTheRpoButAStaleSnapshotIsAWarning()
+    {
+        string db = MakeDatabase("ledger");
+        var b = Backup(db);
+        Verify(b);
+        now = T0.AddHours(30);
+        using (var archiver = new WalArchiver(db, Vault, clock: () => now))
+        {
+            archiver.Sync();
+            using var c = SqliteFile.OpenOrCreate(db);
+            Exec(c, "INSERT INTO t(payload) VALUES (randomblob(10));");
+            now = T0.AddHours(30).AddSeconds(5);
+            archiver.Sync();
+        }
+        now = T0.AddHours(30).AddSeconds(20);
+        var r = Health(thresholds: new HealthThresholds { MaxVerificationAge = TimeSpan.FromDays(30) });
+        Assert.True(r.RpoMet);
+        var f = Only(r, BackupHealth.SnapshotStale);
+        Assert.Equal(HealthStatus.Warning, f.Severity);
+        Assert.Contains("over 24 h", f.Message);
+        Assert.Equal(HealthStatus.Warning, r.Status);
+    }
+
     [Fact]
     public void SeveralDatabasesAreReportedSeparately()
     {

@@ -20,6 +20,8 @@ namespace TursoBackup.Engine.Health
         public TimeSpan MaxVerificationAge { get; set; } = TimeSpan.FromDays(30);
         /// <summary>The WAL archive's last sync may be at most this old (default 60 s).</summary>
         public TimeSpan MaxArchiveLag { get; set; } = TimeSpan.FromSeconds(60);
+        /// <summary>The newest backup (snapshot or dump) should be younger than this even when the WAL archive keeps the RPO (default 24 h).</summary>
+        public TimeSpan MaxSnapshotAge { get; set; } = TimeSpan.FromHours(24);
         /// <summary>Bytes each database's backups and WAL archive may use in the vault; null = no quota.</summary>
         public long? StorageQuota { get; set; }
         /// <summary>Share of <see cref="StorageQuota"/> from which a Warning is given (default 0.8 = 80 %).</summary>
@@ -62,6 +64,7 @@ namespace TursoBackup.Engine.Health
         public const string RestoreWindowGap = "RestoreWindowGap";
         public const string StorageQuotaNear = "StorageQuotaNear";
         public const string DamagedManifests = "DamagedManifests";
+        public const string SnapshotStale = "SnapshotStale";
 
         private readonly Func<DateTimeOffset> clock;
 
@@ -154,7 +157,14 @@ namespace TursoBackup.Engine.Health
                             : "run Backup-TursoDatabase or check the scheduled task."));
                 }
             }
-            else
+            // The archive can keep the RPO on its own, but a restore then replays everything since the last backup.
+            if (hasArchive && report.RpoMet == true && report.LastBackup != null && now - report.LastBackup.CreatedAt > t.MaxSnapshotAge)
+            {
+                Add(HealthStatus.Warning, SnapshotStale,
+                    $"The newest backup of '{database}' is {Span(NonNegative(now - report.LastBackup.CreatedAt))} old, over {Span(t.MaxSnapshotAge)}: the WAL archive covers the time since, " +
+                    "but a restore replays all of it; schedule Backup-TursoDatabase daily.");
+            }
+            if (!lastBackupAt.HasValue)
             {
                 Add(HealthStatus.Critical, NoBackup,
                     $"'{database}' has no backup in vault '{vault.Root}': run Backup-TursoDatabase -Vault '{vault.Root}' and schedule it.");
