@@ -196,7 +196,8 @@ namespace TursoBackup.Benchmarks
                 // The point-in-time section is written by --pitr and kept as it is.
                 File.WriteAllText(path, report.Document().TrimEnd() + "\n"
                     + (DocSections.Extract(path, "pitr") is string pitr ? "\n" + pitr : "")
-                    + (DocSections.Extract(path, "remote") is string remote ? "\n" + remote : ""));
+                    + (DocSections.Extract(path, "remote") is string remote ? "\n" + remote : "")
+                    + (DocSections.Extract(path, "verify") is string verify ? "\n" + verify : ""));
                 Console.Error.WriteLine("wrote " + path);
             }
             return 0;
