@@ -117,11 +117,16 @@ namespace TursoBackup.Engine.Verification
         /// copy's time is measured against the RTO. A live database has no manifest: row counts compare with what the
         /// copy reported (remote) or are only counted (local), and the schema hash is recorded. Not logged in a vault.
         /// </summary>
+        /// <param name="vaultForLog">A restore point's vault: the result is recorded in its verification log (as backup id
+        /// <c>restore-point</c>), where Get-TursoBackupHealth reads it. Null for live databases (no vault).</param>
         public BackupTestResult TestLive(string name, string source, Materializer materialize, TimeSpan? recoveryTimeObjective = null,
-            IDictionary<string, string> queries = null, string keepRestoredDirectory = null)
+            IDictionary<string, string> queries = null, string keepRestoredDirectory = null, string vaultForLog = null)
         {
             var checks = new List<CheckResult>();
-            var pseudo = new BackupInfo { Id = "live", Database = name, SourcePath = source, CreatedAt = clock(), PointInTime = clock() };
+            var pseudo = new BackupInfo
+            {
+                Id = vaultForLog == null ? "live" : "restore-point", Database = name, SourcePath = source, CreatedAt = clock(), PointInTime = clock(), Vault = vaultForLog,
+            };
             var result = new BackupTestResult { Database = name, Backup = pseudo, RecoveryTimeObjective = recoveryTimeObjective, TestedAt = clock() };
             string scratch = Path.Combine(ScratchRoot, "tursobackup-test-" + Guid.NewGuid().ToString("N").Substring(0, 12));
             Directory.CreateDirectory(scratch);
@@ -168,6 +173,7 @@ namespace TursoBackup.Engine.Verification
             }
             result.Checks = checks.ToArray();
             result.Passed = checks.All(c => c.Passed);
+            if (RecordInVault && vaultForLog != null) VerificationLog.Append(result);
             Log?.Invoke(result.Passed ? $"'{source}' passed all {checks.Count} checks." : $"'{source}' FAILED: {result.FailedChecks}.");
             return result;
         }
