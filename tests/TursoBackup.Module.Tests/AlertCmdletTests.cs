@@ -26,60 +26,30 @@ public sealed class AlertCmdletTests : IClassFixture<ModuleSession>
             $b | Test-Backup | Out-Null
             """, Vars(("good", good), ("bad", bad), ("vault", dir["vault"]))).NoErrors();
 
-        var bodies = new List<string>();
-        var listener = new HttpListener();
-        int port = FreePort();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
-        var serving = Task.Run(() =>
+        using var webhook = new WebhookListener();
         {
-            while (listener.IsListening)
-            {
-                HttpListenerContext ctx;
-                try { ctx = listener.GetContext(); } catch (HttpListenerException) { return; } catch (ObjectDisposedException) { return; }
-                using (var reader = new StreamReader(ctx.Request.InputStream, Encoding.UTF8)) lock (bodies) bodies.Add(reader.ReadToEnd());
-                ctx.Response.StatusCode = 200;
-                ctx.Response.Close();
-            }
-        });
-        try
-        {
-            string hook = $"http://127.0.0.1:{port}/services/T000/B000/secret-part-of-the-url";
+            string hook = webhook.Url();
             // -WhatIf posts nothing.
             session.Run("Get-TursoBackupHealth -Vault $vault | Send-TursoBackupAlert -WebhookUrl $hook -WhatIf", Vars(("vault", dir["vault"]), ("hook", hook))).NoErrors();
-            Assert.Empty(bodies);
+            Assert.Empty(webhook.Bodies);
             // The unhealthy database only, in one message that carries Slack's text and Teams' MessageCard fields.
             var r = session.Run("Get-TursoBackupHealth -Vault $vault | Send-TursoBackupAlert -WebhookUrl $hook -PassThru -Verbose",
                 Vars(("vault", dir["vault"]), ("hook", hook))).NoErrors();
-            Assert.Single(bodies);
-            Assert.Contains("\"text\"", bodies[0]);
-            Assert.Contains("MessageCard", bodies[0]);
-            Assert.Contains("bad", bodies[0]);
-            Assert.Contains("Critical", bodies[0]);
-            Assert.DoesNotContain("good", bodies[0]);
+            Assert.Single(webhook.Bodies);
+            Assert.Contains("\"text\"", webhook.Bodies[0]);
+            Assert.Contains("MessageCard", webhook.Bodies[0]);
+            Assert.Contains("bad", webhook.Bodies[0]);
+            Assert.Contains("Critical", webhook.Bodies[0]);
+            Assert.DoesNotContain("good", webhook.Bodies[0]);
             Assert.DoesNotContain(r.Verbose.Concat(r.Output.Select(o => o.ToString())), t => t.Contains("secret-part", StringComparison.Ordinal));
             // -All includes the healthy one; failed Test-Backup results can be posted directly too.
             session.Run("Get-TursoBackupHealth -Vault $vault | Send-TursoBackupAlert -WebhookUrl $hook -All", Vars(("vault", dir["vault"]), ("hook", hook))).NoErrors();
-            Assert.Contains("good", bodies[1]);
+            Assert.Contains("good", webhook.Bodies[1]);
             session.Run("Get-TursoBackup -Vault $vault | Test-Backup | Send-TursoBackupAlert -WebhookUrl $hook", Vars(("vault", dir["vault"]), ("hook", hook))).NoErrors();
-            Assert.Contains("Checksum", bodies[2]);
+            Assert.Contains("Checksum", webhook.Bodies[2]);
             // All healthy: nothing is sent.
             session.Run("Get-TursoBackupHealth -Vault $vault -Database good | Send-TursoBackupAlert -WebhookUrl $hook", Vars(("vault", dir["vault"]), ("hook", hook))).NoErrors();
-            Assert.Equal(3, bodies.Count);
+            Assert.Equal(3, webhook.Bodies.Count);
         }
-        finally
-        {
-            listener.Stop();
-            listener.Close();
-        }
-    }
-
-    private static int FreePort()
-    {
-        var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
     }
 }

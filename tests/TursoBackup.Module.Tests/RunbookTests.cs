@@ -36,33 +36,14 @@ public sealed class RunbookTests : IClassFixture<ModuleSession>
         using var dir = new TempDir();
         session.Run("Backup-TursoDatabase -Path $a, $b -Vault $vault | Out-Null",
             Vars(("a", SampleDatabases.CreateShop(dir["alpha.db"])), ("b", SampleDatabases.CreateShop(dir["beta.db"])), ("vault", dir["vault"]))).NoErrors();
-        var bodies = new List<string>();
-        var listener = new HttpListener();
-        var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
-        _ = Task.Run(() =>
+        using var webhook = new WebhookListener();
         {
-            while (true)
-            {
-                HttpListenerContext ctx;
-                try { ctx = listener.GetContext(); } catch (Exception) { return; }
-                using (var r = new StreamReader(ctx.Request.InputStream, Encoding.UTF8)) lock (bodies) bodies.Add(r.ReadToEnd());
-                ctx.Response.StatusCode = 200;
-                ctx.Response.Close();
-            }
-        });
-        try
-        {
-            string hook = $"http://127.0.0.1:{port}/hook";
+            string hook = webhook.Url("hook");
             var healthy = Host("-File", Runbook("Invoke-RecoveryDrill.ps1"), "-Vault", dir["vault"], "-WebhookUrl", hook, "-RecoveryTimeObjective", "00:05:00");
             Assert.True(healthy.Code == 0, healthy.Out + healthy.Err);
             Assert.Contains("alpha", healthy.Out);
             Assert.Contains("passed", healthy.Out);
-            Assert.Empty(bodies);
+            Assert.Empty(webhook.Bodies);
 
             // Damage beta's newest backup: the drill fails, says which, alerts, exits 1.
             session.Run("$b = Get-TursoBackup -Vault $vault -Database beta -Latest; $x = [IO.File]::ReadAllBytes($b.Location); $x[200] = $x[200] -bxor 0x5A; [IO.File]::WriteAllBytes($b.Location, $x)",
@@ -70,17 +51,12 @@ public sealed class RunbookTests : IClassFixture<ModuleSession>
             var damaged = Host("-File", Runbook("Invoke-RecoveryDrill.ps1"), "-Vault", dir["vault"], "-WebhookUrl", hook);
             Assert.Equal(1, damaged.Code);
             Assert.Contains("FAILED", damaged.Out);
-            Assert.Single(bodies);
-            Assert.Contains("beta", bodies[0]);
-            Assert.DoesNotContain("alpha", bodies[0]);
+            Assert.Single(webhook.Bodies);
+            Assert.Contains("beta", webhook.Bodies[0]);
+            Assert.DoesNotContain("alpha", webhook.Bodies[0]);
             // The drill recorded its results: the health report now knows beta's newest verification failed.
             var health = session.Run("Get-TursoBackupHealth -Vault $vault -Database beta", Vars(("vault", dir["vault"]))).NoErrors().Single<HealthReport>();
             Assert.False(health.LastVerificationPassed);
-        }
-        finally
-        {
-            listener.Stop();
-            listener.Close();
         }
     }
 

@@ -67,39 +67,15 @@ public sealed class VerificationScenarioTests : IClassFixture<ModuleSession>
         Assert.Contains(health["deleted"].Findings, f => f.Contains("RowCounts", StringComparison.Ordinal));
         Assert.Contains(health["slow"].Findings, f => f.Contains("RestoreTime", StringComparison.Ordinal));
 
-        var bodies = new List<string>();
-        var listener = new HttpListener();
-        var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
-        _ = Task.Run(() =>
-        {
-            while (true)
-            {
-                HttpListenerContext ctx;
-                try { ctx = listener.GetContext(); } catch (Exception) { return; }
-                using (var r = new StreamReader(ctx.Request.InputStream, Encoding.UTF8)) lock (bodies) bodies.Add(r.ReadToEnd());
-                ctx.Response.StatusCode = 200;
-                ctx.Response.Close();
-            }
-        });
-        try
+        using var webhook = new WebhookListener();
         {
             session.Run("Get-TursoBackupHealth -Vault $vault -RecoveryTimeObjective '00:10:00' | Send-TursoBackupAlert -WebhookUrl $hook",
-                Vars(("vault", dir["vault"]), ("hook", $"http://127.0.0.1:{port}/hook"))).NoErrors();
-            string body = Assert.Single(bodies);
+                Vars(("vault", dir["vault"]), ("hook", webhook.Url()))).NoErrors();
+            string body = Assert.Single(webhook.Bodies);
             foreach (var bad in names.Skip(1)) Assert.Contains(bad, body);
             Assert.Contains("RowCounts", body);
             Assert.Contains("RestoreTime", body);
             Assert.DoesNotContain("'good'", body);
-        }
-        finally
-        {
-            listener.Stop();
-            listener.Close();
         }
     }
 }
