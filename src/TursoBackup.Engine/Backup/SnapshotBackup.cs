@@ -93,7 +93,7 @@ namespace TursoBackup.Engine.Backup
                 using (var src = OpenSource(source, lockTimeout))
                 {
                     bool wal = IsWal(Convert.ToString(SqliteFile.Scalar(src, "PRAGMA journal_mode")));
-                    using (BeginSnapshot(src, source))
+                    using (SqliteFile.BeginReadSnapshot(src))
                     using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
                     {
                         bytes = PageCopy.Copy(source, wal, new EarlyWritebackStream(file), null, cancel);
@@ -145,7 +145,7 @@ namespace TursoBackup.Engine.Backup
                 Action<long, long> progress = (done, total) => Progress?.Invoke(new BackupProgress("Copying", done, total));
                 if (request.Method == SnapshotMethod.BackupApi)
                 {
-                    using (BeginSnapshot(src, source))
+                    using (SqliteFile.BeginReadSnapshot(src))
                     {
                         pointInTime = clock();
                         Log?.Invoke($"Copying '{source}' ({journalMode} mode) with the online backup API inside a read transaction.");
@@ -165,7 +165,7 @@ namespace TursoBackup.Engine.Backup
                         {
                             using (var compressor = ArtifactStreams.Compress(hashing, request.Compression))
                             using (var output = compressed ? (Stream)new TeeStream(copy, compressor) : compressor)
-                            using (BeginSnapshot(src, source))
+                            using (SqliteFile.BeginReadSnapshot(src))
                             {
                                 Log?.Invoke($"Copying '{source}' ({journalMode} mode) page by page inside a read transaction" + (compressed ? $", compressing with {request.Compression}." : "."));
                                 PageCopy.Copy(source, IsWal(journalMode), output, progress, cancel);
@@ -223,7 +223,7 @@ namespace TursoBackup.Engine.Backup
             using (var src = OpenSource(source, request.LockTimeout))
             {
                 string journalMode = Convert.ToString(SqliteFile.Scalar(src, "PRAGMA journal_mode"));
-                using (var tx = BeginSnapshot(src, source))
+                using (var tx = SqliteFile.BeginReadSnapshot(src))
                 {
                     var pointInTime = clock();
                     Log?.Invoke($"Dumping '{source}' ({journalMode} mode) as SQL inside a read transaction.");
@@ -375,19 +375,6 @@ namespace TursoBackup.Engine.Backup
             {
                 throw OnlineBackup.Translate(ex.SqliteErrorCode, ex.Message, $"open '{source}'");
             }
-        }
-
-        /// <summary>Starts a read transaction and reads the schema, which takes the read lock / pins the WAL snapshot.</summary>
-        private static SqliteTransaction BeginSnapshot(SqliteConnection src, string source)
-        {
-            var tx = src.BeginTransaction(deferred: true);
-            using (var cmd = src.CreateCommand())
-            {
-                cmd.Transaction = tx;
-                cmd.CommandText = "SELECT count(*) FROM sqlite_master";
-                cmd.ExecuteScalar();
-            }
-            return tx;
         }
 
         private static bool IsWal(string journalMode) => string.Equals(journalMode, "wal", StringComparison.OrdinalIgnoreCase);

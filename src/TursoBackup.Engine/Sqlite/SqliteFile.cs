@@ -144,6 +144,19 @@ namespace TursoBackup.Engine.Sqlite
             return total;
         }
 
+        /// <summary>Starts a read transaction and reads the schema, which takes the read lock / pins the WAL snapshot.</summary>
+        public static SqliteTransaction BeginReadSnapshot(SqliteConnection connection)
+        {
+            var tx = connection.BeginTransaction(deferred: true);
+            using (var cmd = connection.CreateCommand())
+            {
+                cmd.Transaction = tx;
+                cmd.CommandText = "SELECT count(*) FROM sqlite_master";
+                cmd.ExecuteScalar();
+            }
+            return tx;
+        }
+
         public static object Scalar(SqliteConnection connection, string sql)
         {
             using (var cmd = connection.CreateCommand())

@@ -418,7 +418,7 @@ namespace TursoBackup.Engine.Wal
                     cmd.ExecuteNonQuery();
                 }
             }
-            var newTx = BeginRead(spare);
+            var newTx = SqliteFile.BeginReadSnapshot(spare);
             ReleaseHold();
             var old = hold;
             hold = spare;
@@ -438,18 +438,6 @@ namespace TursoBackup.Engine.Wal
                     done = r.GetInt64(2);
                 }
             }
-        }
-
-        private static SqliteTransaction BeginRead(SqliteConnection connection)
-        {
-            var tx = connection.BeginTransaction(deferred: true);
-            using (var cmd = connection.CreateCommand())
-            {
-                cmd.Transaction = tx;
-                cmd.CommandText = "SELECT count(*) FROM sqlite_master";
-                cmd.ExecuteScalar();
-            }
-            return tx;
         }
 
         private void EnsureHold()
@@ -472,7 +460,7 @@ namespace TursoBackup.Engine.Wal
                     cmd.ExecuteNonQuery();
                 }
             }
-            if (holdTx == null) holdTx = BeginRead(hold);
+            if (holdTx == null) holdTx = SqliteFile.BeginReadSnapshot(hold);
         }
 
         private void ReleaseHold()
