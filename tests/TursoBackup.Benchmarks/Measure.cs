@@ -267,7 +267,7 @@ namespace TursoBackup.Benchmarks
         public static double Restore(BackupInfo info, string destination)
         {
             var watch = Stopwatch.StartNew();
-            new BackupRestore().Restore(info, destination, overwrite: false, takeEmergencyBackup: null);
+            new BackupRestore().Restore(info, destination, overwrite: false, fileEmergency: null);
             watch.Stop();
             return watch.Elapsed.TotalSeconds;
         }

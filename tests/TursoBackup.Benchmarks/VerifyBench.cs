@@ -53,7 +53,7 @@ namespace TursoBackup.Benchmarks
                 if (File.Exists(restored)) File.Delete(restored);
                 Tools.SyncAll();
                 w.Restart();
-                new BackupRestore().Restore(backup, restored, false, _ => null);
+                new BackupRestore().Restore(backup, restored, false, null);
                 double r = w.Elapsed.TotalSeconds;
                 var check = Tools.Run(Tools.Sqlite3, restored, "PRAGMA integrity_check");
                 if (check.Output.Trim() != "ok") throw new InvalidOperationException("sqlite3 integrity_check: " + check.Output);

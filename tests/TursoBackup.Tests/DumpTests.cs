@@ -528,7 +528,7 @@ public sealed class DumpTests : IDisposable
         using (var r = new StreamReader(P("c.sql")))
         {
             Assert.ThrowsAny<OperationCanceledException>(() =>
-                new SqlDumpImporter().Import(r, P("c2.db"), false, (statements, _) => { if (statements > 10) cts.Cancel(); }, cts.Token));
+                new SqlDumpImporter().Import(r, P("c2.db"), false, null, (statements, _) => { if (statements > 10) cts.Cancel(); }, cts.Token));
         }
         Assert.False(File.Exists(P("c2.db")));
         Assert.Empty(Directory.GetFiles(dir, ".c2.db*"));
@@ -639,11 +639,20 @@ public sealed class DumpTests : IDisposable
         Assert.Throws<TursoBackupException>(() => new SqlDumpImporter().Import(new StringReader("CREATE TABLE x(;"), target, overwrite: true));
         Assert.Equal(before, File.ReadAllBytes(target));
 
-        File.WriteAllBytes(target + "-journal", new byte[] { 1, 2, 3 }); // stale, would be applied to the new file
+        // A replaced database's emergency copy is taken first (here kept beside it: no vault).
         string replaced = null;
-        var stats = new SqlDumpImporter { BeforeReplace = p => replaced = p }.Import(new StringReader(sql), target, overwrite: true);
+        var stats = new SqlDumpImporter().Import(new StringReader(sql), target, overwrite: true, fileEmergency: (copy, p) => { replaced = p; return null; });
         Assert.True(stats.Replaced);
         Assert.Equal(target, replaced);
+        Assert.Equal(1L, Scalar(stats.ReplacedFileKeptAt, "SELECT x FROM old"));
+        Assert.Equal(2L, Scalar(target, "SELECT y FROM fresh"));
+
+        // A stale journal beside it (SQLite would call it hot and roll it back onto the new file): the old file and its
+        // journal are kept aside together, and the new file has none.
+        File.WriteAllBytes(target + "-journal", new byte[] { 1, 2, 3 });
+        stats = new SqlDumpImporter().Import(new StringReader(sql), target, overwrite: true, fileEmergency: (copy, p) => throw new InvalidOperationException("no backup of a damaged file"));
+        Assert.True(stats.Replaced);
+        Assert.True(File.Exists(stats.ReplacedFileKeptAt + "-journal"));
         Assert.False(File.Exists(target + "-journal"));
         Assert.Equal(2L, Scalar(target, "SELECT y FROM fresh"));
         Assert.Equal(0L, Scalar(target, "SELECT count(*) FROM sqlite_master WHERE name = 'old'"));

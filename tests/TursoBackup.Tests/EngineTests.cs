@@ -70,7 +70,7 @@ public sealed class EngineTests : IDisposable
         Assert.Equal(info.Tags, again.Tags);
         Assert.Equal(info.PointInTime, again.PointInTime);
 
-        var restored = new BackupRestore().Restore(again, P("restored.db"), overwrite: false, takeEmergencyBackup: _ => throw new InvalidOperationException());
+        var restored = new BackupRestore().Restore(again, P("restored.db"), overwrite: false, fileEmergency: (_, _) => throw new InvalidOperationException());
         Assert.Equal(500, Count(restored.Destination, "parent"));
         Assert.Equal(1000, Count(restored.Destination, "child"));
 
@@ -107,7 +107,7 @@ public sealed class EngineTests : IDisposable
         string db = MakeDatabase("a.db");
         var info = new SnapshotBackup().Run(new BackupRequest { SourcePath = db, VaultPath = P("vault") });
         File.WriteAllText(P("taken.db"), "precious");
-        var ex = Assert.Throws<TursoBackupException>(() => new BackupRestore().Restore(info, P("taken.db"), false, _ => null));
+        var ex = Assert.Throws<TursoBackupException>(() => new BackupRestore().Restore(info, P("taken.db"), false, null));
         Assert.Equal(FailureKind.AlreadyExists, ex.Kind);
         Assert.Equal("precious", File.ReadAllText(P("taken.db")));
     }
@@ -122,15 +122,14 @@ public sealed class EngineTests : IDisposable
         // A failing emergency backup stops the restore: the target is untouched.
         var before = File.ReadAllBytes(target);
         Assert.Throws<TursoBackupException>(() => new BackupRestore().Restore(info, target, true,
-            _ => throw new TursoBackupException(FailureKind.WriteFailed, "emergency failed")));
+            (_, _) => throw new TursoBackupException(FailureKind.WriteFailed, "emergency failed")));
         Assert.Equal(before, File.ReadAllBytes(target));
-        Assert.True(File.Exists(target + "-wal"));
+        Assert.Equal(3L, Count(target, "parent"));
         Assert.Empty(Directory.GetFiles(dir, "*.partial"));
 
-        File.Delete(target + "-wal");
         BackupInfo emergency = null;
-        var result = new BackupRestore().Restore(info, target, true, existing =>
-            emergency = new SnapshotBackup().Run(new BackupRequest { SourcePath = existing, VaultPath = P("vault"), Tags = new[] { "emergency" } }));
+        var result = new BackupRestore().Restore(info, target, true, (copy, replaced) =>
+            emergency = new SnapshotBackup().Run(new BackupRequest { SourcePath = copy, Name = "target", VaultPath = P("vault"), Tags = new[] { "emergency" } }));
         Assert.Same(emergency, result.EmergencyBackup);
         Assert.Equal(3, emergency.Tables.Single(t => t.Name == "parent").Rows);
         Assert.Equal(500, Count(target, "parent"));

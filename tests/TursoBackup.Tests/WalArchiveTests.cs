@@ -91,7 +91,7 @@ public sealed class WalArchiveTests : IDisposable
         for (var t = start; t <= end.AddMilliseconds(300); t = t.AddMilliseconds(97))
         {
             string target = P($"r{restores++}.db");
-            var result = WalRestore.Restore(P("vault"), "app", t, target, false, _ => null, DateTimeOffset.UtcNow);
+            var result = WalRestore.Restore(P("vault"), "app", t, target, false, null, DateTimeOffset.UtcNow);
             Assert.True(result.PointInTime <= t);
             using var r = SqliteFile.OpenReadOnly(target);
             long n = (long)SqliteFile.Scalar(r, "SELECT n FROM counter");
@@ -109,7 +109,7 @@ public sealed class WalArchiveTests : IDisposable
         }
         Assert.True(restores > 5);
         // After the final seal everything is archived.
-        var all = WalRestore.Restore(P("vault"), "app", DateTimeOffset.UtcNow, P("final.db"), false, _ => null, DateTimeOffset.UtcNow);
+        var all = WalRestore.Restore(P("vault"), "app", DateTimeOffset.UtcNow, P("final.db"), false, null, DateTimeOffset.UtcNow);
         using (var f = SqliteFile.OpenReadOnly(all.Destination)) Assert.Equal(600L, (long)SqliteFile.Scalar(f, "SELECT n FROM counter"));
     }
 
@@ -156,7 +156,7 @@ public sealed class WalArchiveTests : IDisposable
             foreach (var (rows, at) in captured.Where(c => c.Rows <= upTo).Where((c, k) => k % 7 == 0 || c.Rows == upTo))
             {
                 string target = P($"chain-{rows}-{Guid.NewGuid():N}.db");
-                WalRestore.Restore(P("vault"), "chain", at, target, false, _ => null, DateTimeOffset.UtcNow);
+                WalRestore.Restore(P("vault"), "chain", at, target, false, null, DateTimeOffset.UtcNow);
                 using var r = SqliteFile.OpenReadOnly(target);
                 Assert.Equal(rows, (long)SqliteFile.Scalar(r, "SELECT count(*) FROM tx"));
                 Assert.Equal("ok", SqliteFile.Scalar(r, "PRAGMA integrity_check"));
@@ -183,9 +183,9 @@ public sealed class WalArchiveTests : IDisposable
         var beforePack = captured.Where(c => c.At < firstInPack).ToList();
         if (beforePack.Count > 0)
         {
-            WalRestore.Restore(P("vault"), "chain", beforePack.Last().At, ok, false, _ => null, DateTimeOffset.UtcNow);
+            WalRestore.Restore(P("vault"), "chain", beforePack.Last().At, ok, false, null, DateTimeOffset.UtcNow);
         }
-        var ex = Assert.Throws<TursoBackupException>(() => WalRestore.Restore(P("vault"), "chain", captured.Last().At, P("after-damage.db"), false, _ => null, DateTimeOffset.UtcNow));
+        var ex = Assert.Throws<TursoBackupException>(() => WalRestore.Restore(P("vault"), "chain", captured.Last().At, P("after-damage.db"), false, null, DateTimeOffset.UtcNow));
         Assert.Contains("damaged", ex.Message);
         Assert.False(File.Exists(P("after-damage.db")));
     }
@@ -215,7 +215,7 @@ public sealed class WalArchiveTests : IDisposable
         }
         using (var archiver = new WalArchiver(db, P("vault"), "stamp", Clock)) archiver.Sync();
         var window = WalRestore.Window(P("vault"), "stamp");
-        var result = WalRestore.Restore(P("vault"), "stamp", window.Earliest!.Value, P("stamp-restored.db"), false, _ => null, DateTimeOffset.UtcNow);
+        var result = WalRestore.Restore(P("vault"), "stamp", window.Earliest!.Value, P("stamp-restored.db"), false, null, DateTimeOffset.UtcNow);
         using var r = SqliteFile.OpenReadOnly(result.Destination);
         foreach (var at in new[] { SqliteFile.Scalar(r, "SELECT max(at) FROM t") }.Where(v => v is long).Cast<long>())
         {
@@ -254,7 +254,7 @@ public sealed class WalArchiveTests : IDisposable
         var gap = Assert.Single(window.Gaps);
         Assert.Contains("before", gap.Reason);
         var inGap = gap.From + TimeSpan.FromTicks((gap.To - gap.From).Ticks / 2);
-        var err = Assert.Throws<TursoBackupException>(() => WalRestore.Restore(P("vault"), "gap", inGap, P("x.db"), false, _ => null, DateTimeOffset.UtcNow));
+        var err = Assert.Throws<TursoBackupException>(() => WalRestore.Restore(P("vault"), "gap", inGap, P("x.db"), false, null, DateTimeOffset.UtcNow));
         Assert.Contains("gap", err.Message);
         Assert.False(File.Exists(P("x.db")));
     }
@@ -273,9 +273,9 @@ public sealed class WalArchiveTests : IDisposable
         Exec(w, "PRAGMA journal_mode=WAL; CREATE TABLE t(x);");
         using (var a = new WalArchiver(db, P("vault"))) a.Seal();
         var now = DateTimeOffset.UtcNow;
-        Assert.Contains("in the future", Assert.Throws<TursoBackupException>(() => WalRestore.Restore(P("vault"), "t", now.AddHours(1), P("f.db"), false, _ => null, now)).Message);
+        Assert.Contains("in the future", Assert.Throws<TursoBackupException>(() => WalRestore.Restore(P("vault"), "t", now.AddHours(1), P("f.db"), false, null, now)).Message);
         Assert.StartsWith("Timestamp too old: the earliest restore point of 't' is ",
-            Assert.Throws<TursoBackupException>(() => WalRestore.Restore(P("vault"), "t", now.AddDays(-1), P("f.db"), false, _ => null, now)).Message);
+            Assert.Throws<TursoBackupException>(() => WalRestore.Restore(P("vault"), "t", now.AddDays(-1), P("f.db"), false, null, now)).Message);
         Assert.False(File.Exists(P("f.db")));
     }
 
@@ -316,7 +316,7 @@ public sealed class WalArchiveTests : IDisposable
         var lastGood = WalSegment.ReadHeader(segments[victim - 1])?.CaptureTime;
         Assert.NotNull(lastGood);
         // Before the damage: restores, consistent, with exactly the rows captured by then.
-        var before = WalRestore.Restore(P("vault"), "crash", lastGood.Value, P("before.db"), false, _ => null, DateTimeOffset.UtcNow);
+        var before = WalRestore.Restore(P("vault"), "crash", lastGood.Value, P("before.db"), false, null, DateTimeOffset.UtcNow);
         using (var r = SqliteFile.OpenReadOnly(before.Destination))
         {
             Assert.Equal("ok", SqliteFile.Scalar(r, "PRAGMA integrity_check"));
@@ -325,7 +325,7 @@ public sealed class WalArchiveTests : IDisposable
             Assert.True(n >= victim - 1);
         }
         // After it: refused, nothing written.
-        var ex = Assert.Throws<TursoBackupException>(() => WalRestore.Restore(P("vault"), "crash", times.Last(), P("after.db"), false, _ => null, DateTimeOffset.UtcNow));
+        var ex = Assert.Throws<TursoBackupException>(() => WalRestore.Restore(P("vault"), "crash", times.Last(), P("after.db"), false, null, DateTimeOffset.UtcNow));
         Assert.Contains("damaged", ex.Message);
         Assert.False(File.Exists(P("after.db")));
     }

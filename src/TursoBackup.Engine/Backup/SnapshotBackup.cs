@@ -75,38 +75,30 @@ namespace TursoBackup.Engine.Backup
         }
 
         /// <summary>
-        /// A consistent copy of a live database to a new file outside any vault (emergency copies, branches of now):
-        /// page copy inside a read transaction to a temporary name beside the destination, fsync, rename.
+        /// A consistent copy of a live database to a new file outside any vault (branches of now, copies for tests):
+        /// page copy inside a read transaction into a <see cref="Files.DatabaseWriter"/>'s temporary file, installed by
+        /// rename. Never replaces a file.
         /// </summary>
-        public static long CopyDatabase(string sourcePath, string destinationPath, TimeSpan lockTimeout, CancellationToken cancel)
+        public static long CopyDatabase(string sourcePath, string destinationPath, TimeSpan lockTimeout, CancellationToken cancel, string purpose = "copy")
         {
             string source = Path.GetFullPath(sourcePath);
             SqliteFile.RequireDatabaseFile(source);
             string target = Path.GetFullPath(destinationPath);
-            if (File.Exists(target)) throw new TursoBackupException(FailureKind.AlreadyExists, $"'{target}' already exists; choose another name.", target);
-            string dir = Path.GetDirectoryName(target);
-            Directory.CreateDirectory(dir);
-            string temp = Path.Combine(dir, "." + Path.GetFileName(target) + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");
-            try
+            using (var writer = Files.DatabaseWriter.Begin(target, new Files.DatabaseWriteOptions { Purpose = purpose, ForceHint = "Choose another name." }))
             {
                 long bytes;
                 using (var src = OpenSource(source, lockTimeout))
                 {
                     bool wal = IsWal(Convert.ToString(SqliteFile.Scalar(src, "PRAGMA journal_mode")));
                     using (SqliteFile.BeginReadSnapshot(src))
-                    using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+                    using (var file = new FileStream(writer.PartialPath, FileMode.Create, FileAccess.Write, FileShare.None, 1))
                     {
                         bytes = PageCopy.Copy(source, wal, new EarlyWritebackStream(file), null, cancel);
                         file.Flush(true);
                     }
                 }
-                File.Move(temp, target);
-                DurableFile.FlushDirectory(dir);
+                writer.Commit(null, cancel);
                 return bytes;
-            }
-            finally
-            {
-                DurableFile.TryDelete(temp);
             }
         }
 

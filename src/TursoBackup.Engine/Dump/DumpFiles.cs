@@ -112,8 +112,8 @@ namespace TursoBackup.Engine.Dump
         }
 
         /// <summary>Loads a dump file (plain, .gz or .zst) into a new database at <paramref name="databasePath"/>.</summary>
-        /// <param name="beforeReplace">Called before an existing non-empty database is replaced (overwrite only); throw to stop.</param>
-        public static SqlImportStats Import(string inFile, string databasePath, bool overwrite, Action<string> beforeReplace,
+        /// <param name="fileEmergency">Files the consistent copy of an existing non-empty database before it is replaced (overwrite only); null keeps the copy beside it.</param>
+        public static SqlImportStats Import(string inFile, string databasePath, bool overwrite, Files.EmergencyFiler fileEmergency,
             Action<long, long> progress, CancellationToken cancel, Action<string> log = null)
         {
             string source = Path.GetFullPath(inFile);
@@ -126,10 +126,10 @@ namespace TursoBackup.Engine.Dump
             using (var content = ArtifactStreams.Decompress(input, compression))
             using (var reader = new StreamReader(content, new UTF8Encoding(false, true), false, 1 << 16))
             {
-                var importer = new SqlDumpImporter { BeforeReplace = beforeReplace, Log = log };
+                var importer = new SqlDumpImporter { Log = log };
                 try
                 {
-                    return importer.Import(reader, databasePath, overwrite, progress, cancel);
+                    return importer.Import(reader, databasePath, overwrite, fileEmergency, progress, cancel);
                 }
                 catch (Exception ex) when (ex is InvalidDataException || ex is ZstdSharp.ZstdException || ex is DecoderFallbackException)
                 {

@@ -26,19 +26,15 @@ namespace TursoBackup.Engine.Dump
         /// <summary>Messages for -Verbose.</summary>
         public Action<string> Log { get; set; }
 
-        /// <summary>
-        /// Called with the target path just before an existing (non-empty, overwrite allowed) target is replaced,
-        /// e.g. to take an emergency backup of it. Throw to abort: the target is then left as it was.
-        /// </summary>
-        public Action<string> BeforeReplace { get; set; }
-
         /// <summary>SQLite page cache for the load, in KiB (index builds after the data are faster with more). Default 32 MiB.</summary>
         public int CacheSizeKiB { get; set; } = 32 * 1024;
 
         /// <summary>
-        /// Loads <paramref name="input"/> into a new database at <paramref name="targetPath"/>.
-        /// Read dump files with <c>new StreamReader(stream, new UTF8Encoding(false, true))</c> so that bytes that are not
-        /// UTF-8 fail the import instead of turning into U+FFFD.
+        /// Loads <paramref name="input"/> into a database at <paramref name="targetPath"/> through
+        /// <see cref="Files.DatabaseWriter"/>: loaded into its temporary file, then installed (an existing non-empty
+        /// database only with <paramref name="overwrite"/>, rewritten in place after <paramref name="fileEmergency"/>
+        /// filed its emergency copy). Read dump files with <c>new StreamReader(stream, new UTF8Encoding(false, true))</c>
+        /// so that bytes that are not UTF-8 fail the import instead of turning into U+FFFD.
         /// </summary>
         /// <param name="overwrite">Replace an existing non-empty file (the cmdlet's -Force). An empty file is always replaced.</param>
         /// <param name="progress">Called after each block of input with (statements executed, characters read).</param>
@@ -47,97 +43,76 @@ namespace TursoBackup.Engine.Dump
         /// InvalidArgument (target is a folder), WriteFailed (disk full, I/O error).
         /// </exception>
         /// <exception cref="OperationCanceledException">When cancelled; nothing is left behind.</exception>
-        public SqlImportStats Import(TextReader input, string targetPath, bool overwrite, Action<long, long> progress = null,
-                                     CancellationToken cancellationToken = default(CancellationToken))
+        public SqlImportStats Import(TextReader input, string targetPath, bool overwrite, Files.EmergencyFiler fileEmergency = null,
+                                     Action<long, long> progress = null, CancellationToken cancellationToken = default(CancellationToken))
         {
             if (input == null) throw new ArgumentNullException(nameof(input));
             if (string.IsNullOrEmpty(targetPath)) throw new ArgumentNullException(nameof(targetPath));
             var watch = Stopwatch.StartNew();
             string target = Path.GetFullPath(targetPath);
-            if (Directory.Exists(target))
+            using (var writer = Files.DatabaseWriter.Begin(target, new Files.DatabaseWriteOptions
             {
-                throw new TursoBackupException(FailureKind.InvalidArgument,
-                    $"'{target}' is a folder. Give the path of the database file to create.", target);
-            }
-            bool existed = CheckTarget(target, overwrite);
-            string dir = Path.GetDirectoryName(target);
-            Directory.CreateDirectory(dir);
-            string temp = Path.Combine(dir, "." + Path.GetFileName(target) + ".import-" + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");
-            var stats = new SqlImportStats { Target = target };
-            bool done = false;
-            try
+                Overwrite = overwrite,
+                Purpose = "import",
+                Log = Log,
+                ForceHint = "Use -Force to replace it (an emergency backup of it is taken first), or choose another -Path.",
+            }))
             {
                 Log?.Invoke($"Loading SQL into a temporary file beside '{target}'.");
-                using (var connection = SqliteFile.OpenOrCreate(temp))
+                var stats = LoadInto(input, writer.PartialPath, target, progress, cancellationToken);
+                var written = writer.Commit(fileEmergency, cancellationToken);
+                stats.Target = target;
+                stats.Replaced = written.Replaced;
+                stats.EmergencyBackup = written.EmergencyBackup;
+                stats.ReplacedFileKeptAt = written.KeptAside ?? written.EmergencyCopy;
+                stats.Duration = watch.Elapsed;
+                Log?.Invoke($"Loaded {stats.Statements:N0} statements ({stats.RowsInserted:N0} rows, {stats.Tables} tables) into '{target}' in {stats.Duration.TotalSeconds:F2} s.");
+                return stats;
+            }
+        }
+
+        /// <summary>
+        /// Loads <paramref name="input"/> into <paramref name="file"/>, an empty file nobody else uses (a temporary file of
+        /// a <see cref="Files.DatabaseWriter"/>), in one transaction, and flushes it. <paramref name="displayName"/> is the
+        /// file named in messages (the real target, never an internal temporary path).
+        /// </summary>
+        public SqlImportStats LoadInto(TextReader input, string file, string displayName, Action<long, long> progress = null,
+                                       CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var stats = new SqlImportStats { Target = displayName };
+            try
+            {
+                using (var connection = SqliteFile.OpenOrCreate(file))
                 {
-                    new Loader(connection.Handle, target, stats, progress, cancellationToken, CacheSizeKiB).Run(input);
+                    try
+                    {
+                        new Loader(connection.Handle, displayName, stats, progress, cancellationToken, CacheSizeKiB).Run(input);
+                    }
+                    catch (TursoBackupException ex) when ((raw.sqlite3_errcode(connection.Handle) & 0xff) == 13 /* SQLITE_FULL */)
+                    {
+                        throw Files.DatabaseWriter.DiskFull(displayName, ex.Message);
+                    }
                 }
-                using (var check = SqliteFile.OpenReadOnly(temp))
+                using (var check = SqliteFile.OpenReadOnly(file))
                 {
                     // Opening the schema proves that what the dump put into sqlite_master (virtual tables) parses.
                     stats.Tables = Convert.ToInt32(SqliteFile.Scalar(check,
                         "SELECT count(*) FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"));
                 }
-                DurableFile.FlushFile(temp);
-                stats.TargetBytes = new FileInfo(temp).Length;
+                foreach (var suffix in new[] { "-journal", "-wal", "-shm" }) DurableFile.TryDelete(file + suffix);
+                DurableFile.FlushFile(file);
+                stats.TargetBytes = new FileInfo(file).Length;
                 cancellationToken.ThrowIfCancellationRequested();
-
-                existed = CheckTarget(target, overwrite); // again: it may have appeared while loading
-                if (existed)
-                {
-                    BeforeReplace?.Invoke(target);
-                    // Old WAL/SHM/journal files belong to the old database; left behind, they would be applied to the new one.
-                    foreach (var suffix in new[] { "-wal", "-shm", "-journal" })
-                    {
-                        if (File.Exists(target + suffix)) File.Delete(target + suffix);
-                    }
-                }
-                try
-                {
-                    DurableFile.ReplaceFile(temp, target);
-                }
-                catch (IOException ex) when (!existed && File.Exists(target))
-                {
-                    throw new TursoBackupException(FailureKind.AlreadyExists,
-                        $"'{target}' was created by someone else during the import. Use -Force to replace it, or choose another path.", target, ex);
-                }
-                DurableFile.FlushDirectory(dir);
-                done = true;
-                stats.Replaced = existed;
-                stats.Duration = watch.Elapsed;
-                Log?.Invoke($"Loaded {stats.Statements:N0} statements ({stats.RowsInserted:N0} rows, {stats.Tables} tables) into '{target}' in {stats.Duration.TotalSeconds:F2} s.");
                 return stats;
             }
             catch (IOException ex) when (DiskSpace.IsFull(ex))
             {
-                throw new TursoBackupException(FailureKind.WriteFailed,
-                    $"The disk of '{target}' is full: {ex.Message} Free space and try again; the target was not changed.", target, ex);
+                throw Files.DatabaseWriter.DiskFull(displayName, ex);
             }
             catch (SqliteException ex)
             {
-                throw OnlineBackup.Translate(ex.SqliteErrorCode, ex.Message, $"load the SQL into '{target}'");
+                throw OnlineBackup.Translate(ex.SqliteErrorCode, ex.Message, $"load the SQL into '{displayName}'", displayName);
             }
-            finally
-            {
-                if (!done)
-                {
-                    foreach (var suffix in new[] { "", "-journal", "-wal", "-shm" }) DurableFile.TryDelete(temp + suffix);
-                }
-            }
-        }
-
-        /// <summary>Whether the target exists; throws AlreadyExists when it holds a database and overwriting is not allowed.</summary>
-        private static bool CheckTarget(string target, bool overwrite)
-        {
-            if (!File.Exists(target)) return false;
-            bool hasContent = new FileInfo(target).Length > 0
-                              || (File.Exists(target + "-wal") && new FileInfo(target + "-wal").Length > 0);
-            if (hasContent && !overwrite)
-            {
-                throw new TursoBackupException(FailureKind.AlreadyExists,
-                    $"'{target}' already exists and is not empty. Use -Force to replace it, or choose another path.", target);
-            }
-            return true;
         }
 
         /// <summary>One load: reads lines, finds complete statements, runs them.</summary>

@@ -60,6 +60,12 @@ namespace TursoBackup.Engine.Dump
         /// <summary>Whether an existing file was replaced.</summary>
         public bool Replaced { get; set; }
 
+        /// <summary>The emergency backup of the replaced database, when it went into a vault.</summary>
+        public BackupInfo EmergencyBackup { get; set; }
+
+        /// <summary>Where the replaced database's previous content (or a damaged file) was kept beside it, else null.</summary>
+        public string ReplacedFileKeptAt { get; set; }
+
         public TimeSpan Duration { get; set; }
     }
 }

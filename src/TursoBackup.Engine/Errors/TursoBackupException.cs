@@ -14,6 +14,8 @@ namespace TursoBackup.Engine.Errors
         WriteFailed,
         NotEnabled,
         OperationStopped,
+        /// <summary>The operation cannot run in this state (e.g. a confirmation that a non-interactive session cannot give).</summary>
+        InvalidOperation,
     }
 
     /// <summary>

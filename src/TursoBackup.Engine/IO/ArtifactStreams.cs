@@ -129,10 +129,10 @@ namespace TursoBackup.Engine.IO
             }
         }
 
-        /// <summary>Copies a stream into a new file and flushes it to disk; returns the bytes written.</summary>
+        /// <summary>Writes <paramref name="content"/> into <paramref name="destinationFile"/> (a new or empty temporary file), fsynced.</summary>
         public static long WriteNewFile(Stream content, string destinationFile, Action<long> onProgress)
         {
-            using (var output = new FileStream(destinationFile, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+            using (var output = new FileStream(destinationFile, FileMode.Create, FileAccess.Write, FileShare.None, 1))
             {
                 Pump(content, output, onProgress);
                 output.Flush(true);

@@ -14,5 +14,9 @@ namespace TursoBackup
         public long Bytes { get; set; }
         /// <summary>The backup taken of the destination before it was overwritten, else null.</summary>
         public BackupInfo EmergencyBackup { get; set; }
+        /// <summary>Where a replaced file that could not be backed up (not a database, hot journal) was kept, else null.</summary>
+        public string ReplacedFileKeptAt { get; set; }
+        /// <summary>The existing database was rewritten in place under its write lock (connections open on it see the restored content).</summary>
+        public bool ReplacedInPlace { get; set; }
     }
 }

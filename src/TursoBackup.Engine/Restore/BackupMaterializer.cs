@@ -14,7 +14,8 @@ namespace TursoBackup.Engine.Restore
     /// </summary>
     public static class BackupMaterializer
     {
-        public static (string Sha256, long Bytes) Materialize(BackupInfo backup, string newFile, Action<long, long> progress, CancellationToken cancel = default(CancellationToken))
+        /// <param name="targetName">The file named in messages (the restore's destination), never the internal temporary path.</param>
+        public static (string Sha256, long Bytes) Materialize(BackupInfo backup, string newFile, Action<long, long> progress, CancellationToken cancel = default(CancellationToken), string targetName = null)
         {
             long total = backup.SourceBytes;
             string sha = ArtifactStreams.ReadArtifact(backup.Location, backup.Compression, content =>
@@ -23,8 +24,8 @@ namespace TursoBackup.Engine.Restore
                 {
                     using (var reader = new StreamReader(content, new UTF8Encoding(false, true), false, 1 << 16, leaveOpen: true))
                     {
-                        new SqlDumpImporter().Import(reader, newFile, overwrite: false,
-                            progress: (statements, chars) => progress?.Invoke(chars, 0), cancellationToken: cancel);
+                        new SqlDumpImporter().LoadInto(reader, newFile, targetName ?? newFile,
+                            (statements, chars) => progress?.Invoke(chars, 0), cancel);
                     }
                 }
                 else

@@ -2,15 +2,15 @@ using System;
 using System.Diagnostics;
 using System.IO;
 using TursoBackup.Engine.Errors;
-using TursoBackup.Engine.IO;
+using TursoBackup.Engine.Files;
 using TursoBackup.Engine.Sqlite;
 
 namespace TursoBackup.Engine.Restore
 {
     /// <summary>
-    /// Restores a backup (snapshot or dump) to a database file: extract under a temporary name beside the destination (checksum
-    /// verified while reading), fsync, then rename into place. An existing destination is replaced only when the
-    /// caller allows it, and only after an emergency backup of it succeeded.
+    /// Restores a backup (snapshot or dump) to a database file: the artifact is turned into a database in the
+    /// <see cref="DatabaseWriter"/>'s temporary file (checksum verified), which then installs it — a new file by
+    /// rename, an existing database rewritten in place under its write lock after an emergency backup.
     /// </summary>
     public sealed class BackupRestore
     {
@@ -18,47 +18,46 @@ namespace TursoBackup.Engine.Restore
 
         public Action<long, long> Progress { get; set; }
 
+        /// <summary>How long to wait for other connections' locks on an existing destination.</summary>
+        public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+        /// <summary>Permission bits of a new destination file (Unix); default 0600.</summary>
+        public int? Mode { get; set; }
+
         /// <summary>Where a restore of <paramref name="backup"/> to <paramref name="destination"/> lands (a folder gets &lt;database&gt;.db).</summary>
-        public static string ResolveDestination(BackupInfo backup, string destination) => RestoreTarget.Resolve(destination, backup.Database);
+        public static string ResolveDestination(BackupInfo backup, string destination) => DatabaseWriter.Resolve(destination, backup.Database);
 
         /// <param name="overwrite">Replace an existing destination (the cmdlet's -Force after confirmation).</param>
-        /// <param name="takeEmergencyBackup">Backs up the existing destination before it is replaced; must throw on failure.</param>
-        public RestoreResult Restore(BackupInfo backup, string destination, bool overwrite, Func<string, BackupInfo> takeEmergencyBackup)
+        /// <param name="fileEmergency">Files the consistent copy of the existing destination before it is replaced; must throw on failure.</param>
+        public RestoreResult Restore(BackupInfo backup, string destination, bool overwrite, EmergencyFiler fileEmergency,
+                                     System.Threading.CancellationToken cancel = default(System.Threading.CancellationToken))
         {
             var watch = Stopwatch.StartNew();
             string target = ResolveDestination(backup, destination);
-            bool exists = RestoreTarget.CheckOverwrite(target, overwrite);
+            DatabaseWriter.CheckOverwrite(target, overwrite);
             if (!File.Exists(backup.Location))
             {
                 throw new TursoBackupException(FailureKind.NotFound,
-                    $"The artifact of backup {backup.Id} is missing ('{backup.Location}'). The vault is damaged; restore another backup.", backup.Location);
+                    $"The artifact of backup {backup.Id} is missing ('{backup.Location}'). The vault is damaged; restore another backup ({OlderBackupsHint(backup)}).", backup.Location);
             }
-            string dir = Path.GetDirectoryName(target);
-            Directory.CreateDirectory(dir);
-            string temp = Path.Combine(dir, "." + Path.GetFileName(target) + ".restore-" + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");
-            try
+            using (var writer = DatabaseWriter.Begin(target, new DatabaseWriteOptions { Overwrite = overwrite, Purpose = "restore", LockTimeout = LockTimeout, Mode = Mode, Log = Log }))
             {
                 Log?.Invoke($"Extracting backup {backup.Id} to a temporary file beside '{target}'.");
-                var extracted = Extract(backup, temp, Progress);
-                if (!SqliteFile.HasSqliteHeader(temp))
+                long extracted;
+                try
+                {
+                    extracted = Extract(backup, writer.PartialPath, Progress, cancel, target);
+                }
+                catch (IOException ex) when (DiskSpace.IsFull(ex))
+                {
+                    throw DatabaseWriter.DiskFull(target, ex);
+                }
+                if (!SqliteFile.HasSqliteHeader(writer.PartialPath))
                 {
                     throw new TursoBackupException(FailureKind.InvalidData,
-                        $"Backup {backup.Id} did not restore to a SQLite database. The vault is damaged; restore another backup.", backup.Id);
+                        $"Backup {backup.Id} did not restore to a SQLite database. The vault is damaged; restore another backup ({OlderBackupsHint(backup)}).", backup.Id);
                 }
-                BackupInfo emergency = null;
-                if (exists)
-                {
-                    Log?.Invoke($"Taking an emergency backup of '{target}' before replacing it.");
-                    emergency = takeEmergencyBackup(target);
-                    // Old WAL/SHM/journal files belong to the old database; left behind, they would be applied to the
-                    // restored one. They are in the emergency backup.
-                    foreach (var suffix in new[] { "-wal", "-shm", "-journal" })
-                    {
-                        if (File.Exists(target + suffix)) File.Delete(target + suffix);
-                    }
-                }
-                DurableFile.ReplaceFile(temp, target);
-                DurableFile.FlushDirectory(dir);
+                var written = writer.Commit(fileEmergency, cancel);
                 Log?.Invoke($"Restored '{target}' ({extracted:N0} bytes) from backup {backup.Id} in {watch.Elapsed.TotalSeconds:F2} s.");
                 return new RestoreResult
                 {
@@ -67,29 +66,26 @@ namespace TursoBackup.Engine.Restore
                     Source = backup,
                     PointInTime = backup.PointInTime,
                     Duration = watch.Elapsed,
-                    Bytes = extracted,
-                    EmergencyBackup = emergency,
+                    Bytes = written.Bytes,
+                    EmergencyBackup = written.EmergencyBackup,
+                    ReplacedFileKeptAt = written.KeptAside ?? written.EmergencyCopy,
+                    ReplacedInPlace = written.InPlace,
                 };
-            }
-            catch (IOException ex) when (DiskSpace.IsFull(ex))
-            {
-                throw new TursoBackupException(FailureKind.WriteFailed,
-                    $"The disk of '{target}' is full: {ex.Message} Free space and try again; the destination was not changed.", target, ex);
-            }
-            finally
-            {
-                DurableFile.TryDelete(temp);
             }
         }
 
+        /// <summary>The real command that lists the other backups of the database, for messages.</summary>
+        public static string OlderBackupsHint(BackupInfo backup) =>
+            $"list them with Get-TursoBackup -Vault '{backup.Vault}' -Database '{backup.Database}'";
+
         /// <summary>Turns a backup into a new database file and checks the stored checksum; returns the bytes written.</summary>
-        public static long Extract(BackupInfo backup, string file, Action<long, long> progress)
+        public static long Extract(BackupInfo backup, string file, Action<long, long> progress, System.Threading.CancellationToken cancel = default(System.Threading.CancellationToken), string targetName = null)
         {
-            var (sha, bytes) = BackupMaterializer.Materialize(backup, file, progress);
+            var (sha, bytes) = BackupMaterializer.Materialize(backup, file, progress, cancel, targetName);
             if (!string.Equals(sha, backup.Sha256, StringComparison.OrdinalIgnoreCase))
             {
                 throw new TursoBackupException(FailureKind.InvalidData,
-                    $"Backup {backup.Id} of '{backup.Database}' is damaged: its SHA-256 is {sha}, the manifest says {backup.Sha256}. Restore an older backup (Get-TursoBackup -Vault <vault> -Database {backup.Database}).", backup.Id);
+                    $"Backup {backup.Id} of '{backup.Database}' is damaged: its SHA-256 is {sha}, the manifest says {backup.Sha256}. Restore an older backup ({OlderBackupsHint(backup)}).", backup.Id);
             }
             return bytes;
         }

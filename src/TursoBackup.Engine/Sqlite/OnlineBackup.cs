@@ -71,7 +71,8 @@ namespace TursoBackup.Engine.Sqlite
             Translate(raw.sqlite3_errcode(db), raw.sqlite3_errmsg(db).utf8_to_string(), what);
 
         /// <summary>Maps a SQLite result code to an admin-facing failure.</summary>
-        public static TursoBackupException Translate(int rc, string message, string what)
+        /// <param name="written">The file being written, when there is one: a full disk is named as the disk that holds it.</param>
+        public static TursoBackupException Translate(int rc, string message, string what, string written = null)
         {
             int primary = rc & 0xff;
             switch (primary)
@@ -79,14 +80,17 @@ namespace TursoBackup.Engine.Sqlite
                 case 5: // SQLITE_BUSY
                 case 6: // SQLITE_LOCKED
                     return new TursoBackupException(FailureKind.Busy,
-                        $"Could not {what}: the database stayed locked by another process ({message}). Try again when the writer is idle, or raise the wait with -LockTimeout.");
+                        $"Could not {what}: the database stayed locked by another process ({message}). Try again when the writer is idle (Backup-TursoDatabase can wait longer with -LockTimeout).");
                 case 11: // SQLITE_CORRUPT
                 case 26: // SQLITE_NOTADB
                     return new TursoBackupException(FailureKind.InvalidData,
                         $"Could not {what}: the database is damaged or not a database ({message}). Restore it from a backup that passes Test-Backup.");
                 case 13: // SQLITE_FULL
-                    return new TursoBackupException(FailureKind.WriteFailed,
-                        $"Could not {what}: the disk is full ({message}). Free space on the vault's disk; nothing was published.");
+                    return written != null
+                        ? new TursoBackupException(FailureKind.WriteFailed,
+                            $"The disk that holds '{written}' is full: could not {what} ({message}). Free space there (or choose another destination) and try again; '{written}' was not changed.", written)
+                        : new TursoBackupException(FailureKind.WriteFailed,
+                            $"Could not {what}: the disk is full ({message}). Free space on the disk being written (the vault's, for a backup) and try again; nothing was published.");
                 case 10: // SQLITE_IOERR
                 case 14: // SQLITE_CANTOPEN
                     return new TursoBackupException(FailureKind.WriteFailed, $"Could not {what}: an I/O error occurred ({message}). Check the disk and its free space.");

@@ -39,14 +39,14 @@ namespace TursoBackup.Engine.Wal
             DateTimeOffset pointInTime;
             if (timestamp.HasValue)
             {
-                var result = WalRestore.Restore(vaultRoot, database, timestamp.Value, target, false, _ => null, now, log, cancel);
+                var result = WalRestore.Restore(vaultRoot, database, timestamp.Value, target, false, null, now, log, cancel);
                 pointInTime = result.PointInTime;
             }
             else
             {
                 log?.Invoke($"Branching '{source}' as of now into '{target}'.");
                 pointInTime = DateTimeOffset.UtcNow;
-                SnapshotBackup.CopyDatabase(source, target, lockTimeout, cancel);
+                SnapshotBackup.CopyDatabase(source, target, lockTimeout, cancel, "branch");
                 OwnerOnly.File(target);
             }
             var branch = new TursoBranch

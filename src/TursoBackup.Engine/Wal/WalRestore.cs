@@ -104,7 +104,7 @@ namespace TursoBackup.Engine.Wal
 
         /// <summary>Restores the state as of <paramref name="timestamp"/> to a new file (temporary name, fsync, rename).</summary>
         public static RestoreResult Restore(string vaultRoot, string database, DateTimeOffset timestamp, string destination, bool overwrite,
-            Func<string, BackupInfo> takeEmergencyBackup, DateTimeOffset now, Action<string> log = null, CancellationToken cancel = default(CancellationToken),
+            Files.EmergencyFiler fileEmergency, DateTimeOffset now, Action<string> log = null, CancellationToken cancel = default(CancellationToken),
             bool integrityCheck = false)
         {
             var watch = Stopwatch.StartNew();
@@ -149,13 +149,10 @@ namespace TursoBackup.Engine.Wal
             }
             var pointInTime = segments.Count > 0 ? segments.Last().CaptureTime : SnapshotTime(layout, generation).Value;
 
-            string target = Engine.Restore.RestoreTarget.Resolve(destination, database);
-            bool exists = Engine.Restore.RestoreTarget.CheckOverwrite(target, overwrite);
-            string dir = Path.GetDirectoryName(target);
-            Directory.CreateDirectory(dir);
-            string temp = Path.Combine(dir, "." + Path.GetFileName(target) + ".pitr-" + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");
-            try
+            string target = Files.DatabaseWriter.Resolve(destination, database);
+            using (var writer = Files.DatabaseWriter.Begin(target, new Files.DatabaseWriteOptions { Overwrite = overwrite, Purpose = "pitr", Log = log }))
             {
+                string temp = writer.PartialPath;
                 log?.Invoke($"Restoring '{database}' to {timestamp.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ}: generation {generation}, {segments.Count} segment(s).");
                 // Pass 1 (headers only): the newest version of each page at or before the timestamp.
                 var newest = new Dictionary<uint, (int Segment, int Frame)>();
@@ -167,9 +164,8 @@ namespace TursoBackup.Engine.Wal
                 var segmentsWithWinners = new HashSet<int>(newest.Values.Select(v => v.Segment));
                 // The snapshot, decompressed and checked against its SHA-256.
                 var info = (Dictionary<string, object>)Json.Parse(File.ReadAllText(layout.SnapshotInfoPath(generation)));
-                using (var output = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite, 1))
+                using (var output = new FileStream(temp, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite, 1))
                 {
-                    OwnerOnly.File(temp);
                     // The snapshot (on a second thread) and the segments (on this one) write disjoint pages: the snapshot
                     // skips every page a segment replaces, so each page is written once, with its version as of the timestamp.
                     int pageSize = segments.Count > 0 ? segments[0].PageSize : 0;
@@ -223,14 +219,7 @@ namespace TursoBackup.Engine.Wal
                     SqliteFile.Scalar(check, "SELECT count(*) FROM sqlite_master");
                     if (quick != null) log?.Invoke($"PRAGMA quick_check passed at {watch.Elapsed.TotalSeconds:F2} s.");
                 }
-                BackupInfo emergency = null;
-                if (exists)
-                {
-                    emergency = takeEmergencyBackup(target);
-                    foreach (var suffix in new[] { "-wal", "-shm", "-journal" }) if (File.Exists(target + suffix)) File.Delete(target + suffix);
-                }
-                DurableFile.ReplaceFile(temp, target);
-                DurableFile.FlushDirectory(dir);
+                var written = writer.Commit(fileEmergency, cancel);
                 return new RestoreResult
                 {
                     Destination = target,
@@ -238,13 +227,11 @@ namespace TursoBackup.Engine.Wal
                     Source = window,
                     PointInTime = pointInTime,
                     Duration = watch.Elapsed,
-                    Bytes = new FileInfo(target).Length,
-                    EmergencyBackup = emergency,
+                    Bytes = written.Bytes,
+                    EmergencyBackup = written.EmergencyBackup,
+                    ReplacedFileKeptAt = written.KeptAside ?? written.EmergencyCopy,
+                    ReplacedInPlace = written.InPlace,
                 };
-            }
-            finally
-            {
-                DurableFile.TryDelete(temp);
             }
         }
 

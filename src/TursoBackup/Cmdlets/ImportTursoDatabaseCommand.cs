@@ -37,37 +37,22 @@ namespace TursoBackup.Cmdlets
         {
             string target = ResolveNewPath(Path);
             string inFile = ResolveNewPath(InFile);
-            bool exists = File.Exists(target) && new FileInfo(target).Length > 0;
-            if (exists && !Force)
-            {
-                WriteFailure(new TursoBackupException(FailureKind.AlreadyExists,
-                    $"'{target}' already exists and is not empty. Use -Force to replace it (an emergency backup of it is taken first), or choose another -Path.", target));
-                return;
-            }
-            string action = exists ? $"Replace the existing database with the dump '{inFile}' (an emergency backup of it is taken first)" : $"Create a database from the dump '{inFile}'";
-            if (!ShouldProcess(target, action)) return;
-            // Replacing a database is destructive: ask, as Restore-TursoBackup does, unless -Confirm:$false was given.
-            bool confirmOff = MyInvocation.BoundParameters.TryGetValue("Confirm", out var confirm) && !((SwitchParameter)confirm).IsPresent;
-            if (exists && !confirmOff && !ShouldContinue($"Replace '{target}' with the content of '{inFile}'? An emergency backup of it is taken first.", "Replace a database")) return;
+            if (!ShouldWriteDatabase(target, Force, $"Create a database from the dump '{inFile}'",
+                    $"Replace the existing database with the dump '{inFile}' (an emergency backup of it is taken first)", out _,
+                    "Use -Force to replace it (an emergency backup of it is taken first), or choose another -Path.")) return;
             string activity = "Importing " + inFile;
-            bool ok = TryRun(() => DumpFiles.Import(inFile, target, Force, EmergencyBackup,
+            Engine.Dump.SqlImportStats stats = null;
+            bool ok = TryRun(() => stats = DumpFiles.Import(inFile, target, Force, Vault != null ? EmergencyFiler(ResolveNewPath(Vault), "before-import") : null,
                 (statements, chars) => ShowProgress(ActivityId, activity, $"{statements:N0} statements, {chars / 1048576.0:N1} MiB read", -1),
                 Cancellation, WriteVerbose), target);
             CompleteProgress(ActivityId, activity);
-            if (ok) WriteObject(new FileInfo(target));
-        }
-
-        private void EmergencyBackup(string existing)
-        {
-            if (Vault != null)
+            if (!ok) return;
+            if (stats.EmergencyBackup != null) WriteVerbose($"Emergency backup of '{target}': {stats.EmergencyBackup.Id} in '{stats.EmergencyBackup.Vault}'.");
+            else if (stats.ReplacedFileKeptAt != null)
             {
-                var info = EmergencyBackup(existing, ResolveNewPath(Vault), "before-import");
-                WriteVerbose($"Emergency backup of '{existing}': {info.Id} in '{info.Vault}'.");
-                return;
+                WriteWarning($"'{target}' is replaced; its previous content is kept at '{stats.ReplacedFileKeptAt}'. Pass -Vault to keep emergency backups in a vault instead.");
             }
-            string copy = existing + ".before-import-" + DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'");
-            SnapshotBackup.CopyDatabase(existing, copy, TimeSpan.FromSeconds(30), Cancellation);
-            WriteWarning($"'{existing}' is replaced; its previous content is kept at '{copy}'. Pass -Vault to keep emergency backups in a vault instead.");
+            WriteObject(new FileInfo(target));
         }
     }
 }

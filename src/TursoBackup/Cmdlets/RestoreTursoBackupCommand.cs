@@ -10,7 +10,7 @@ using TursoBackup.Internal;
 namespace TursoBackup.Cmdlets
 {
     /// <summary>Restores a snapshot backup to a database file.</summary>
-    [Cmdlet(VerbsData.Restore, "TursoBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = ByObject)]
+    [Cmdlet(VerbsData.Restore, "TursoBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByObject)]
     [OutputType(typeof(RestoreResult))]
     public sealed class RestoreTursoBackupCommand : TursoCmdlet
     {
@@ -40,6 +40,11 @@ namespace TursoBackup.Cmdlets
         [Parameter]
         public SwitchParameter Force { get; set; }
 
+        /// <summary>Permission bits of a new destination file, in octal (Unix; default 0600). A replaced database keeps its own.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string Mode { get; set; }
+
         protected override void ProcessRecord()
         {
             BackupInfo backup = InputObject;
@@ -56,32 +61,31 @@ namespace TursoBackup.Cmdlets
                 }
             }
             string target = BackupRestore.ResolveDestination(backup, ResolveNewPath(Destination));
-            bool exists;
-            try
+            if (!ShouldWriteDatabase(target, Force, $"Restore backup {backup.Id} of '{backup.Database}'",
+                    $"Replace the existing database with backup {backup.Id} of '{backup.Database}' (an emergency backup of it is taken first)", out bool exists)) return;
+            int? mode = null;
+            if (Mode != null)
             {
-                exists = RestoreTarget.CheckOverwrite(target, Force);
+                try { mode = ParseMode(Mode); }
+                catch (TursoBackupException ex) { WriteFailure(ex); return; }
             }
-            catch (TursoBackupException ex)
-            {
-                WriteFailure(ex);
-                return;
-            }
-            string action = exists
-                ? $"Replace the existing database with backup {backup.Id} of '{backup.Database}' (an emergency backup of it is taken first)"
-                : $"Restore backup {backup.Id} of '{backup.Database}'";
-            if (!ShouldProcess(target, action)) return;
 
             string activity = "Restoring " + backup.Database + " to " + target;
             var engine = new BackupRestore
             {
                 Log = WriteVerbose,
+                Mode = mode,
                 Progress = (done, total) => ShowProgress(ActivityId, activity, $"{done:N0} of {total:N0} bytes", total > 0 ? (int)(done * 100 / total) : 0),
             };
             RestoreResult result = null;
-            bool ok = TryRun(() => result = engine.Restore(backup, target, overwrite: exists,
-                takeEmergencyBackup: existing => EmergencyBackup(existing, backup.Vault, "before-restore-" + backup.Id)), target);
+            bool ok = TryRun(() => result = engine.Restore(backup, target, exists, EmergencyFiler(backup.Vault, "before-restore-" + backup.Id), Cancellation), target);
             CompleteProgress(ActivityId, activity);
-            if (ok) WriteObject(result);
+            if (!ok) return;
+            if (result.ReplacedFileKeptAt != null && result.EmergencyBackup == null)
+            {
+                WriteWarning($"'{target}' could not be backed up before it was replaced; the old file is kept as '{result.ReplacedFileKeptAt}'.");
+            }
+            WriteObject(result);
         }
     }
 }

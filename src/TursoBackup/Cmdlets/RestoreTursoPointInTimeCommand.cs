@@ -73,25 +73,15 @@ namespace TursoBackup.Cmdlets
             {
                 ThrowFailure(ex);
             }
-            string target = RestoreTarget.Resolve(ResolveNewPath(Destination), Database);
-            bool exists = false;
-            try
-            {
-                exists = RestoreTarget.CheckOverwrite(target, Force);
-            }
-            catch (TursoBackupException ex)
-            {
-                ThrowFailure(ex);
-            }
-            if (!ShouldProcess(target, $"Restore '{Database}' as of {at:yyyy-MM-ddTHH:mm:ssZ}")) return;
-            // Writing a new file (or a new cloud database) asks nothing; replacing an existing file always asks, -Force
-            // or not, unless -Confirm:$false says so (the contract: -Force, a confirmation, an emergency backup).
-            bool confirmOff = MyInvocation.BoundParameters.TryGetValue("Confirm", out var confirm) && !((SwitchParameter)confirm).IsPresent;
-            if (exists && !confirmOff && !ShouldContinue($"Replace the existing database '{target}' with '{Database}' as of {at:yyyy-MM-ddTHH:mm:ssZ}? An emergency backup of it is taken first.", "Replace a database")) return;
+            string target = Engine.Files.DatabaseWriter.Resolve(ResolveNewPath(Destination), Database);
+            // Writing a new file asks nothing; replacing an existing one needs -Force and a confirmation (-Confirm:$false
+            // skips it), and an emergency backup is taken first — one rule for every cmdlet (TursoCmdlet.ShouldWriteDatabase).
+            if (!ShouldWriteDatabase(target, Force, $"Restore '{Database}' as of {at:yyyy-MM-ddTHH:mm:ssZ}",
+                    $"Replace the existing database with '{Database}' as of {at:yyyy-MM-ddTHH:mm:ssZ} (an emergency backup of it is taken first)", out bool exists)) return;
             RestoreResult result = null;
             try
             {
-                result = WalRestore.Restore(vault.Root, Database, at, target, exists, existing => EmergencyBackup(existing, vault.Root, "before-pitr"),
+                result = WalRestore.Restore(vault.Root, Database, at, target, exists, EmergencyFiler(vault.Root, "before-pitr"),
                     DateTimeOffset.UtcNow, WriteVerbose, Cancellation, Check);
             }
             catch (TursoBackupException ex)

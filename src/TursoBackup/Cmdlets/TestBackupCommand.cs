@@ -173,7 +173,7 @@ namespace TursoBackup.Cmdlets
             BackupTestResult result = null;
             if (TryRun(() => result = verifier.TestLive(Database, $"{vault} ({Database} as of {at:yyyy-MM-ddTHH:mm:ssZ})", restored =>
                 {
-                    var restore = Engine.Wal.WalRestore.Restore(vault, Database, at, restored, false, _ => null, DateTimeOffset.UtcNow, VerboseFromAnyThread, Cancellation);
+                    var restore = Engine.Wal.WalRestore.Restore(vault, Database, at, restored, false, null, DateTimeOffset.UtcNow, VerboseFromAnyThread, Cancellation);
                     return (null, $"Restored from the WAL archive as of {restore.PointInTime:yyyy-MM-ddTHH:mm:ss.fffZ} (the last capture at or before {at:yyyy-MM-ddTHH:mm:ssZ}); snapshot and every frame verified by checksum.");
                 }, RecoveryTimeObjective, queries, KeepRestored == null ? null : ResolveNewPath(KeepRestored), vault), Database))
             {

@@ -90,14 +90,82 @@ namespace TursoBackup.Internal
         protected internal static DateTimeOffset ParseTimestamp(object value) =>
             Engine.Wal.Timestamps.Parse(value is PSObject pso ? pso.BaseObject : value);
 
-        /// <summary>A snapshot of a database about to be replaced, into the vault, tagged 'emergency' and why.</summary>
-        protected BackupInfo EmergencyBackup(string existing, string vaultRoot, string why) =>
+        /// <summary>
+        /// Files the consistent copy of a database about to be replaced (taken by the engine's DatabaseWriter under the
+        /// database's write lock) into the vault as an emergency backup, under the replaced file's name.
+        /// </summary>
+        protected Engine.Files.EmergencyFiler EmergencyFiler(string vaultRoot, string why) => (copy, replaced) =>
             new Engine.Backup.SnapshotBackup { Log = WriteVerbose }.Run(new Engine.Backup.BackupRequest
             {
-                SourcePath = existing,
+                SourcePath = copy,
                 VaultPath = vaultRoot,
+                Name = EmergencyName(replaced),
                 Tags = new[] { "emergency", why },
             }, Cancellation);
+
+        /// <summary>The vault name an emergency backup of <paramref name="replaced"/> is filed under (a usable folder name even for '.hidden.db').</summary>
+        internal static string EmergencyName(string replaced)
+        {
+            var name = new System.Text.StringBuilder();
+            foreach (char c in System.IO.Path.GetFileNameWithoutExtension(replaced))
+            {
+                name.Append(char.IsLetterOrDigit(c) || c == '-' || c == '_' || c == '.' ? c : '_');
+            }
+            string result = name.ToString().TrimStart('.');
+            return result.Length == 0 ? "database" : (result.Length > 200 ? result.Substring(0, 200) : result);
+        }
+
+        /// <summary>
+        /// The one way every cmdlet asks before it writes a database file: a new file only goes through ShouldProcess
+        /// (-WhatIf; no prompt by default); an existing one needs -Force (else a ResourceExists error), then
+        /// ShouldProcess, then a confirmation that -Confirm:$false skips. A session that cannot ask (non-interactive)
+        /// gets an error that says to add -Confirm:$false, and nothing is written. Returns whether to go on, and whether
+        /// the target holds data.
+        /// </summary>
+        protected bool ShouldWriteDatabase(string target, bool force, string createAction, string replaceAction, out bool exists, string forceHint = null)
+        {
+            exists = false;
+            try
+            {
+                exists = Engine.Files.DatabaseWriter.CheckOverwrite(target, force, forceHint);
+            }
+            catch (TursoBackupException ex)
+            {
+                WriteFailure(ex);
+                return false;
+            }
+            if (!exists) return ShouldProcess(target, createAction);
+            if (!ShouldProcess(target, replaceAction)) return false;
+            bool confirmOff = MyInvocation.BoundParameters.TryGetValue("Confirm", out var confirm) && !((SwitchParameter)confirm).IsPresent;
+            bool confirmOn = MyInvocation.BoundParameters.ContainsKey("Confirm") && !confirmOff; // ShouldProcess already asked
+            if (confirmOff || confirmOn) return true;
+            try
+            {
+                return ShouldContinue($"{replaceAction}: '{target}'?", "Replace a database");
+            }
+            catch (Exception ex) when (ex is PSInvalidOperationException || ex is System.Management.Automation.Host.HostException || ex is NotImplementedException)
+            {
+                WriteFailure(new TursoBackupException(FailureKind.InvalidOperation,
+                    $"Replacing '{target}' needs a confirmation, and this session cannot ask for one (it is non-interactive). Add -Confirm:$false to replace it; nothing was written.", target, ex));
+                return false;
+            }
+        }
+
+        /// <summary>-Mode as admins write it (octal: 600, 0640, '0o640').</summary>
+        protected internal static int ParseMode(string text)
+        {
+            string t = text.Trim();
+            if (t.StartsWith("0o", StringComparison.OrdinalIgnoreCase)) t = t.Substring(2);
+            try
+            {
+                int mode = Convert.ToInt32(t, 8);
+                if (mode >= 0 && mode <= 0xFFF) return mode;
+            }
+            catch (FormatException) { }
+            catch (ArgumentException) { }
+            catch (OverflowException) { }
+            throw new TursoBackupException(FailureKind.InvalidArgument, $"-Mode '{text}' is not an octal permission mode. Give one such as 0600 or 0640.", text);
+        }
 
         /// <summary>Resolves a path that may not exist yet against the current PowerShell location.</summary>
         protected string ResolveNewPath(string path) => GetUnresolvedProviderPathFromPSPath(path);
@@ -148,6 +216,7 @@ namespace TursoBackup.Internal
                 case FailureKind.WriteFailed: return ErrorCategory.WriteError;
                 case FailureKind.NotEnabled: return ErrorCategory.NotEnabled;
                 case FailureKind.OperationStopped: return ErrorCategory.OperationStopped;
+                case FailureKind.InvalidOperation: return ErrorCategory.InvalidOperation;
                 default: return ErrorCategory.NotSpecified;
             }
         }
