@@ -474,8 +474,12 @@ public sealed class RetentionTests
         Assert.Equal(2, together.Count(d => d.Database == "main" && d.Keep));
     }
 
+    /// <summary>
+    /// The planner goes by BackupInfo.Emergency (the manifest reader sets it, also for older manifests tagged
+    /// "emergency"); a tag on an object alone changes nothing. Emergency backups proper: Safety/VaultSafetyTests.
+    /// </summary>
     [Fact]
-    public void EmergencyBackupsFollowTheSameRules()
+    public void ATagAloneFollowsTheSameRules()
     {
         var regular = B(Utc(2026, 2, 2, 23), suffix: "bbbbbb");
         var emergency = B(Utc(2026, 2, 2, 10), "main", "aaaaaa", "emergency");

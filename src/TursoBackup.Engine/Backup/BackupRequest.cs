@@ -20,6 +20,11 @@ namespace TursoBackup.Engine.Backup
         public BackupKind Kind { get; set; } = BackupKind.Snapshot;
         public BackupTier Tier { get; set; } = BackupTier.General;
         public string[] Tags { get; set; } = new string[0];
+        /// <summary>
+        /// Marks the backup as an emergency backup (the database about to be replaced): written to the manifest, and
+        /// the tag "emergency" is added for older readers. Name-based selection skips such backups unless asked.
+        /// </summary>
+        public EmergencyInfo Emergency { get; set; }
         /// <summary>How the snapshot is copied (docs/decisions.md); PageCopy unless there is a reason not to.</summary>
         public SnapshotMethod Method { get; set; } = SnapshotMethod.PageCopy;
 

@@ -341,7 +341,8 @@ namespace TursoBackup.Engine.Backup
                 SchemaHash = a.Profile.SchemaHash,
                 Tables = a.Profile.Tables.ToArray(),
                 Tier = request.Tier,
-                Tags = request.Tags ?? new string[0],
+                Tags = EmergencyTags(request),
+                Emergency = request.Emergency,
                 JournalMode = a.JournalMode,
                 Consistency = a.Consistency,
                 SqliteVersion = a.Profile.SqliteVersion,
@@ -355,6 +356,13 @@ namespace TursoBackup.Engine.Backup
             info.Location = Path.Combine(final, a.FileName);
             Log?.Invoke($"Published {a.Kind.ToString().ToLowerInvariant()} backup {id} of '{name}': {info.SourceBytes:N0} bytes, {info.StoredBytes:N0} stored, {info.Tables.Length} table(s), in {watch.Elapsed.TotalSeconds:F2} s.");
             return info;
+        }
+
+        private static string[] EmergencyTags(BackupRequest request)
+        {
+            var tags = request.Tags ?? new string[0];
+            if (request.Emergency == null || tags.Any(t => string.Equals(t, BackupManifest.EmergencyTag, StringComparison.OrdinalIgnoreCase))) return tags;
+            return new[] { BackupManifest.EmergencyTag }.Concat(tags).ToArray();
         }
 
         private static SqliteConnection OpenSource(string source, TimeSpan lockTimeout)

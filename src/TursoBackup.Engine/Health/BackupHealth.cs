@@ -48,6 +48,7 @@ namespace TursoBackup.Engine.Health
     /// <item><see cref="RestoreWindowGap"/>: the WAL archive's restore window has gaps (within the window, or from its end on).</item>
     /// <item><see cref="StorageQuotaNear"/>: storage at or over StorageWarningRatio of the quota.</item>
     /// <item><see cref="DamagedManifests"/>: some backups' manifests cannot be read (those backups are left out).</item>
+    /// <item><see cref="OrphanedBackupFolders"/>: some backup folders have no manifest (their artifacts are left out).</item>
     /// </list>
     /// <para>Status is the worst severity found (Healthy when nothing is); findings are listed Critical first.</para>
     /// </summary>
@@ -65,6 +66,7 @@ namespace TursoBackup.Engine.Health
         public const string StorageQuotaNear = "StorageQuotaNear";
         public const string DamagedManifests = "DamagedManifests";
         public const string SnapshotStale = "SnapshotStale";
+        public const string OrphanedBackupFolders = "OrphanedBackupFolders";
 
         private readonly Func<DateTimeOffset> clock;
 
@@ -98,7 +100,7 @@ namespace TursoBackup.Engine.Health
                 foreach (var d in Directory.GetDirectories(folder))
                 {
                     string name = Path.GetFileName(d);
-                    if (!name.StartsWith(".", StringComparison.Ordinal)) names.Add(name);
+                    if (BackupVault.IsPlainName(name)) names.Add(name);
                 }
             }
             return names.ToList();
@@ -121,9 +123,15 @@ namespace TursoBackup.Engine.Health
 
             // Backups.
             int damaged = 0;
-            var backups = vault.List(database, (path, ex) => damaged++);
+            var orphans = new List<string>();
+            var backups = vault.List(database, (path, ex) =>
+            {
+                if (ex is FileNotFoundException) orphans.Add(Path.GetFileName(Path.GetDirectoryName(path)));
+                else damaged++;
+            });
             report.BackupCount = backups.Count;
-            report.LastBackup = backups.FirstOrDefault();
+            // An emergency backup (of a file a restore or import replaced) is no recovery point of the database.
+            report.LastBackup = backups.FirstOrDefault(b => b.Emergency == null);
             DateTimeOffset? lastBackupAt = report.LastBackup?.CreatedAt;
 
             // WAL archive.
@@ -255,6 +263,13 @@ namespace TursoBackup.Engine.Health
                 Add(HealthStatus.Warning, DamagedManifests,
                     $"{damaged} backup{(damaged == 1 ? "" : "s")} of '{database}' cannot be read (damaged manifest{(damaged == 1 ? "" : "s")}) and {(damaged == 1 ? "was" : "were")} left out: " +
                     $"list them with Get-TursoBackup -Vault '{vault.Root}' -Database '{database}' -Verbose and remove or repair them.");
+            }
+
+            if (orphans.Count > 0)
+            {
+                Add(HealthStatus.Warning, OrphanedBackupFolders,
+                    $"{orphans.Count} backup folder{(orphans.Count == 1 ? "" : "s")} of '{database}' {(orphans.Count == 1 ? "has" : "have")} no manifest ({string.Join(", ", orphans.OrderBy(o => o, StringComparer.Ordinal))}) and {(orphans.Count == 1 ? "was" : "were")} left out: " +
+                    $"restore the manifest from a copy of the vault, or remove the folder{(orphans.Count == 1 ? "" : "s")} under '{Path.Combine(vault.DatabasesPath, database)}'.");
             }
 
             var ordered = findings.OrderByDescending(f => f.Severity).ToArray(); // stable: rule order within a severity

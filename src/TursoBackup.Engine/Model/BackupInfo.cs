@@ -19,6 +19,21 @@ namespace TursoBackup
         public override string ToString() => Name + "=" + Rows;
     }
 
+    /// <summary>
+    /// What makes a backup an emergency backup: the snapshot of a database taken just before a command replaced it
+    /// (Restore-TursoBackup -Force, Restore-TursoPointInTime, Import-TursoDatabase -Force -Vault). Name-based
+    /// selection never picks one unless asked (-IncludeEmergency, or by -Id).
+    /// </summary>
+    public sealed class EmergencyInfo
+    {
+        /// <summary>The file that was about to be replaced (the emergency backup holds its content).</summary>
+        public string Replaced { get; set; }
+        /// <summary>Why it was replaced, e.g. "before-restore-&lt;backup id&gt;", "before-import", "before-pitr".</summary>
+        public string Reason { get; set; }
+
+        public override string ToString() => Reason + (Replaced == null ? "" : " (" + Replaced + ")");
+    }
+
     /// <summary>One backup in a vault: its artifact and what its manifest says of it.</summary>
     public sealed class BackupInfo
     {
@@ -51,6 +66,8 @@ namespace TursoBackup
         public string Consistency { get; set; }
         public string SqliteVersion { get; set; }
         public int FormatVersion { get; set; }
+        /// <summary>Set on an emergency backup (the manifest's "emergency", or an older manifest tagged "emergency"); else null.</summary>
+        public EmergencyInfo Emergency { get; set; }
 
         /// <summary>Sum of the table row counts.</summary>
         public long TotalRows

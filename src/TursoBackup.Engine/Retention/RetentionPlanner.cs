@@ -28,9 +28,12 @@ namespace TursoBackup.Engine.Retention
     /// <item>A backup kept for several reasons lists them all, protections first, separated by "; ", e.g.
     /// "newest; last 1; daily 2026-11-23; weekly 2026-W48; monthly 2026-11". Any other backup is removed with
     /// "not kept by any rule (daily 7, weekly 4, monthly 12, last 0)".</item>
-    /// <item>Tags do not matter: a backup tagged "emergency" (taken by Restore-TursoBackup -Force) follows the same rules
-    /// as any other, so it stays while it is the newest of a kept period, and is removed like any other when superseded.
-    /// Kinds (snapshot, dump) are not told apart either.</item>
+    /// <item>Emergency backups (<see cref="BackupInfo.Emergency"/> set: the file a restore or import replaced) are a
+    /// series of their own within their database: the same rules apply to them among themselves, each of their reasons
+    /// prefixed "emergency: " (e.g. "emergency: newest; daily 2026-11-23"), so the newest emergency backup is always
+    /// kept, older ones age out like any backup — and they never take "newest", "newest verified", a "last k" place or
+    /// a period's slot from the database's own backups (nor the other way round). Tags do not matter (the manifest
+    /// reader marks older manifests tagged "emergency"); kinds (snapshot, dump) are not told apart either.</item>
     /// </list>
     /// <para>
     /// Deterministic and idempotent: the same input (in any order) gives the same decisions, and planning again on the
@@ -44,6 +47,8 @@ namespace TursoBackup.Engine.Retention
         public const string NewestVerifiedReason = "newest verified";
         public const string ClockSkewReason = "newer than now (clock skew)";
         public const string PinnedDefaultReason = "pinned";
+        /// <summary>What the reasons of an emergency backup's decision start with.</summary>
+        public const string EmergencyPrefix = "emergency: ";
 
         /// <summary>Orders backups newest first: CreatedAt (as an instant) descending, then Id (ordinal) descending.</summary>
         public static readonly IComparer<BackupInfo> NewestFirst = new NewestFirstComparer();
@@ -84,24 +89,29 @@ namespace TursoBackup.Engine.Retention
             var result = new List<RetentionDecision>();
             foreach (var group in byDatabase.Values)
             {
-                PlanDatabase(group, policy, now, verifiedPassedIds, pinned, result);
+                var seenIds = new HashSet<string>(StringComparer.Ordinal);
+                foreach (var b in group.OrderBy(b => b, NewestFirst))
+                {
+                    if (!seenIds.Add(b.Id))
+                    {
+                        throw new TursoBackupException(FailureKind.InvalidArgument,
+                            $"Backup '{b}' is given twice; pass each backup once.", b);
+                    }
+                }
+                var decisions = new List<RetentionDecision>();
+                PlanDatabase(group.Where(b => b.Emergency == null).ToList(), policy, now, verifiedPassedIds, pinned, decisions, "");
+                PlanDatabase(group.Where(b => b.Emergency != null).ToList(), policy, now, verifiedPassedIds, pinned, decisions, EmergencyPrefix);
+                decisions.Sort((x, y) => NewestFirst.Compare(x.Backup, y.Backup));
+                result.AddRange(decisions);
             }
             return result;
         }
 
         private static void PlanDatabase(List<BackupInfo> backups, RetentionPolicy policy, DateTimeOffset now,
-            ISet<string> verifiedPassedIds, IDictionary<string, string> pinned, List<RetentionDecision> result)
+            ISet<string> verifiedPassedIds, IDictionary<string, string> pinned, List<RetentionDecision> result, string prefix)
         {
+            if (backups.Count == 0) return;
             backups.Sort(NewestFirst);
-            var seenIds = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var b in backups)
-            {
-                if (!seenIds.Add(b.Id))
-                {
-                    throw new TursoBackupException(FailureKind.InvalidArgument,
-                        $"Backup '{b}' is given twice; pass each backup once.", b);
-                }
-            }
 
             int n = backups.Count;
             // Protections and rule reasons are collected apart so the Reason lists protections first.
@@ -180,7 +190,7 @@ namespace TursoBackup.Engine.Retention
                     Id = b.Id,
                     CreatedAt = b.CreatedAt,
                     Keep = keep,
-                    Reason = keep ? string.Join("; ", protections[i]) : removeReason,
+                    Reason = prefix + (keep ? string.Join("; ", protections[i]) : removeReason),
                 });
             }
         }

@@ -56,6 +56,10 @@ namespace TursoBackup.Engine.Vault
                 },
                 ["tool"] = new Dictionary<string, object> { ["name"] = "TursoBackup", ["version"] = toolVersion },
             };
+            if (b.Emergency != null)
+            {
+                doc["emergency"] = new Dictionary<string, object> { ["replaced"] = b.Emergency.Replaced, ["reason"] = b.Emergency.Reason };
+            }
             return Json.Write(doc);
         }
 
@@ -77,8 +81,8 @@ namespace TursoBackup.Engine.Vault
             var content = Obj(doc, "content");
             var info = new BackupInfo
             {
-                Id = Required(doc, "id"),
-                Database = Required(doc, "database"),
+                Id = PlainName(doc, "id"),
+                Database = PlainName(doc, "database"),
                 Kind = Enum<BackupKind>(Str(doc, "kind")),
                 CreatedAt = ParseTime(Required(doc, "createdAt")),
                 PointInTime = ParseTime(Required(doc, "pointInTime")),
@@ -103,10 +107,47 @@ namespace TursoBackup.Engine.Vault
                 Vault = vaultRoot,
                 FormatVersion = (int)version,
             };
+            info.Emergency = ReadEmergency(doc, info);
             string file = Required(artifact, "file");
             if (file.IndexOfAny(new[] { '/', '\\' }) >= 0 || file == ".." ) throw new FormatException("The manifest's artifact file name is not a plain file name.");
             info.Location = System.IO.Path.Combine(backupDirectory, file);
             return info;
+        }
+
+        /// <summary>
+        /// The manifest's "emergency" object; an older manifest without one but tagged "emergency" (what the module wrote
+        /// before the field existed) is an emergency backup too: the replaced file is its source, the reason its other tags.
+        /// </summary>
+        private static EmergencyInfo ReadEmergency(Dictionary<string, object> doc, BackupInfo info)
+        {
+            if (doc.TryGetValue("emergency", out var e) && e is Dictionary<string, object> em)
+            {
+                return new EmergencyInfo { Replaced = Str(em, "replaced"), Reason = Str(em, "reason") };
+            }
+            if (info.Tags.Any(t => string.Equals(t, EmergencyTag, StringComparison.OrdinalIgnoreCase)))
+            {
+                var other = info.Tags.Where(t => !string.Equals(t, EmergencyTag, StringComparison.OrdinalIgnoreCase)).ToArray();
+                return new EmergencyInfo { Replaced = info.SourcePath, Reason = other.Length > 0 ? string.Join(", ", other) : EmergencyTag };
+            }
+            return null;
+        }
+
+        /// <summary>The tag every emergency backup also carries (older readers know only the tag).</summary>
+        public const string EmergencyTag = "emergency";
+
+        /// <summary>
+        /// A name the vault builds a path from (a database folder or a backup folder): not empty, not "." or "..", no path
+        /// separator or other character a folder name cannot hold, not starting with ".". Anything else is a damaged or
+        /// crafted manifest.
+        /// </summary>
+        private static string PlainName(Dictionary<string, object> d, string key)
+        {
+            string value = Required(d, key);
+            if (!BackupVault.IsPlainName(value))
+            {
+                throw new FormatException($"The manifest's '{key}' ('{value}') is not a plain folder name (no separators, not '.' or '..').");
+            }
+            return value;
         }
 
         public static string Time(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);

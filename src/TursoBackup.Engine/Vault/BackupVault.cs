@@ -95,11 +95,19 @@ namespace TursoBackup.Engine.Vault
             return new BackupVault(root);
         }
 
+        /// <summary>
+        /// True for a name the vault may build a path from: a database folder or a backup id. Not empty, not "." or
+        /// "..", not starting with ".", no path separator, no character Windows forbids in a file name, no control
+        /// character, at most 200 characters.
+        /// </summary>
+        public static bool IsPlainName(string name) =>
+            !(string.IsNullOrWhiteSpace(name) || name == "." || name == ".." || name.StartsWith(".", StringComparison.Ordinal)
+              || name.IndexOfAny(new[] { '/', '\\', ':', '*', '?', '"', '<', '>', '|' }) >= 0 || name.Any(char.IsControl) || name.Length > 200);
+
         /// <summary>Checks a database name is usable as a vault folder name.</summary>
         public static string ValidateDatabaseName(string name)
         {
-            if (string.IsNullOrWhiteSpace(name) || name == "." || name == ".." || name.StartsWith(".", StringComparison.Ordinal)
-                || name.IndexOfAny(new[] { '/', '\\', ':', '*', '?', '"', '<', '>', '|' }) >= 0 || name.Any(char.IsControl) || name.Length > 200)
+            if (!IsPlainName(name))
             {
                 throw new TursoBackupException(FailureKind.InvalidArgument,
                     $"'{name}' cannot be used as a database name in a vault: use letters, digits, '-', '_' or '.', not starting with '.'. Pass -Name to choose one.", name);
@@ -179,46 +187,156 @@ namespace TursoBackup.Engine.Vault
         }
 
         /// <summary>
-        /// Every backup whose manifest can be read, newest first. Unreadable manifests are reported through
+        /// Every backup whose manifest can be read, newest first. Unreadable manifests, manifests that name another
+        /// folder than their own, and backup folders without a manifest are reported through
         /// <paramref name="onDamaged"/> and skipped. Listing goes through each database's index (see
         /// <see cref="BackupIndex"/>), which is brought up to date with the manifests on the way.
         /// </summary>
-        public List<BackupInfo> List(string database = null, Action<string, Exception> onDamaged = null)
+        /// <exception cref="TursoBackupException"><paramref name="database"/> is not a plain folder name (InvalidArgument).</exception>
+        public List<BackupInfo> List(string database = null, Action<string, Exception> onDamaged = null) => List(database, onDamaged, true);
+
+        private List<BackupInfo> List(string database, Action<string, Exception> onDamaged, bool trustCache)
         {
             var result = new List<BackupInfo>();
+            if (database != null) ValidateDatabaseName(database);
             if (!Directory.Exists(DatabasesPath)) return result;
             IEnumerable<string> dbDirs = database == null
-                ? Directory.GetDirectories(DatabasesPath)
+                ? DatabaseNames().Select(n => Path.Combine(DatabasesPath, n))
                 : new[] { Path.Combine(DatabasesPath, database) }.Where(Directory.Exists);
             foreach (var dbDir in dbDirs)
             {
-                result.AddRange(BackupIndex.Load(Root, dbDir, onDamaged));
+                result.AddRange(BackupIndex.Load(Root, dbDir, onDamaged, trustCache));
             }
             return result.OrderByDescending(b => b.CreatedAt).ThenByDescending(b => b.Id, StringComparer.Ordinal).ToList();
         }
 
         /// <summary>
-        /// Removes a backup: its folder is first renamed into .staging (so it disappears from listings at once, and a
-        /// crash half-way leaves only an abandoned staging folder), then deleted.
+        /// The backup a name-based command uses: with <paramref name="id"/> that backup (emergency or not), else the
+        /// newest backup of <paramref name="database"/> that is not an emergency backup (with
+        /// <paramref name="includeEmergency"/>: the newest of all). Null when there is none. Every backup of the
+        /// database that cannot be read is reported through <paramref name="onDamaged"/>. The result is read from its
+        /// manifest (<see cref="Reload"/>), never only from the index.
         /// </summary>
-        public void Remove(BackupInfo backup)
+        public BackupInfo Select(string database, string id, bool includeEmergency, Action<string, Exception> onDamaged)
         {
-            string folder = Path.Combine(DatabasesPath, backup.Database, backup.Id);
+            ValidateDatabaseName(database);
+            BackupInfo chosen = null;
+            for (int attempt = 0; attempt < 2; attempt++)
+            {
+                var list = List(database, attempt == 0 ? onDamaged : null, attempt == 0);
+                var pick = id != null
+                    ? list.FirstOrDefault(b => string.Equals(b.Id, id, StringComparison.OrdinalIgnoreCase))
+                    : list.FirstOrDefault(b => includeEmergency || b.Emergency == null);
+                if (pick == null) return null;
+                chosen = Reload(pick, out bool indexWasStale);
+                if (!indexWasStale) break; // else the index was rebuilt from the manifests: choose again from them
+            }
+            return chosen;
+        }
+
+        /// <summary>
+        /// The backup as its manifest on disk says, not as a listing (the index) or a caller's object says: checks that
+        /// <paramref name="backup"/>'s folder lies in this vault and that the manifest there names it (see
+        /// <see cref="CheckedFolder"/>). When the manifest disagrees with <paramref name="backup"/>, the database's index
+        /// is rebuilt from its manifests.
+        /// </summary>
+        public BackupInfo Reload(BackupInfo backup) => Reload(backup, out _);
+
+        private BackupInfo Reload(BackupInfo backup, out bool stale)
+        {
+            CheckedFolder(backup, "It was not used.", out var fresh);
+            string Json(BackupInfo b) => BackupManifest.ToJson(b, Path.GetFileName(b.Location ?? ""), "");
+            stale = !string.Equals(Json(backup), Json(fresh), StringComparison.Ordinal) || !string.Equals(backup.Location, fresh.Location, StringComparison.Ordinal);
+            if (stale) BackupIndex.Load(Root, Path.Combine(DatabasesPath, fresh.Database), null, trustCache: false);
+            return fresh;
+        }
+
+        /// <summary>
+        /// The folder <paramref name="backup"/> was found in (the folder of its <see cref="BackupInfo.Location"/>), after
+        /// checking that it is databases/&lt;database&gt;/&lt;id&gt; of this vault, not a link, and that the manifest in
+        /// it names that folder and <paramref name="backup"/> (same id and database). Names in the object or the
+        /// manifest are never used to build the path. Anything else is an error; <paramref name="consequence"/> ends its
+        /// message ("Nothing was removed.").
+        /// </summary>
+        private string CheckedFolder(BackupInfo backup, string consequence, out BackupInfo fromManifest)
+        {
+            if (backup == null) throw new ArgumentNullException(nameof(backup));
+            if (string.IsNullOrEmpty(backup.Location))
+            {
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    $"Backup {backup} has no Location, so its folder is unknown. {consequence} Pass the backup as Get-TursoBackup -Vault '{Root}' lists it.", backup.Id);
+            }
+            string folder = Path.GetDirectoryName(Path.GetFullPath(backup.Location));
+            string dbDir = folder == null ? null : Path.GetDirectoryName(folder);
+            string databases = dbDir == null ? null : Path.GetDirectoryName(dbDir);
+            if (databases == null || !SamePath(databases, DatabasesPath)
+                || !IsPlainName(Path.GetFileName(dbDir)) || !IsPlainName(Path.GetFileName(folder)))
+            {
+                throw new TursoBackupException(FailureKind.InvalidData,
+                    $"Backup {backup} is at '{backup.Location}', which is not in a backup folder of vault '{Root}' " +
+                    $"({Path.Combine(DatabasesPath, "<database>", "<backup id>")}). {consequence} List the vault's backups with Get-TursoBackup -Vault '{Root}' and pass those.", backup.Location);
+            }
             if (!Directory.Exists(folder))
             {
                 throw new TursoBackupException(FailureKind.NotFound,
-                    $"Backup {backup.Id} of '{backup.Database}' is not in vault '{Root}' (already removed?). List what is there with Get-TursoBackup -Vault '{Root}'.", backup.Id);
+                    $"Backup {backup.Id} of '{backup.Database}' is not in vault '{Root}' (already removed?): '{folder}' does not exist. List what is there with Get-TursoBackup -Vault '{Root}'.", backup.Id);
             }
+            if ((File.GetAttributes(folder) & FileAttributes.ReparsePoint) != 0)
+            {
+                throw new TursoBackupException(FailureKind.InvalidData,
+                    $"The backup folder '{folder}' is a link, not a folder of the vault. {consequence} Inspect it and remove the link by hand.", folder);
+            }
+            string manifestPath = Path.Combine(folder, BackupManifest.FileName);
+            try
+            {
+                fromManifest = BackupManifest.FromJson(File.ReadAllText(manifestPath), Root, folder);
+            }
+            catch (Exception ex) when (ex is FormatException || ex is InvalidCastException || ex is OverflowException || ex is IOException)
+            {
+                string why = ex is FileNotFoundException ? "holds no " + BackupManifest.FileName : $"has a manifest that cannot be read ({ex.Message})";
+                throw new TursoBackupException(FailureKind.InvalidData,
+                    $"The backup folder '{folder}' {why}. {consequence} Inspect the folder; remove it by hand if it is not needed.", folder, ex);
+            }
+            if (!string.Equals(fromManifest.Id, Path.GetFileName(folder), StringComparison.Ordinal)
+                || !string.Equals(fromManifest.Database, Path.GetFileName(dbDir), StringComparison.Ordinal))
+            {
+                throw new TursoBackupException(FailureKind.InvalidData,
+                    $"The manifest in '{folder}' names backup {fromManifest.Database}/{fromManifest.Id}, not the folder it lies in (a copied, moved or crafted manifest). " +
+                    $"{consequence} Move the folder back where it belongs, or remove it by hand after checking what it holds.", folder);
+            }
+            if (!string.Equals(backup.Id, fromManifest.Id, StringComparison.Ordinal) || !string.Equals(backup.Database, fromManifest.Database, StringComparison.Ordinal))
+            {
+                throw new TursoBackupException(FailureKind.InvalidData,
+                    $"The backup given as {backup.Database}/{backup.Id} is at '{folder}', whose manifest names {fromManifest.Database}/{fromManifest.Id}. " +
+                    $"{consequence} Pass the backup as Get-TursoBackup -Vault '{Root}' lists it.", folder);
+            }
+            return folder;
+        }
+
+        private static bool SamePath(string a, string b) =>
+            string.Equals(a.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar), b.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar),
+                Path.DirectorySeparatorChar == '\\' ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
+
+        /// <summary>
+        /// Removes a backup by the folder it was found in (<see cref="CheckedFolder"/>: inside this vault's database
+        /// folder, its manifest naming it; anything else is an error that deletes nothing). The folder is first renamed
+        /// into .staging (so it disappears from listings at once, and a crash half-way leaves only an abandoned staging
+        /// folder), then deleted.
+        /// </summary>
+        public void Remove(BackupInfo backup)
+        {
+            string folder = CheckedFolder(backup, "Nothing was removed.", out _);
             OwnerOnly.CreateDirectory(StagingPath);
-            string trash = Path.Combine(StagingPath, "removing-" + backup.Id + ".pid" + Process.GetCurrentProcess().Id);
+            string trash = Path.Combine(StagingPath, "removing-" + Path.GetFileName(folder) + ".pid" + Process.GetCurrentProcess().Id);
             Directory.Move(folder, trash);
-            DurableFile.FlushDirectory(Path.Combine(DatabasesPath, backup.Database));
+            DurableFile.FlushDirectory(Path.GetDirectoryName(folder));
             Directory.Delete(trash, true);
         }
 
+        /// <summary>The database folders of the vault that are plain names (hidden and odd folders are no databases), ordinal order.</summary>
         public IEnumerable<string> DatabaseNames() =>
             Directory.Exists(DatabasesPath)
-                ? Directory.GetDirectories(DatabasesPath).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal)
+                ? Directory.GetDirectories(DatabasesPath).Select(Path.GetFileName).Where(IsPlainName).OrderBy(n => n, StringComparer.Ordinal)
                 : Enumerable.Empty<string>();
     }
 }

@@ -30,6 +30,10 @@ namespace TursoBackup.Cmdlets
         [Parameter]
         public SwitchParameter Latest { get; set; }
 
+        /// <summary>With -Latest: the newest backup of each database even when it is an emergency backup.</summary>
+        [Parameter]
+        public SwitchParameter IncludeEmergency { get; set; }
+
         [Parameter]
         public BackupKind[] Kind { get; set; }
 
@@ -63,8 +67,14 @@ namespace TursoBackup.Cmdlets
             }
             var patterns = (Database ?? new[] { "*" }).Select(d => new WildcardPattern(d, WildcardOptions.IgnoreCase)).ToArray();
             WriteVerbose($"Reading manifests in vault '{vault.Root}'.");
-            var all = vault.List(null, (manifest, ex) => WriteFailure(new TursoBackupException(FailureKind.InvalidData,
-                $"The manifest '{manifest}' cannot be read ({ex.Message}); that backup is skipped. Inspect or remove its folder.", manifest, ex)));
+            var all = vault.List(null, (manifest, ex) =>
+            {
+                // Only what cannot be read of the databases asked for.
+                string database = System.IO.Path.GetFileName(System.IO.Path.GetDirectoryName(System.IO.Path.GetDirectoryName(manifest)));
+                if (!patterns.Any(p => p.IsMatch(database))) return;
+                WriteFailure(new TursoBackupException(FailureKind.InvalidData,
+                    UnreadableBackup(manifest, ex) + " That backup is skipped. Inspect the folder; repair its manifest or remove it.", manifest, ex));
+            });
             IEnumerable<BackupInfo> selected = all.Where(b => patterns.Any(p => p.IsMatch(b.Database)));
             if (Id != null) selected = selected.Where(b => string.Equals(b.Id, Id, StringComparison.OrdinalIgnoreCase));
             if (Kind != null) selected = selected.Where(b => Kind.Contains(b.Kind));
@@ -76,7 +86,12 @@ namespace TursoBackup.Cmdlets
                 var tagPatterns = Tag.Select(t => new WildcardPattern(t, WildcardOptions.IgnoreCase)).ToArray();
                 selected = selected.Where(b => (b.Tags ?? new string[0]).Any(t => tagPatterns.Any(p => p.IsMatch(t))));
             }
-            if (Latest) selected = selected.GroupBy(b => b.Database).Select(g => g.First());
+            if (Latest)
+            {
+                // The newest backup of a database by name is never an emergency backup (of a file a restore or import replaced), unless asked.
+                if (!IncludeEmergency) selected = selected.Where(b => b.Emergency == null);
+                selected = selected.GroupBy(b => b.Database).Select(g => g.First());
+            }
             var list = selected.ToList();
             if (list.Count == 0 && (Id != null || (Database != null && !Database.Any(WildcardPattern.ContainsWildcardCharacters))))
             {

@@ -62,14 +62,14 @@ namespace TursoBackup.Cmdlets
             }
             if (policy.KeepsOnlyProtected)
             {
-                WriteWarning("Every retention rule is 0: only the newest backup, the newest verified one and pinned ones are kept.");
+                WriteWarning("Every retention rule is 0: only the newest backup, the newest verified one and pinned ones are kept (and the newest emergency backup).");
             }
             var patterns = (Database ?? new[] { "*" }).Select(d => new WildcardPattern(d, WildcardOptions.IgnoreCase)).ToArray();
             var now = DateTimeOffset.UtcNow;
             foreach (var database in vault.DatabaseNames().Where(n => patterns.Any(p => p.IsMatch(n))))
             {
                 var backups = vault.List(database, (manifest, ex) => WriteFailure(new TursoBackupException(FailureKind.InvalidData,
-                    $"The manifest '{manifest}' cannot be read ({ex.Message}); retention leaves that backup alone. Inspect or remove its folder.", manifest, ex)));
+                    UnreadableBackup(manifest, ex) + " Retention leaves that folder alone. Inspect it; repair its manifest or remove it.", manifest, ex)));
                 var verified = VerificationLog.PassedBackupIds(vault.Root, database);
                 WriteVerbose($"'{database}': {backups.Count} backup(s), {verified.Count} with a passing Test-Backup; policy {policy}.");
                 foreach (var decision in RetentionPlanner.Plan(backups, policy, now, verified))

@@ -33,6 +33,10 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string Id { get; set; }
 
+        /// <summary>-Vault -Database without -Id: may pick an emergency backup (by default the newest that is not one).</summary>
+        [Parameter(ParameterSetName = ByName)]
+        public SwitchParameter IncludeEmergency { get; set; }
+
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateNotNullOrEmpty]
         public string Destination { get; set; }
@@ -47,18 +51,15 @@ namespace TursoBackup.Cmdlets
 
         protected override void ProcessRecord()
         {
-            BackupInfo backup = InputObject;
-            if (backup == null)
+            BackupInfo backup;
+            try
             {
-                try
-                {
-                    backup = FindBackup(Vault, Database, Id);
-                }
-                catch (TursoBackupException ex)
-                {
-                    WriteFailure(ex);
-                    return;
-                }
+                backup = InputObject != null ? ReloadBackup(InputObject) : FindBackup(Vault, Database, Id, IncludeEmergency);
+            }
+            catch (TursoBackupException ex)
+            {
+                WriteFailure(ex);
+                return;
             }
             string target = BackupRestore.ResolveDestination(backup, ResolveNewPath(Destination));
             if (!ShouldWriteDatabase(target, Force, $"Restore backup {backup.Id} of '{backup.Database}'",

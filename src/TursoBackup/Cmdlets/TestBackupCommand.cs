@@ -37,6 +37,10 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string Id { get; set; }
 
+        /// <summary>-Vault -Database without -Id: may pick an emergency backup (by default the newest that is not one).</summary>
+        [Parameter(ParameterSetName = ByName)]
+        public SwitchParameter IncludeEmergency { get; set; }
+
         /// <summary>With -Vault -Database: test the restore point at this time from the vault's WAL archive instead of a backup.</summary>
         [Parameter(ParameterSetName = ByName)]
         [ValidateNotNull]
@@ -85,18 +89,15 @@ namespace TursoBackup.Cmdlets
                 TestRestorePoint();
                 return;
             }
-            BackupInfo backup = InputObject;
-            if (backup == null)
+            BackupInfo backup;
+            try
             {
-                try
-                {
-                    backup = FindBackup(Vault, Database, Id);
-                }
-                catch (TursoBackupException ex)
-                {
-                    WriteFailure(ex);
-                    return;
-                }
+                backup = InputObject != null ? ReloadBackup(InputObject) : FindBackup(Vault, Database, Id, IncludeEmergency);
+            }
+            catch (TursoBackupException ex)
+            {
+                WriteFailure(ex);
+                return;
             }
             var queries = Query?.Cast<DictionaryEntry>().ToDictionary(e => Convert.ToString(e.Key), e => Convert.ToString(e.Value));
             string activity = $"Testing backup {backup.Id} of {backup.Database}";

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Management.Automation;
 using System.Threading;
 using TursoBackup.Engine.Errors;
@@ -58,19 +59,52 @@ namespace TursoBackup.Internal
             NativeSqlite.EnsureInitialized();
         }
 
-        /// <summary>The backup of <paramref name="database"/> with <paramref name="id"/>, or its newest one when id is null.</summary>
-        protected BackupInfo FindBackup(string vaultPath, string database, string id)
+        /// <summary>
+        /// The backup of <paramref name="database"/> with <paramref name="id"/>, or its newest one that is not an emergency
+        /// backup when id is null (the newest of all with <paramref name="includeEmergency"/>), read from its manifest.
+        /// Every backup of the database that could not be read is a warning that says which backup is used instead.
+        /// </summary>
+        protected BackupInfo FindBackup(string vaultPath, string database, string id, bool includeEmergency = false)
         {
             var vault = Engine.Vault.BackupVault.OpenExisting(ResolveNewPath(vaultPath));
-            foreach (var backup in vault.List(database))
+            var unreadable = new List<KeyValuePair<string, Exception>>();
+            var backup = vault.Select(database, id, includeEmergency, (path, ex) => unreadable.Add(new KeyValuePair<string, Exception>(path, ex)));
+            foreach (var u in unreadable)
             {
-                if (id == null || string.Equals(backup.Id, id, StringComparison.OrdinalIgnoreCase)) return backup;
+                string folderId = Path.GetFileName(Path.GetDirectoryName(u.Key));
+                string instead = backup == null ? "" :
+                    string.CompareOrdinal(folderId, backup.Id) > 0
+                        ? $" It may be newer than backup {backup.Id}, which is used instead."
+                        : $" Backup {backup.Id} is used.";
+                WriteWarning(UnreadableBackup(u.Key, u.Value) + " It was not considered." + instead +
+                             $" Repair or remove it (Get-TursoBackup -Vault '{vault.Root}' -Database '{database}' lists what cannot be read).");
+            }
+            if (backup != null) return backup;
+            if (id == null && !includeEmergency && vault.List(database).Any(b => b.Emergency != null))
+            {
+                throw new TursoBackupException(FailureKind.NotFound,
+                    $"The vault '{vault.Root}' has only emergency backups of '{database}' (taken of files a restore or import replaced). " +
+                    $"Pass -IncludeEmergency to use the newest of them, or choose one with -Id (Get-TursoBackup -Vault '{vault.Root}' -Database '{database}' lists them).", database);
             }
             throw new TursoBackupException(FailureKind.NotFound, id == null
                     ? $"The vault '{vault.Root}' has no backup of '{database}'. List what it has with Get-TursoBackup -Vault '{vault.Root}'."
                     : $"The vault '{vault.Root}' has no backup '{id}' of '{database}'. List them with Get-TursoBackup -Vault '{vault.Root}' -Database '{database}'.",
                 id ?? database);
         }
+
+        /// <summary>
+        /// A backup given as an object (the pipeline), as its manifest says now: its folder must lie in its vault and
+        /// the manifest there must name it (the index a listing came from, or the object itself, may be wrong).
+        /// An object without a vault is used as it is.
+        /// </summary>
+        protected static BackupInfo ReloadBackup(BackupInfo backup) =>
+            backup.Vault == null ? backup : Engine.Vault.BackupVault.OpenExisting(backup.Vault).Reload(backup);
+
+        /// <summary>What is wrong with a backup folder a listing could not read (a damaged or foreign manifest, or none).</summary>
+        protected internal static string UnreadableBackup(string manifestPath, Exception ex) =>
+            ex is FileNotFoundException
+                ? $"The backup folder '{Path.GetDirectoryName(manifestPath)}' has no manifest ('{manifestPath}' was deleted): its artifact cannot be listed, tested or restored by name."
+                : $"The manifest '{manifestPath}' cannot be read ({ex.Message}).";
 
         protected override void StopProcessing()
         {
@@ -92,7 +126,8 @@ namespace TursoBackup.Internal
 
         /// <summary>
         /// Files the consistent copy of a database about to be replaced (taken by the engine's DatabaseWriter under the
-        /// database's write lock) into the vault as an emergency backup, under the replaced file's name.
+        /// database's write lock) into the vault as an emergency backup under the replaced file's name: marked as such in
+        /// its manifest (what it replaced and why; name-based selection skips it) and tagged 'emergency' and why.
         /// </summary>
         protected Engine.Files.EmergencyFiler EmergencyFiler(string vaultRoot, string why) => (copy, replaced) =>
             new Engine.Backup.SnapshotBackup { Log = WriteVerbose }.Run(new Engine.Backup.BackupRequest
@@ -101,6 +136,7 @@ namespace TursoBackup.Internal
                 VaultPath = vaultRoot,
                 Name = EmergencyName(replaced),
                 Tags = new[] { "emergency", why },
+                Emergency = new EmergencyInfo { Replaced = replaced, Reason = why },
             }, Cancellation);
 
         /// <summary>The vault name an emergency backup of <paramref name="replaced"/> is filed under (a usable folder name even for '.hidden.db').</summary>
