@@ -39,7 +39,7 @@ namespace TursoBackup.Engine.Restore
             try
             {
                 Log?.Invoke($"Extracting backup {backup.Id} to a temporary file beside '{target}'.");
-                var extracted = Extract(backup, temp, Progress);
+                var extracted = Extract(backup, temp, Progress, target);
                 if (!SqliteFile.HasSqliteHeader(temp))
                 {
                     throw new TursoBackupException(FailureKind.InvalidData,
@@ -83,14 +83,10 @@ namespace TursoBackup.Engine.Restore
         }
 
         /// <summary>Turns a backup into a new database file and checks the stored checksum; returns the bytes written.</summary>
-        public static long Extract(BackupInfo backup, string file, Action<long, long> progress)
+        public static long Extract(BackupInfo backup, string file, Action<long, long> progress, string destination = null)
         {
-            var (sha, bytes) = BackupMaterializer.Materialize(backup, file, progress);
-            if (!string.Equals(sha, backup.Sha256, StringComparison.OrdinalIgnoreCase))
-            {
-                throw new TursoBackupException(FailureKind.InvalidData,
-                    $"Backup {backup.Id} of '{backup.Database}' is damaged: its SHA-256 is {sha}, the manifest says {backup.Sha256}. Restore an older backup (Get-TursoBackup -Vault <vault> -Database {backup.Database}).", backup.Id);
-            }
+            var (sha, bytes) = BackupMaterializer.Materialize(backup, file, progress, default(System.Threading.CancellationToken), destination);
+            if (!string.Equals(sha, backup.Sha256, StringComparison.OrdinalIgnoreCase)) throw BackupMaterializer.Damaged(backup, sha, destination);
             return bytes;
         }
     }
