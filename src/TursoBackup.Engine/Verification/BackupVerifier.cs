@@ -226,7 +226,7 @@ namespace TursoBackup.Engine.Verification
                 var (sha, bytes) = Restore.BackupMaterializer.Materialize(backup, restored, Progress, Cancellation);
                 bool shaOk = string.Equals(sha, backup.Sha256, StringComparison.OrdinalIgnoreCase);
                 checks.Add(new CheckResult(Checksum, shaOk, backup.Sha256, sha,
-                    shaOk ? "The stored artifact matches the manifest's SHA-256." : "The stored artifact's SHA-256 differs from the manifest: the backup was changed or damaged after it was written."));
+                    shaOk ? "The stored artifact matches the manifest's SHA-256." : Restore.BackupMaterializer.Damaged(backup, sha).Message));
                 checks.Add(new CheckResult(Decompression, true, backup.Compression.ToString(), bytes.ToString("N0", CultureInfo.InvariantCulture) + " bytes",
                     (backup.Compression == CompressionKind.None ? "Not compressed" : "Decompressed without error")
                     + (backup.Kind == BackupKind.Dump ? "; the SQL dump loaded into a new database." : ".")));
