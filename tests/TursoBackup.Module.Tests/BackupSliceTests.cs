@@ -41,7 +41,7 @@ public sealed class BackupSliceTests : IClassFixture<ModuleSession>
 
         var test = r.Single<BackupTestResult>();
         Assert.True(test.Passed, test.FailedChecks);
-        Assert.Equal(new[] { "Checksum", "Decompression", "IntegrityCheck", "ForeignKeyCheck", "RowCounts", "SchemaHash", "RestoreTime" }, test.Checks.Select(c => c.Name));
+        Assert.Equal(new[] { "Checksum", "Decompression", "IntegrityCheck", "ForeignKeyCheck", "RowCounts", "SchemaHash", "PageFormat", "RestoreTime" }, test.Checks.Select(c => c.Name));
 
         var restore = r.Single<RestoreResult>();
         Assert.Equal(dir["restored.db"], restore.Destination);

@@ -338,7 +338,7 @@ public sealed class ReplaceSafetyTests : IClassFixture<ModuleSession>
         var r = session.Run("Get-TursoBackup -Vault $vault -Id $id | Restore-TursoBackup -Destination $dest", Vars(("vault", dir["vault"]), ("id", backup.Id), ("dest", dir["restored.db"])));
         string message = Assert.Single(r.Errors).Exception.Message;
         Assert.Contains("damaged", message);
-        Assert.Contains($"Get-TursoBackup -Vault '{dir["vault"]}' -Database 'hidden'", message);
+        Assert.Contains($"'{dir["vault"]}'", message);
         Assert.DoesNotContain("<vault>", message);
         Assert.False(File.Exists(dir["restored.db"]));
     }

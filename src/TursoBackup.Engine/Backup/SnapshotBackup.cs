@@ -198,7 +198,9 @@ namespace TursoBackup.Engine.Backup
             {
                 using (var copy = SqliteFile.OpenImmutable(copyPath))
                 {
-                    return DatabaseProfile.Read(copy);
+                    var profile = DatabaseProfile.Read(copy);
+                    profile.ReservedBytes = SqliteFile.ReadReservedBytes(copyPath);
+                    return profile;
                 }
             }
             catch (SqliteException ex)
@@ -241,6 +243,7 @@ namespace TursoBackup.Engine.Backup
                     var known = new System.Collections.Generic.Dictionary<string, long>(StringComparer.Ordinal);
                     foreach (var t in stats.TableRows) known[t.Name] = t.Rows;
                     var profile = DatabaseProfile.Read(src, known);
+                    profile.ReservedBytes = SqliteFile.ReadReservedBytes(source); // page 1's header: only VACUUM changes it
                     return new Artifact
                     {
                         Kind = BackupKind.Dump, FileName = artifactName, PointInTime = pointInTime, JournalMode = journalMode,
@@ -307,6 +310,7 @@ namespace TursoBackup.Engine.Backup
                 foreach (var t in stats.TableRows) known[t.Name] = t.Rows;
                 profile = DatabaseProfile.Read(copy, known);
             }
+            profile.ReservedBytes = SqliteFile.ReadReservedBytes(scratch);
             long sourceBytes = new FileInfo(scratch).Length;
             SqliteConnection.ClearAllPools();
             File.Delete(scratch);
@@ -338,6 +342,8 @@ namespace TursoBackup.Engine.Backup
                 Sha256 = a.Sha256,
                 PageSize = a.Profile.PageSize,
                 PageCount = a.Profile.PageCount,
+                AutoVacuum = a.Profile.AutoVacuum,
+                ReservedBytes = a.Profile.ReservedBytes,
                 SchemaHash = a.Profile.SchemaHash,
                 Tables = a.Profile.Tables.ToArray(),
                 Tier = request.Tier,

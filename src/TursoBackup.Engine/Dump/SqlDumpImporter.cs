@@ -30,6 +30,18 @@ namespace TursoBackup.Engine.Dump
         public int CacheSizeKiB { get; set; } = 32 * 1024;
 
         /// <summary>
+        /// The page format of the new database, set before the first table (a backup's manifest records them; a dump's own
+        /// PRAGMA page_size / auto_vacuum lines, run later but still before any table exists, take precedence). Null: SQLite's default.
+        /// </summary>
+        public int? PageSize { get; set; }
+
+        /// <summary>PRAGMA auto_vacuum of the new database (0 NONE, 1 FULL, 2 INCREMENTAL); see <see cref="PageSize"/>.</summary>
+        public int? AutoVacuum { get; set; }
+
+        /// <summary>Bytes to reserve at the end of every page (SQL has no statement for it; set through SQLITE_FCNTL_RESERVE_BYTES).</summary>
+        public int? ReservedBytes { get; set; }
+
+        /// <summary>
         /// Loads <paramref name="input"/> into a database at <paramref name="targetPath"/> through
         /// <see cref="Files.DatabaseWriter"/>: loaded into its temporary file, then installed (an existing non-empty
         /// database only with <paramref name="overwrite"/>, rewritten in place after <paramref name="fileEmergency"/>
@@ -86,7 +98,7 @@ namespace TursoBackup.Engine.Dump
                 {
                     try
                     {
-                        new Loader(connection.Handle, displayName, stats, progress, cancellationToken, CacheSizeKiB).Run(input);
+                        new Loader(connection.Handle, displayName, stats, progress, cancellationToken, CacheSizeKiB) { Importer = this }.Run(input);
                     }
                     catch (TursoBackupException ex) when ((raw.sqlite3_errcode(connection.Handle) & 0xff) == 13 /* SQLITE_FULL */)
                     {
@@ -140,14 +152,34 @@ namespace TursoBackup.Engine.Dump
                 this.cacheKiB = cacheKiB;
             }
 
+            public SqlDumpImporter Importer { get; set; }
+
+            private DumpGuard guard;
+            private bool inTransaction; // the dump's own BEGIN has been read and its COMMIT not yet
+            private long beginLine;
+
             public void Run(TextReader input)
             {
+                // The page format first: it can only be chosen while the file has no pages.
+                if (Importer?.PageSize is int pageSize && pageSize > 0)
+                {
+                    SqlText.Exec(db, "PRAGMA page_size=" + pageSize, "set the page size of the new database");
+                }
+                if (Importer?.ReservedBytes is int reserve && reserve > 0 && !NativeSqlite.TrySetReservedBytes(db, reserve))
+                {
+                    Log($"This SQLite library cannot reserve {reserve} bytes per page (SQLITE_FCNTL_RESERVE_BYTES); the new database has none.");
+                }
+                if (Importer?.AutoVacuum is int autoVacuum && autoVacuum >= 0 && autoVacuum <= 2)
+                {
+                    SqlText.Exec(db, "PRAGMA auto_vacuum=" + autoVacuum, "set auto_vacuum of the new database");
+                }
                 // A fresh file that is deleted on failure and fsynced at the end: no need for a durable journal.
                 SqlText.Exec(db, "PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA foreign_keys=OFF; PRAGMA cache_size=-" + Math.Max(2000, cacheKiB),
                              "prepare the new database");
-                // sqlite3 dumps add virtual tables through PRAGMA writable_schema, which defensive mode forbids.
-                raw.sqlite3_db_config(db, 1010 /* SQLITE_DBCONFIG_DEFENSIVE */, 0, out int _);
+                guard = DumpGuard.Install(db);
+                guard.Internal = true;
                 SqlText.Exec(db, "BEGIN", "start the load transaction");
+                guard.Internal = false;
 
                 var chars = new char[ReadBlock];
                 char lastNonSpace = '\0';
@@ -195,7 +227,14 @@ namespace TursoBackup.Engine.Dump
                 }
                 Append(chars, 0, 0, true);
                 if (length > 0) RunChunk(); // the last statement may lack its ';' (sqlite3 runs it too)
+                if (inTransaction)
+                {
+                    // sqlite3 rolls such a dump back at the end of its input and keeps nothing: so do we.
+                    throw new TursoBackupException(FailureKind.InvalidData,
+                        $"The SQL ends at line {line} without the COMMIT that closes the transaction begun at line {beginLine}: the dump is truncated (cut off by a full disk, an interrupted copy or transfer, or a dump that was stopped). Nothing was written to '{target}'. Make a new dump, or load an older complete one.", target);
+                }
 
+                guard.Internal = true;
                 if (raw.sqlite3_get_autocommit(db) == 0)
                 {
                     SqlText.Exec(db, "PRAGMA writable_schema=OFF", "finish the load");
@@ -264,7 +303,16 @@ namespace TursoBackup.Engine.Dump
                 {
                     cancel.ThrowIfCancellationRequested();
                     var rest = new ReadOnlySpan<byte>(pending, offset, length - offset);
+                    guard.Reset();
                     int rc = raw.sqlite3_prepare_v2(db, rest, out sqlite3_stmt stmt, out ReadOnlySpan<byte> tail);
+                    if (rc == DumpGuard.SQLITE_AUTH && guard.Refusal == null && guard.WritableSchema == true && guard.Defensive)
+                    {
+                        // PRAGMA writable_schema=ON (sqlite3 dumps of FTS5 / R-Tree tables): defensive mode off until its OFF.
+                        stmt?.Dispose();
+                        guard.SetDefensive(false);
+                        guard.Reset();
+                        rc = raw.sqlite3_prepare_v2(db, rest, out stmt, out tail);
+                    }
                     int consumed = rest.Length - tail.Length;
                     if (rc != SqlText.SQLITE_OK)
                     {
@@ -293,12 +341,19 @@ namespace TursoBackup.Engine.Dump
             {
                 int at = SqlText.SkipSpaceAndComments(pending, start, end);
                 string keyword = SqlText.Keyword(pending, at, end, out int next);
+                string refused = DumpGuard.CheckStatement(keyword);
+                if (refused != null) throw Refused(refused, at, end);
+                bool? writableSchema = guard.WritableSchema;
                 switch (keyword)
                 {
                     case "BEGIN":
+                        inTransaction = true;
+                        beginLine = LineOf(at);
+                        return; // the load runs in its own transaction
                     case "COMMIT":
                     case "END":
-                        return; // the load runs in its own transaction
+                        inTransaction = false;
+                        return;
                     case "ROLLBACK":
                         int after = SqlText.SkipSpaceAndComments(pending, next, end);
                         string word = SqlText.Keyword(pending, after, end, out int next2);
@@ -313,6 +368,7 @@ namespace TursoBackup.Engine.Dump
                 int rc;
                 while ((rc = raw.sqlite3_step(stmt)) == SqlText.SQLITE_ROW) { }
                 if (rc != SqlText.SQLITE_DONE) throw Failure(rc, start, end);
+                if (writableSchema == false && !guard.Defensive) guard.SetDefensive(true);
                 stats.Statements++;
                 if (keyword == "INSERT" || keyword == "REPLACE") stats.RowsInserted += raw.sqlite3_changes(db);
             }
@@ -324,8 +380,21 @@ namespace TursoBackup.Engine.Dump
                 return l;
             }
 
+            /// <summary>A statement a dump may not hold: named with its line, and nothing is written.</summary>
+            private TursoBackupException Refused(string why, int at, int end)
+            {
+                return new TursoBackupException(FailureKind.InvalidData,
+                    $"Line {LineOf(at)} of the SQL {why}. A dump may only create and fill tables, indexes, views and triggers in the new database, so it was refused. The statement starts: {SqlText.Preview(pending, at, end)} Nothing was written to '{target}', and nothing outside it was touched. Check where the dump came from.", target);
+            }
+
+            private void Log(string message) => Importer?.Log?.Invoke(message);
+
             private TursoBackupException Failure(int rc, int start, int end)
             {
+                if (rc == DumpGuard.SQLITE_AUTH && guard?.Refusal != null)
+                {
+                    return Refused(guard.Refusal, SqlText.SkipSpaceAndComments(pending, start, end), end);
+                }
                 string message = SqlText.ErrorMessage(db);
                 int at = SqlText.SkipSpaceAndComments(pending, start, end);
                 long where = LineOf(at);

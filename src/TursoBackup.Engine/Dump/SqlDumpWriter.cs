@@ -18,6 +18,7 @@ namespace TursoBackup.Engine.Dump
     /// database, in the shape of <c>sqlite3 .dump</c>:
     /// <code>
     /// PRAGMA foreign_keys=OFF;
+    /// PRAGMA page_size=...; PRAGMA auto_vacuum=...;     -- when not 4096 / NONE
     /// BEGIN TRANSACTION;
     /// CREATE TABLE ...; INSERT INTO "t" VALUES(...);     -- each table, then its rows
     /// DELETE FROM sqlite_sequence; INSERT INTO "sqlite_sequence" VALUES(...);
@@ -30,6 +31,8 @@ namespace TursoBackup.Engine.Dump
     /// </summary>
     public sealed class SqlDumpWriter
     {
+        private const long DefaultPageSize = 4096;
+
         /// <summary>
         /// Keep the rowid of rowid tables that have no INTEGER PRIMARY KEY (INSERT INTO "t"(rowid,...) VALUES(...)).
         /// sqlite3 .dump does not by default, so such rows get new rowids when there were gaps; FTS external-content
@@ -120,7 +123,20 @@ namespace TursoBackup.Engine.Dump
                     long userVersion = SqlText.ScalarInt64(db, "PRAGMA main.user_version", "read user_version");
                     long applicationId = SqlText.ScalarInt64(db, "PRAGMA main.application_id", "read application_id");
 
-                    WriteAscii("PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n");
+                    long pageSize = SqlText.ScalarInt64(db, "PRAGMA main.page_size", "read the page size");
+                    long autoVacuum = SqlText.ScalarInt64(db, "PRAGMA main.auto_vacuum", "read auto_vacuum");
+
+                    WriteAscii("PRAGMA foreign_keys=OFF;\n");
+                    // The page format, before the first table (when it differs from SQLite's defaults): sqlite3 and our
+                    // importer both apply it to the new, still empty database.
+                    if (pageSize != DefaultPageSize && pageSize > 0)
+                    {
+                        WriteAscii("PRAGMA page_size=");
+                        WriteInt64(pageSize);
+                        WriteAscii(";\n");
+                    }
+                    if (autoVacuum == 1 || autoVacuum == 2) WriteAscii(autoVacuum == 1 ? "PRAGMA auto_vacuum=FULL;\n" : "PRAGMA auto_vacuum=INCREMENTAL;\n");
+                    WriteAscii("BEGIN TRANSACTION;\n");
                     bool writableSchema = false;
                     bool hasAutoincrement = false;
                     foreach (var e in entries)

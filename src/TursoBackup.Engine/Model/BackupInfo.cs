@@ -56,6 +56,10 @@ namespace TursoBackup
         public string Sha256 { get; set; }
         public int PageSize { get; set; }
         public long PageCount { get; set; }
+        /// <summary>PRAGMA auto_vacuum of the source (0 NONE, 1 FULL, 2 INCREMENTAL); null in manifests written before it was recorded.</summary>
+        public int? AutoVacuum { get; set; }
+        /// <summary>Bytes reserved at the end of every page (header byte 20: checksum VFS, encryption); null when not recorded.</summary>
+        public int? ReservedBytes { get; set; }
         public string SchemaHash { get; set; }
         public TableRowCount[] Tables { get; set; } = new TableRowCount[0];
         public TimeSpan Duration { get; set; }

@@ -79,14 +79,10 @@ namespace TursoBackup.Engine.Restore
             $"list them with Get-TursoBackup -Vault '{backup.Vault}' -Database '{backup.Database}'";
 
         /// <summary>Turns a backup into a new database file and checks the stored checksum; returns the bytes written.</summary>
-        public static long Extract(BackupInfo backup, string file, Action<long, long> progress, System.Threading.CancellationToken cancel = default(System.Threading.CancellationToken), string targetName = null)
+        public static long Extract(BackupInfo backup, string file, Action<long, long> progress, System.Threading.CancellationToken cancel = default(System.Threading.CancellationToken), string destination = null)
         {
-            var (sha, bytes) = BackupMaterializer.Materialize(backup, file, progress, cancel, targetName);
-            if (!string.Equals(sha, backup.Sha256, StringComparison.OrdinalIgnoreCase))
-            {
-                throw new TursoBackupException(FailureKind.InvalidData,
-                    $"Backup {backup.Id} of '{backup.Database}' is damaged: its SHA-256 is {sha}, the manifest says {backup.Sha256}. Restore an older backup ({OlderBackupsHint(backup)}).", backup.Id);
-            }
+            var (sha, bytes) = BackupMaterializer.Materialize(backup, file, progress, cancel, destination);
+            if (!string.Equals(sha, backup.Sha256, StringComparison.OrdinalIgnoreCase)) throw BackupMaterializer.Damaged(backup, sha, destination);
             return bytes;
         }
     }

@@ -114,6 +114,32 @@ namespace TursoBackup.Engine.Sqlite
             return IntPtr.Zero;
         }
 
+        private const int SQLITE_FCNTL_RESERVE_BYTES = 38;
+
+        /// <summary>
+        /// Reserves <paramref name="bytes"/> at the end of every page of the (still empty) main database of
+        /// <paramref name="db"/> through SQLITE_FCNTL_RESERVE_BYTES, which SQLitePCLRaw does not expose. Only when this
+        /// assembly's P/Invoke reaches the same native library as SQLitePCLRaw; false when it cannot or SQLite refused.
+        /// </summary>
+        internal static bool TrySetReservedBytes(SQLitePCL.sqlite3 db, int bytes)
+        {
+            if (bytes < 0 || bytes > 255 || !Dump.DirectRowReader.Available) return false;
+            try
+            {
+                int value = bytes;
+                if (sqlite3_file_control(db.DangerousGetHandle(), "main", SQLITE_FCNTL_RESERVE_BYTES, ref value) != 0) return false;
+                int check = -1; // a negative value reads without changing
+                return sqlite3_file_control(db.DangerousGetHandle(), "main", SQLITE_FCNTL_RESERVE_BYTES, ref check) == 0 && check == bytes;
+            }
+            catch (Exception ex) when (ex is DllNotFoundException || ex is EntryPointNotFoundException)
+            {
+                return false;
+            }
+        }
+
+        [DllImport("e_sqlite3", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true, CharSet = CharSet.Ansi, BestFitMapping = false)]
+        private static extern int sqlite3_file_control(IntPtr db, string zDbName, int op, ref int arg);
+
         [DllImport("kernel32", SetLastError = true, CharSet = CharSet.Unicode)]
         private static extern IntPtr LoadLibraryW(string path);
     }

@@ -110,6 +110,24 @@ namespace TursoBackup.Engine.Sqlite
             }
         }
 
+        /// <summary>The bytes reserved at the end of every page (header byte 20), or null when the file has no SQLite header.</summary>
+        public static int? ReadReservedBytes(string path)
+        {
+            try
+            {
+                var header = new byte[21];
+                using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+                {
+                    if (ReadFully(fs, header, 0, header.Length) < header.Length || !StartsWith(header, HeaderMagic)) return null;
+                }
+                return header[20];
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+        }
+
         public static bool HasSqliteHeader(string path)
         {
             try
@@ -174,6 +192,10 @@ namespace TursoBackup.Engine.Sqlite
     {
         public int PageSize { get; set; }
         public long PageCount { get; set; }
+        /// <summary>PRAGMA auto_vacuum: 0 NONE, 1 FULL, 2 INCREMENTAL.</summary>
+        public int AutoVacuum { get; set; }
+        /// <summary>Reserved bytes per page (header byte 20), set by the caller from the file (<see cref="SqliteFile.ReadReservedBytes"/>).</summary>
+        public int? ReservedBytes { get; set; }
         public string SchemaHash { get; set; }
         public List<TableRowCount> Tables { get; set; } = new List<TableRowCount>();
         public string JournalMode { get; set; }
@@ -187,6 +209,7 @@ namespace TursoBackup.Engine.Sqlite
             {
                 PageSize = Convert.ToInt32(SqliteFile.Scalar(connection, "PRAGMA page_size")),
                 PageCount = Convert.ToInt64(SqliteFile.Scalar(connection, "PRAGMA page_count")),
+                AutoVacuum = Convert.ToInt32(SqliteFile.Scalar(connection, "PRAGMA auto_vacuum")),
                 JournalMode = Convert.ToString(SqliteFile.Scalar(connection, "PRAGMA journal_mode")),
                 SqliteVersion = Convert.ToString(SqliteFile.Scalar(connection, "SELECT sqlite_version()")),
             };

@@ -48,6 +48,8 @@ namespace TursoBackup.Engine.Vault
                 {
                     ["pageSize"] = (long)b.PageSize,
                     ["pageCount"] = b.PageCount,
+                    ["autoVacuum"] = b.AutoVacuum.HasValue ? (object)(long)b.AutoVacuum.Value : null,
+                    ["reservedBytes"] = b.ReservedBytes.HasValue ? (object)(long)b.ReservedBytes.Value : null,
                     ["schemaHash"] = b.SchemaHash,
                     ["sqliteVersion"] = b.SqliteVersion,
                     ["tables"] = (b.Tables ?? new TableRowCount[0])
@@ -99,6 +101,8 @@ namespace TursoBackup.Engine.Vault
                 Sha256 = Required(artifact, "sha256"),
                 PageSize = (int)Long(content, "pageSize"),
                 PageCount = Long(content, "pageCount"),
+                AutoVacuum = OptionalInt(content, "autoVacuum"),
+                ReservedBytes = OptionalInt(content, "reservedBytes"),
                 SchemaHash = Str(content, "schemaHash"),
                 SqliteVersion = Str(content, "sqliteVersion"),
                 Tables = (content.TryGetValue("tables", out var tables) && tables is List<object> tl)
@@ -166,6 +170,9 @@ namespace TursoBackup.Engine.Vault
 
         private static long Long(Dictionary<string, object> d, string key) =>
             d.TryGetValue(key, out var v) && v != null ? Convert.ToInt64(v, CultureInfo.InvariantCulture) : 0;
+
+        private static int? OptionalInt(Dictionary<string, object> d, string key) =>
+            d.TryGetValue(key, out var v) && v != null ? (int?)Convert.ToInt32(v, CultureInfo.InvariantCulture) : null;
 
         private static T Enum<T>(string s) where T : struct =>
             System.Enum.TryParse<T>(s, true, out var value) ? value : throw new FormatException($"The manifest has an unknown {typeof(T).Name} '{s}'.");

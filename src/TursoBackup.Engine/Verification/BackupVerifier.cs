@@ -24,6 +24,7 @@ namespace TursoBackup.Engine.Verification
         public const string ForeignKeyCheck = "ForeignKeyCheck";
         public const string RowCounts = "RowCounts";
         public const string SchemaHash = "SchemaHash";
+        public const string PageFormat = "PageFormat";
         public const string RestoreTime = "RestoreTime";
 
         private readonly Func<DateTimeOffset> clock;
@@ -43,6 +44,36 @@ namespace TursoBackup.Engine.Verification
         /// <summary>Scratch folder for restores (defaults to the system temp folder).</summary>
         public string ScratchRoot { get; set; } = Path.GetTempPath();
 
+        /// <summary>Warnings for the caller to show (the result could not be recorded in the vault).</summary>
+        public Action<string> Warn { get; set; }
+
+        /// <summary>Stops a test (Ctrl+C); the scratch folder is removed all the same.</summary>
+        public System.Threading.CancellationToken Cancellation { get; set; }
+
+        /// <summary>An owner-only scratch folder under <see cref="ScratchRoot"/> (it holds a whole copy of the database).</summary>
+        private string NewScratch()
+        {
+            string scratch = Path.Combine(ScratchRoot, "tursobackup-test-" + Guid.NewGuid().ToString("N").Substring(0, 12));
+            Directory.CreateDirectory(scratch);
+            OwnerOnly.Directory(scratch);
+            return scratch;
+        }
+
+        /// <summary>Records the result in the vault's log; a vault that cannot be written (read-only) is a warning, not a failure of the test.</summary>
+        private void Record(BackupTestResult result)
+        {
+            try
+            {
+                VerificationLog.Append(result);
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                string log = VerificationLog.PathFor(result.Backup.Vault, result.Backup.Database);
+                Warn?.Invoke($"The result of testing backup {result.Backup.Id} of '{result.Database}' ({(result.Passed ? "passed" : "FAILED")}) was not recorded in '{log}': {ex.Message} "
+                             + "Retention and Get-TursoBackupHealth will not know of this test. Make the vault writable and run Test-Backup again to record it.");
+            }
+        }
+
         /// <param name="queries">Named SQL checks; each must return a truthy scalar.</param>
         /// <param name="keepRestoredDirectory">When set, the restored copy is moved there instead of deleted.</param>
         public BackupTestResult Test(BackupInfo backup, TimeSpan? recoveryTimeObjective = null,
@@ -56,8 +87,7 @@ namespace TursoBackup.Engine.Verification
                 RecoveryTimeObjective = recoveryTimeObjective,
                 TestedAt = clock(),
             };
-            string scratch = Path.Combine(ScratchRoot, "tursobackup-test-" + Guid.NewGuid().ToString("N").Substring(0, 12));
-            Directory.CreateDirectory(scratch);
+            string scratch = NewScratch();
             string restored = Path.Combine(scratch, backup.Database + ".db");
             try
             {
@@ -66,11 +96,11 @@ namespace TursoBackup.Engine.Verification
                 result.RestoreDuration = watch.Elapsed;
                 if (restoredOk)
                 {
-                    CheckDatabase(backup, restored, queries, checks);
+                    CheckDatabaseSafely(backup, restored, queries, checks);
                 }
                 else
                 {
-                    foreach (var name in new[] { IntegrityCheck, ForeignKeyCheck, RowCounts, SchemaHash }.Concat(queries?.Keys ?? Enumerable.Empty<string>()))
+                    foreach (var name in new[] { IntegrityCheck, ForeignKeyCheck, RowCounts, SchemaHash, PageFormat }.Concat(queries?.Keys ?? Enumerable.Empty<string>()))
                     {
                         checks.Add(new CheckResult(name, false, null, null, "Not run: the backup could not be restored."));
                     }
@@ -101,7 +131,7 @@ namespace TursoBackup.Engine.Verification
             }
             result.Checks = checks.ToArray();
             result.Passed = checks.All(c => c.Passed);
-            if (RecordInVault) VerificationLog.Append(result);
+            if (RecordInVault) Record(result);
             Log?.Invoke(result.Passed
                 ? $"Backup {backup.Id} of '{backup.Database}' passed all {checks.Count} checks."
                 : $"Backup {backup.Id} of '{backup.Database}' FAILED: {result.FailedChecks}.");
@@ -128,8 +158,7 @@ namespace TursoBackup.Engine.Verification
                 Id = vaultForLog == null ? "live" : "restore-point", Database = name, SourcePath = source, CreatedAt = clock(), PointInTime = clock(), Vault = vaultForLog,
             };
             var result = new BackupTestResult { Database = name, Backup = pseudo, RecoveryTimeObjective = recoveryTimeObjective, TestedAt = clock() };
-            string scratch = Path.Combine(ScratchRoot, "tursobackup-test-" + Guid.NewGuid().ToString("N").Substring(0, 12));
-            Directory.CreateDirectory(scratch);
+            string scratch = NewScratch();
             string restored = Path.Combine(scratch, name + ".db");
             try
             {
@@ -148,8 +177,13 @@ namespace TursoBackup.Engine.Verification
                     copied = false;
                     checks.Add(new CheckResult("Copy", false, null, "error", ex.Message));
                 }
+                catch (Exception ex) when (IsFailureOfTheDatabase(ex))
+                {
+                    copied = false;
+                    checks.Add(new CheckResult("Copy", false, null, "error", DescribeLiveFailure(source, ex)));
+                }
                 result.RestoreDuration = watch.Elapsed;
-                if (copied) CheckDatabase(pseudo, restored, queries, checks);
+                if (copied) CheckDatabaseSafely(pseudo, restored, queries, checks);
                 if (recoveryTimeObjective.HasValue)
                 {
                     bool met = result.RestoreDuration <= recoveryTimeObjective.Value;
@@ -173,7 +207,7 @@ namespace TursoBackup.Engine.Verification
             }
             result.Checks = checks.ToArray();
             result.Passed = checks.All(c => c.Passed);
-            if (RecordInVault && vaultForLog != null) VerificationLog.Append(result);
+            if (RecordInVault && vaultForLog != null) Record(result);
             Log?.Invoke(result.Passed ? $"'{source}' passed all {checks.Count} checks." : $"'{source}' FAILED: {result.FailedChecks}.");
             return result;
         }
@@ -189,22 +223,67 @@ namespace TursoBackup.Engine.Verification
             Log?.Invoke($"Restoring backup {backup.Id} into scratch space.");
             try
             {
-                var (sha, bytes) = Restore.BackupMaterializer.Materialize(backup, restored, Progress);
+                var (sha, bytes) = Restore.BackupMaterializer.Materialize(backup, restored, Progress, Cancellation);
                 bool shaOk = string.Equals(sha, backup.Sha256, StringComparison.OrdinalIgnoreCase);
                 checks.Add(new CheckResult(Checksum, shaOk, backup.Sha256, sha,
-                    shaOk ? "The stored artifact matches the manifest's SHA-256." : "The stored artifact's SHA-256 differs from the manifest: the backup was changed or damaged after it was written."));
+                    shaOk ? "The stored artifact matches the manifest's SHA-256." : Restore.BackupMaterializer.Damaged(backup, sha).Message));
                 checks.Add(new CheckResult(Decompression, true, backup.Compression.ToString(), bytes.ToString("N0", CultureInfo.InvariantCulture) + " bytes",
                     (backup.Compression == CompressionKind.None ? "Not compressed" : "Decompressed without error")
                     + (backup.Kind == BackupKind.Dump ? "; the SQL dump loaded into a new database." : ".")));
                 return true;
             }
-            catch (TursoBackupException ex) when (ex.Kind == FailureKind.InvalidData)
+            catch (Exception ex) when (ex is TursoBackupException || IsFailureOfTheDatabase(ex))
             {
+                // Whatever the artifact does to the restore (a truncated gzip, a broken dump, a malformed file), the
+                // test reports it as failed checks; it never throws for a bad backup.
                 string sha = SafeHash(backup.Location);
-                bool shaOk = string.Equals(sha, backup.Sha256, StringComparison.OrdinalIgnoreCase);
-                checks.Add(new CheckResult(Checksum, shaOk, backup.Sha256, sha, shaOk ? "The stored artifact matches the manifest's SHA-256." : "The stored artifact's SHA-256 differs from the manifest."));
-                checks.Add(new CheckResult(Decompression, false, backup.Compression.ToString(), "error", ex.Message));
+                bool shaOk = sha != null && string.Equals(sha, backup.Sha256, StringComparison.OrdinalIgnoreCase);
+                string why = ex is TursoBackupException ? ex.Message : $"Restoring '{backup.Location}' failed: {ex.Message}";
+                if (!shaOk)
+                {
+                    checks.Add(new CheckResult(Checksum, false, backup.Sha256, sha, Restore.BackupMaterializer.Damaged(backup, sha).Message));
+                    checks.Add(new CheckResult(Decompression, false, backup.Compression.ToString(), "not run",
+                        backup.Kind == BackupKind.Dump ? "Not run: a dump whose checksum differs from the manifest is never executed." : "Failed on the damaged artifact: " + why));
+                }
+                else
+                {
+                    checks.Add(new CheckResult(Checksum, true, backup.Sha256, sha, "The stored artifact matches the manifest's SHA-256."));
+                    checks.Add(new CheckResult(Decompression, false, backup.Compression.ToString(), "error", why));
+                }
                 return false;
+            }
+        }
+
+        /// <summary>Exceptions that say something about the backup or the database rather than about this program.</summary>
+        private static bool IsFailureOfTheDatabase(Exception ex) =>
+            ex is SqliteException || ex is IOException || ex is InvalidDataException || ex is UnauthorizedAccessException
+            || ex is System.Text.DecoderFallbackException || ex is ZstdSharp.ZstdException;
+
+        private static string DescribeLiveFailure(string source, Exception ex)
+        {
+            if (ex is SqliteException se && (se.SqliteErrorCode & 0xff) == 8 /* SQLITE_READONLY */ && File.Exists(source + "-journal"))
+            {
+                return $"'{source}' has a hot journal ('{source}-journal'): a write to it was interrupted and has not been rolled back yet, and Test-Backup only reads the database. "
+                       + $"Open it once with a program that may write to it (for example sqlite3 '{source}' 'PRAGMA quick_check;'), which rolls the interrupted write back, then test it again. ({ex.Message})";
+            }
+            return $"Copying '{source}' failed: {ex.Message}";
+        }
+
+        /// <summary>The checks on the restored file; a failure that escapes them becomes a failed check, never an exception.</summary>
+        private void CheckDatabaseSafely(BackupInfo backup, string restored, IDictionary<string, string> queries, List<CheckResult> checks)
+        {
+            int before = checks.Count;
+            try
+            {
+                CheckDatabase(backup, restored, queries, checks);
+            }
+            catch (Exception ex) when (IsFailureOfTheDatabase(ex))
+            {
+                var done = new HashSet<string>(checks.Skip(before).Select(c => c.Name), StringComparer.Ordinal);
+                foreach (var name in new[] { IntegrityCheck, ForeignKeyCheck, RowCounts, SchemaHash, PageFormat }.Concat(queries?.Keys ?? Enumerable.Empty<string>()))
+                {
+                    if (!done.Contains(name)) checks.Add(new CheckResult(name, false, null, "error", "The restored database could not be checked: " + ex.Message));
+                }
             }
         }
 
@@ -217,7 +296,7 @@ namespace TursoBackup.Engine.Verification
             }
             catch (SqliteException ex)
             {
-                foreach (var name in new[] { IntegrityCheck, ForeignKeyCheck, RowCounts, SchemaHash })
+                foreach (var name in new[] { IntegrityCheck, ForeignKeyCheck, RowCounts, SchemaHash, PageFormat })
                 {
                     checks.Add(new CheckResult(name, false, null, null, "The restored file could not be opened: " + ex.Message));
                 }
@@ -294,6 +373,7 @@ namespace TursoBackup.Engine.Verification
                     return new CheckResult(SchemaHash, ok, backup.SchemaHash, profile.SchemaHash,
                         ok ? "The schema is the one the manifest recorded." : "The restored schema differs from the one the manifest recorded.");
                 }));
+                checks.Add(Run(PageFormat, () => CheckPageFormat(backup, restored, profile, profileError)));
                 if (queries != null)
                 {
                     foreach (var q in queries)
@@ -310,6 +390,27 @@ namespace TursoBackup.Engine.Verification
                 checks.Insert(integrityAt, integrity.GetAwaiter().GetResult());
             }
         }
+
+        /// <summary>Page size, auto_vacuum and reserved bytes of the restored file against the manifest (a dump must bring them back too).</summary>
+        private static CheckResult CheckPageFormat(BackupInfo backup, string restored, DatabaseProfile profile, Exception profileError)
+        {
+            if (profile == null) return new CheckResult(PageFormat, false, null, null, "Could not read the page format: " + profileError.Message);
+            int? reserved = SqliteFile.ReadReservedBytes(restored);
+            string actual = Format(profile.PageSize, profile.AutoVacuum, reserved);
+            if (backup.PageSize <= 0) return new CheckResult(PageFormat, true, "(no manifest)", actual, "Read; a live database has no manifest to compare with.");
+            var diffs = new List<string>();
+            if (profile.PageSize != backup.PageSize) diffs.Add($"page size {backup.PageSize} in the manifest, {profile.PageSize} restored");
+            if (backup.AutoVacuum.HasValue && backup.AutoVacuum.Value != profile.AutoVacuum) diffs.Add($"auto_vacuum {AutoVacuumName(backup.AutoVacuum.Value)} in the manifest, {AutoVacuumName(profile.AutoVacuum)} restored");
+            if (backup.ReservedBytes.HasValue && backup.ReservedBytes != reserved) diffs.Add($"{backup.ReservedBytes} reserved bytes per page in the manifest, {reserved} restored");
+            bool ok = diffs.Count == 0;
+            return new CheckResult(PageFormat, ok, Format(backup.PageSize, backup.AutoVacuum, backup.ReservedBytes), actual,
+                ok ? "The restored database has the page format the manifest recorded." : "The restored database's page format differs from the source's: " + string.Join("; ", diffs) + ".");
+        }
+
+        private static string Format(int pageSize, int? autoVacuum, int? reserved) =>
+            $"page size {pageSize}" + (autoVacuum.HasValue ? ", auto_vacuum " + AutoVacuumName(autoVacuum.Value) : "") + (reserved.HasValue ? $", {reserved} reserved bytes" : "");
+
+        private static string AutoVacuumName(int v) => v == 0 ? "NONE" : v == 1 ? "FULL" : v == 2 ? "INCREMENTAL" : v.ToString(CultureInfo.InvariantCulture);
 
         private static CheckResult Run(string name, Func<CheckResult> check)
         {
@@ -356,7 +457,7 @@ namespace TursoBackup.Engine.Verification
 
         private static string SafeHash(string path)
         {
-            try { return ArtifactStreams.HashFile(path); } catch (IOException) { return null; }
+            try { return ArtifactStreams.HashFile(path); } catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException) { return null; }
         }
 
         private static string Format(TimeSpan t) => t.TotalSeconds < 60

@@ -104,6 +104,8 @@ namespace TursoBackup.Cmdlets
             var verifier = new BackupVerifier
             {
                 Log = WriteVerbose,
+                Warn = WriteWarning,
+                Cancellation = Cancellation,
                 Progress = (done, total) => ShowProgress(ActivityId, activity, $"Restoring into scratch: {done:N0} of {total:N0} bytes", total > 0 ? (int)(done * 100 / total) : 0),
             };
             BackupTestResult result = null;
@@ -116,7 +118,7 @@ namespace TursoBackup.Cmdlets
         private void TestLive()
         {
             var queries = Query?.Cast<DictionaryEntry>().ToDictionary(e => Convert.ToString(e.Key), e => Convert.ToString(e.Value));
-            var verifier = new BackupVerifier { Log = VerboseFromAnyThread };
+            var verifier = new BackupVerifier { Log = VerboseFromAnyThread, Warn = WriteWarning, Cancellation = Cancellation };
             string keep = KeepRestored == null ? null : ResolveNewPath(KeepRestored);
             if (ParameterSetName == ByPath)
             {
@@ -170,7 +172,7 @@ namespace TursoBackup.Cmdlets
             {
                 ThrowFailure(ex);
             }
-            var verifier = new BackupVerifier { Log = VerboseFromAnyThread };
+            var verifier = new BackupVerifier { Log = VerboseFromAnyThread, Warn = WriteWarning, Cancellation = Cancellation };
             BackupTestResult result = null;
             if (TryRun(() => result = verifier.TestLive(Database, $"{vault} ({Database} as of {at:yyyy-MM-ddTHH:mm:ssZ})", restored =>
                 {
