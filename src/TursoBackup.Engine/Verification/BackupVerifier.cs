@@ -223,7 +223,14 @@ namespace TursoBackup.Engine.Verification
             Log?.Invoke($"Restoring backup {backup.Id} into scratch space.");
             try
             {
-                var (sha, bytes) = Restore.BackupMaterializer.Materialize(backup, restored, Progress, Cancellation);
+                string sha;
+                long bytes;
+                // Through the one owner of database files, as a real restore writes: a temporary file, fsync, rename.
+                using (var writer = Files.DatabaseWriter.Begin(restored, new Files.DatabaseWriteOptions { Purpose = "scratch" }))
+                {
+                    (sha, bytes) = Restore.BackupMaterializer.Materialize(backup, writer.PartialPath, Progress, Cancellation);
+                    writer.Commit(null, Cancellation);
+                }
                 bool shaOk = string.Equals(sha, backup.Sha256, StringComparison.OrdinalIgnoreCase);
                 checks.Add(new CheckResult(Checksum, shaOk, backup.Sha256, sha,
                     shaOk ? "The stored artifact matches the manifest's SHA-256." : Restore.BackupMaterializer.Damaged(backup, sha).Message));
