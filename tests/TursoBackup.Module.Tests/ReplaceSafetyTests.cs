@@ -341,5 +341,11 @@ public sealed class ReplaceSafetyTests : IClassFixture<ModuleSession>
         Assert.Contains($"'{dir["vault"]}'", message);
         Assert.DoesNotContain("<vault>", message);
         Assert.False(File.Exists(dir["restored.db"]));
+
+        // A name that is no vault folder: the advice names no parameter the command lacks (Get-TursoBackup has no -Name).
+        var odd = session.Run("Get-TursoBackup -Vault $vault -Database '.hidden'", vars);
+        string oddMessage = Assert.Single(odd.Errors).Exception.Message;
+        Assert.DoesNotContain("-Name", oddMessage);
+        Assert.Contains("Get-TursoBackup", oddMessage);
     }
 }

@@ -42,7 +42,7 @@ namespace TursoBackup.Engine.Backup
             bool remote = request.SourceUrl != null;
             string source = remote ? Remote.LibsqlUrl.Normalize(request.SourceUrl) : Path.GetFullPath(request.SourcePath);
             if (!remote) SqliteFile.RequireDatabaseFile(source);
-            string name = BackupVault.ValidateDatabaseName(request.Name ?? (remote ? RemoteName(source) : DefaultName(source)));
+            string name = BackupVault.ValidateDatabaseName(request.Name ?? (remote ? RemoteName(source) : DefaultName(source)), "Pass -Name to choose one.");
             var vault = BackupVault.OpenOrCreate(request.VaultPath);
             int cleaned = vault.CleanAbandonedStaging();
             if (cleaned > 0) Log?.Invoke($"Removed {cleaned} abandoned staging folder(s) left by interrupted backups.");

@@ -105,12 +105,14 @@ namespace TursoBackup.Engine.Vault
               || name.IndexOfAny(new[] { '/', '\\', ':', '*', '?', '"', '<', '>', '|' }) >= 0 || name.Any(char.IsControl) || name.Length > 200);
 
         /// <summary>Checks a database name is usable as a vault folder name.</summary>
-        public static string ValidateDatabaseName(string name)
+        /// <param name="nextStep">What the admin can do about it, naming a parameter the command really has (e.g. "Pass -Name to choose one.").</param>
+        public static string ValidateDatabaseName(string name, string nextStep = null)
         {
             if (!IsPlainName(name))
             {
                 throw new TursoBackupException(FailureKind.InvalidArgument,
-                    $"'{name}' cannot be used as a database name in a vault: use letters, digits, '-', '_' or '.', not starting with '.'. Pass -Name to choose one.", name);
+                    $"'{name}' cannot be used as a database name in a vault: use letters, digits, '-', '_' or '.', not starting with '.'. " +
+                    (nextStep ?? "Give the name of a database the vault holds (Get-TursoBackup lists them)."), name);
             }
             return name;
         }

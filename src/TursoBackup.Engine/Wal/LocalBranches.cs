@@ -28,7 +28,7 @@ namespace TursoBackup.Engine.Wal
             DateTimeOffset? timestamp, DateTimeOffset now, TimeSpan lockTimeout, Action<string> log, CancellationToken cancel)
         {
             string source = Path.GetFullPath(sourcePath);
-            name = BackupVault.ValidateDatabaseName(name ?? DefaultName(timestamp, now));
+            name = BackupVault.ValidateDatabaseName(name ?? DefaultName(timestamp, now), "Choose another -Name for the branch.");
             string dir = Path.GetFullPath(directory ?? Path.GetDirectoryName(source));
             string target = Path.Combine(dir, name + ".db");
             if (File.Exists(target) || File.Exists(target + SidecarSuffix))

@@ -49,7 +49,7 @@ namespace TursoBackup.Engine.Wal
             dbPath = Path.GetFullPath(databasePath);
             walPath = dbPath + "-wal";
             SqliteFile.RequireDatabaseFile(dbPath);
-            Database = BackupVault.ValidateDatabaseName(name ?? Path.GetFileNameWithoutExtension(dbPath));
+            Database = BackupVault.ValidateDatabaseName(name ?? Path.GetFileNameWithoutExtension(dbPath), "Pass -Name to choose one.");
             Vault = BackupVault.OpenOrCreate(vaultPath);
             layout = new WalArchiveLayout(Vault.Root, Database);
             this.clock = clock ?? (() => DateTimeOffset.UtcNow);
