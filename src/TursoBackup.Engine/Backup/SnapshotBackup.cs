@@ -50,9 +50,13 @@ namespace TursoBackup.Engine.Backup
             var watch = Stopwatch.StartNew();
             DateTimeOffset createdAt = clock();
             string id = BackupVault.NewBackupId(createdAt);
-            string staging = vault.CreateStagingDirectory(id);
+            LockedFolder held = null;
             try
             {
+                // The staging folder is ours while we hold its lock; another backup (another PID namespace, another host
+                // on a shared vault) removes it only once it can take the lock, i.e. once we are gone.
+                held = vault.CreateStaging(id, $"backup of '{source}' as '{name}'");
+                string staging = held.Path;
                 var artifact = remote ? WriteRemoteDump(source, staging, name, request, cancel)
                     : request.Kind == BackupKind.Dump ? WriteDump(source, staging, name, request, cancel)
                     : CopySnapshot(source, staging, name, request, cancel);
@@ -70,7 +74,7 @@ namespace TursoBackup.Engine.Backup
             }
             finally
             {
-                DurableFile.TryDeleteDirectory(staging);
+                held?.Dispose();
             }
         }
 
