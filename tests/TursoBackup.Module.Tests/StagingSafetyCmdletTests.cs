@@ -181,4 +181,37 @@ public sealed class StagingSafetyCmdletTests : IClassFixture<ModuleSession>
         Assert.Contains("passed: True", stdout);
         Assert.Contains("staging: 0", stdout);
     }
+
+    [SkippableFact]
+    public void ACompressedBackupIntoAFullVaultOrAFullScratchFolderSaysWhichIsFull()
+    {
+        using var dir = new TempDir();
+        string db = SampleDatabases.CreateLarge(dir["big.db"], 12); // random blobs: zstd stores about as much as the source
+        string disk = dir["small-disk"];
+        // The vault on 6 MiB: the stored artifact itself does not fit.
+        var (code, stdout, stderr) = RunOnSmallDisk(disk, 6,
+            $"Backup-TursoDatabase -Path '{db}' -Vault '{disk}/vault' -ScratchPath '{dir["scratch"]}'; " +
+            $"'listed: ' + @(Get-TursoBackup -Vault '{disk}/vault').Count; " +
+            $"'staging: ' + @([System.IO.Directory]::GetFileSystemEntries('{disk}/vault/.staging')).Count; " +
+            $"'scratch: ' + @([System.IO.Directory]::GetFileSystemEntries('{dir["scratch"]}')).Count");
+        Assert.True(code == 1, $"exit {code}: {stdout} {stderr}");
+        Assert.Contains("vault's disk is full", stderr);
+        Assert.Contains("listed: 0", stdout);
+        Assert.Contains("staging: 0", stdout);
+        Assert.Contains("scratch: 0", stdout);
+
+        // The scratch folder on 6 MiB, the vault with room: the error names the scratch folder and -ScratchPath.
+        (code, stdout, stderr) = RunOnSmallDisk(disk, 6,
+            $"Backup-TursoDatabase -Path '{db}' -Vault '{dir["vault"]}' -ScratchPath '{disk}/scratch'; " +
+            $"'listed: ' + @(Get-TursoBackup -Vault '{dir["vault"]}').Count; " +
+            $"'staging: ' + @([System.IO.Directory]::GetFileSystemEntries('{dir["vault"]}/.staging')).Count; " +
+            $"'scratch: ' + @([System.IO.Directory]::GetFileSystemEntries('{disk}/scratch')).Count");
+        Assert.True(code == 1, $"exit {code}: {stdout} {stderr}");
+        Assert.Contains($"scratch folder '{disk}/scratch/tursobackup-scratch-", stderr);
+        Assert.Contains("-ScratchPath", stderr);
+        Assert.DoesNotContain("vault's disk is full", stderr);
+        Assert.Contains("listed: 0", stdout);
+        Assert.Contains("staging: 0", stdout);
+        Assert.Contains("scratch: 0", stdout);
+    }
 }

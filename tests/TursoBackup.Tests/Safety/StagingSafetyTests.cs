@@ -96,3 +96,99 @@ public sealed class StagingSafetyTests : IDisposable
         Assert.Empty(Directory.GetFileSystemEntries(vault.StagingPath));
     }
 }
+
+public sealed class ScratchSafetyTests : IDisposable
+{
+    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-scratch-" + Guid.NewGuid().ToString("N")[..10]);
+    private readonly List<Process> holders = new List<Process>();
+
+    public ScratchSafetyTests() => Directory.CreateDirectory(dir);
+
+    public void Dispose()
+    {
+        foreach (var p in holders)
+        {
+            try { if (!p.HasExited) { p.Kill(entireProcessTree: true); p.WaitForExit(); } } catch (InvalidOperationException) { }
+            p.Dispose();
+        }
+        SqliteConnection.ClearAllPools();
+        try { Directory.Delete(dir, true); } catch (IOException) { }
+    }
+
+    private string P(string name) => Path.Combine(dir, name);
+
+    private string MakeDatabase(string name)
+    {
+        string path = P(name);
+        using var c = SqliteFile.OpenOrCreate(path);
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);" +
+                          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2000) INSERT INTO t SELECT i, zeroblob(3000) FROM n;";
+        cmd.ExecuteNonQuery();
+        return path;
+    }
+
+    [Theory]
+    [InlineData(SnapshotMethod.PageCopy)]
+    [InlineData(SnapshotMethod.BackupApi)]
+    public void ACompressedSnapshotStagesInTheVaultOnlyWhatIsStored(SnapshotMethod method)
+    {
+        string db = MakeDatabase("app.db");
+        string vault = P("vault");
+        string scratch = P("scratch");
+        long largestStaged = 0, largestScratch = 0;
+        var backup = new SnapshotBackup
+        {
+            Progress = _ =>
+            {
+                string staging = Path.Combine(vault, BackupVault.StagingFolder);
+                if (Directory.Exists(staging))
+                    largestStaged = Math.Max(largestStaged, Directory.GetFiles(staging, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length));
+                if (Directory.Exists(scratch))
+                    largestScratch = Math.Max(largestScratch, Directory.GetFiles(scratch, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length));
+            },
+        };
+        var info = backup.Run(new BackupRequest { SourcePath = db, VaultPath = vault, ScratchPath = scratch, Method = method });
+        Assert.Equal(2000, info.Tables.Single().Rows);
+        Assert.True(info.StoredBytes < info.SourceBytes / 20, $"stored {info.StoredBytes} of {info.SourceBytes}");
+        Assert.True(largestStaged <= info.StoredBytes + 4096, $"the vault's staging held {largestStaged} bytes for a backup that stores {info.StoredBytes}");
+        Assert.True(largestScratch >= info.SourceBytes / 2, "the uncompressed copy is made in the scratch folder");
+        Assert.Empty(Directory.GetFileSystemEntries(scratch));
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(vault, BackupVault.StagingFolder)));
+        Assert.True(new TursoBackup.Engine.Verification.BackupVerifier().Test(info).Passed);
+    }
+
+    [SkippableFact]
+    public void TheScratchFolderOfALiveBackupInAnotherPidNamespaceIsKeptAndAKilledOnesRemoved()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "PID namespaces and flock(1) are Linux");
+        string db = MakeDatabase("app.db");
+        string scratch = P("scratch");
+        Directory.CreateDirectory(scratch);
+        string theirs = Path.Combine(scratch, "tursobackup-scratch-0123456789abcdef");
+        string theirLock = OwnerLock.PathFor(theirs);
+        File.WriteAllText(theirLock, "");
+        var holder = Process.Start(new ProcessStartInfo("unshare", $"-rpf --mount-proc flock -x \"{theirLock}\" sleep 120") { UseShellExecute = false })!;
+        holders.Add(holder);
+        var until = DateTime.UtcNow.AddSeconds(10);
+        while (!OwnerLock.IsHeld(theirLock) && DateTime.UtcNow < until) Thread.Sleep(20);
+        Assert.True(OwnerLock.IsHeld(theirLock));
+        Directory.CreateDirectory(theirs);
+        File.WriteAllText(Path.Combine(theirs, "snapshot.db.partial"), "theirs");
+        // Things in a scratch folder that are not ours are never touched, however old.
+        string unrelated = Path.Combine(scratch, "someone-elses-folder");
+        Directory.CreateDirectory(unrelated);
+        Directory.SetLastWriteTimeUtc(unrelated, DateTime.UtcNow.AddDays(-30));
+
+        var request = new BackupRequest { SourcePath = db, VaultPath = P("vault"), ScratchPath = scratch };
+        new SnapshotBackup().Run(request);
+        Assert.True(File.Exists(Path.Combine(theirs, "snapshot.db.partial")), "a backup removed the scratch copy of a live backup");
+
+        holder.Kill(entireProcessTree: true);
+        holder.WaitForExit();
+        new SnapshotBackup().Run(request);
+        Assert.False(Directory.Exists(theirs));
+        Assert.False(File.Exists(theirLock));
+        Assert.Equal(new[] { unrelated }, Directory.GetFileSystemEntries(scratch));
+    }
+}
