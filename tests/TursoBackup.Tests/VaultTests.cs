@@ -62,6 +62,9 @@ public sealed class VaultTests : IDisposable
         // A lock file whose owner died before making its folder.
         string orphanLock = OwnerLock.PathFor(Path.Combine(vault.StagingPath, "v"));
         File.WriteAllText(orphanLock, "");
+        File.SetLastWriteTimeUtc(orphanLock, DateTime.UtcNow.AddHours(-1));
+        string freshOrphanLock = OwnerLock.PathFor(Path.Combine(vault.StagingPath, "u")); // an owner about to make its folder
+        File.WriteAllText(freshOrphanLock, "");
 
         Assert.Equal(2, vault.CleanAbandonedStaging());
         Assert.True(Directory.Exists(mine.Path));
@@ -70,6 +73,7 @@ public sealed class VaultTests : IDisposable
         Assert.True(Directory.Exists(freshLegacy));
         Assert.False(Directory.Exists(staleLegacy), "a folder without a lock, untouched for a day, goes even if a process has its PID");
         Assert.False(File.Exists(orphanLock));
+        Assert.True(File.Exists(freshOrphanLock));
         sleeper.Kill();
 
         string path = mine.Path;

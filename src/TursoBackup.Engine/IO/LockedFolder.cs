@@ -41,7 +41,21 @@ namespace TursoBackup.Engine.IO
         {
             OwnerOnly.CreateDirectory(parent);
             string path = System.IO.Path.Combine(System.IO.Path.GetFullPath(parent), name);
-            var held = OwnerLock.TryAcquire(OwnerLock.PathFor(path));
+            string lockPath = OwnerLock.PathFor(path);
+            OwnerLock held = null;
+            // The name is new, so nobody owns it; but a cleaner in another process may be probing the fresh lock file
+            // for an instant (between our open and our lock, or just before): try again for a moment.
+            for (int attempt = 0; held == null && attempt < 50; attempt++)
+            {
+                if (attempt > 0) System.Threading.Thread.Sleep(Math.Min(100, 5 * attempt));
+                try
+                {
+                    held = OwnerLock.TryAcquire(lockPath);
+                }
+                catch (IOException ex) when (attempt < 49 && !DiskSpace.IsFull(ex))
+                {
+                }
+            }
             if (held == null || Directory.Exists(path))
             {
                 held?.Release(deleteFile: false);
@@ -77,7 +91,7 @@ namespace TursoBackup.Engine.IO
         /// <summary>
         /// Removes the folders in <paramref name="parent"/> whose names start with <paramref name="prefix"/> and whose owner
         /// is gone: those whose lock file can be taken, and those without a lock file in which nothing was written for
-        /// <see cref="UnlockedAge"/>. Lock files left without their folder are removed when they can be taken. Folders of
+        /// <see cref="UnlockedAge"/>. Lock files left without their folder are removed when they can be taken and were not written for 10 minutes (an owner is between taking its lock and making its folder only for an instant). Folders of
         /// live owners, symbolic links and anything not named with <paramref name="prefix"/> are never touched. Returns
         /// the number of folders removed.
         /// </summary>
@@ -104,8 +118,8 @@ namespace TursoBackup.Engine.IO
                 if (File.Exists(lockPath))
                 {
                     if (IsLink(lockPath)) continue;
-                    var taken = OwnerLock.TryAcquire(lockPath);
-                    if (taken == null) continue; // its owner lives
+                    var taken = TryTake(lockPath);
+                    if (taken == null) continue; // its owner lives (or is just releasing it)
                     DurableFile.TryDeleteDirectory(folder);
                     bool gone = !Directory.Exists(folder);
                     taken.Release(deleteFile: gone);
@@ -125,12 +139,30 @@ namespace TursoBackup.Engine.IO
                 string lockName = System.IO.Path.GetFileName(lockPath);
                 string folder = System.IO.Path.Combine(parent, lockName.Substring(1, lockName.Length - 1 - ".lock".Length));
                 if (Directory.Exists(folder) || IsLink(lockPath)) continue;
-                // Its owner may be between taking the lock and making the folder: only a lock we can take is stale.
-                var taken = OwnerLock.TryAcquire(lockPath);
+                // Its owner may be between taking the lock and making the folder, or even between creating the lock
+                // file and locking it: only a lock file that has not been written for a while and that we can take is stale.
+                if (!(LastWrite(lockPath) is DateTime written) || now - written < OrphanLockAge) continue;
+                var taken = TryTake(lockPath);
                 if (taken == null) continue;
                 taken.Release(deleteFile: !Directory.Exists(folder));
             }
             return removed;
+        }
+
+        /// <summary>How long a lock file without its folder must be unwritten before cleanup may take and remove it.</summary>
+        private static readonly TimeSpan OrphanLockAge = TimeSpan.FromMinutes(10);
+
+        /// <summary>The lock of a folder we found, or null when it is held (or vanished while we looked: its owner just released it).</summary>
+        private static OwnerLock TryTake(string lockPath)
+        {
+            try { return OwnerLock.TryAcquire(lockPath); }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException) { return null; }
+        }
+
+        private static DateTime? LastWrite(string path)
+        {
+            try { return File.Exists(path) ? File.GetLastWriteTimeUtc(path) : (DateTime?)null; }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException) { return null; }
         }
 
         /// <summary>The newest write time of the folder and everything in it; null when it cannot be read (or is gone).</summary>

@@ -97,6 +97,48 @@ public sealed class StagingSafetyTests : IDisposable
     }
 }
 
+public sealed class LockedFolderRaceTests : IDisposable
+{
+    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-lockrace-" + Guid.NewGuid().ToString("N")[..10]);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(dir, true); } catch (IOException) { }
+    }
+
+    /// <summary>
+    /// Owners coming and going while others clean the same parent (parallel backups into one vault): no owner fails to
+    /// take its folder, and no live owner's folder is removed.
+    /// </summary>
+    [Fact]
+    public void OwnersAndCleanersInTheSameParentNeverTripEachOther()
+    {
+        Directory.CreateDirectory(dir);
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var until = DateTime.UtcNow.AddSeconds(3);
+        var workers = Enumerable.Range(0, 6).Select(w => Task.Run(() =>
+        {
+            while (DateTime.UtcNow < until)
+            {
+                try
+                {
+                    using var mine = LockedFolder.Take(dir, $"{w}-" + Guid.NewGuid().ToString("N"), "race test");
+                    File.WriteAllText(Path.Combine(mine.Path, "work"), "x");
+                    LockedFolder.CleanAbandoned(dir);
+                    if (!File.Exists(Path.Combine(mine.Path, "work"))) failures.Enqueue("a cleaner removed a live owner's folder");
+                }
+                catch (Exception ex)
+                {
+                    failures.Enqueue(ex.GetType().Name + ": " + ex.Message);
+                }
+            }
+        })).ToArray();
+        Task.WaitAll(workers);
+        Assert.True(failures.IsEmpty, string.Join("\n", failures.Take(5)));
+        Assert.Empty(Directory.GetFileSystemEntries(dir));
+    }
+}
+
 public sealed class ScratchSafetyTests : IDisposable
 {
     private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-scratch-" + Guid.NewGuid().ToString("N")[..10]);
