@@ -40,22 +40,46 @@ public sealed class VaultTests : IDisposable
     }
 
     [Fact]
-    public void AbandonedStagingOfDeadProcessesIsRemovedLiveOnesKept()
+    public void AbandonedStagingIsDecidedByItsLockNeverByAProcessId()
     {
         var vault = BackupVault.OpenOrCreate(dir);
-        string mine = vault.CreateStagingDirectory("x");
-        using var sleeper = Process.Start(new ProcessStartInfo("sleep", "30"))!;
-        string live = Path.Combine(vault.StagingPath, "y.pid" + sleeper.Id);
-        string dead = Path.Combine(vault.StagingPath, "z.pid" + int.MaxValue);
-        string junk = Path.Combine(vault.StagingPath, "no-pid-here");
-        foreach (var d in new[] { live, dead, junk }) Directory.CreateDirectory(d);
+        using var mine = vault.CreateStaging("x", "test");
+        Assert.True(OwnerLock.IsHeld(OwnerLock.PathFor(mine.Path)));
+        // A folder whose lock file is free: its owner is gone (whatever PID its name might carry).
+        string dead = Path.Combine(vault.StagingPath, "z");
+        Directory.CreateDirectory(dead);
+        File.WriteAllText(OwnerLock.PathFor(dead), "");
         File.WriteAllText(Path.Combine(dead, "snapshot.db.partial"), "half");
+        // Old-style folders without a lock file: a fresh one may belong to a live older version; a stale one does not.
+        using var sleeper = Process.Start(new ProcessStartInfo("sleep", "30"))!;
+        string freshLegacy = Path.Combine(vault.StagingPath, "y.pid" + int.MaxValue);
+        string staleLegacy = Path.Combine(vault.StagingPath, "w.pid" + sleeper.Id);
+        foreach (var d in new[] { freshLegacy, staleLegacy }) Directory.CreateDirectory(d);
+        File.WriteAllText(Path.Combine(staleLegacy, "f"), "old");
+        var longAgo = DateTime.UtcNow - LockedFolder.UnlockedAge - TimeSpan.FromMinutes(1);
+        File.SetLastWriteTimeUtc(Path.Combine(staleLegacy, "f"), longAgo);
+        Directory.SetLastWriteTimeUtc(staleLegacy, longAgo);
+        // A lock file whose owner died before making its folder.
+        string orphanLock = OwnerLock.PathFor(Path.Combine(vault.StagingPath, "v"));
+        File.WriteAllText(orphanLock, "");
+        File.SetLastWriteTimeUtc(orphanLock, DateTime.UtcNow.AddHours(-1));
+        string freshOrphanLock = OwnerLock.PathFor(Path.Combine(vault.StagingPath, "u")); // an owner about to make its folder
+        File.WriteAllText(freshOrphanLock, "");
+
         Assert.Equal(2, vault.CleanAbandonedStaging());
-        Assert.True(Directory.Exists(mine));
-        Assert.True(Directory.Exists(live));
+        Assert.True(Directory.Exists(mine.Path));
         Assert.False(Directory.Exists(dead));
-        Assert.False(Directory.Exists(junk));
+        Assert.False(File.Exists(OwnerLock.PathFor(dead)));
+        Assert.True(Directory.Exists(freshLegacy));
+        Assert.False(Directory.Exists(staleLegacy), "a folder without a lock, untouched for a day, goes even if a process has its PID");
+        Assert.False(File.Exists(orphanLock));
+        Assert.True(File.Exists(freshOrphanLock));
         sleeper.Kill();
+
+        string path = mine.Path;
+        mine.Dispose();
+        Assert.False(Directory.Exists(path));
+        Assert.False(File.Exists(OwnerLock.PathFor(path)));
     }
 
     [Fact]

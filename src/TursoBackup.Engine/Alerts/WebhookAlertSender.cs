@@ -38,7 +38,7 @@ namespace TursoBackup.Engine.Alerts
 
         private readonly HttpClient http;
         private readonly Uri url;
-        private readonly Func<TimeSpan, CancellationToken, Task> delay;
+        private readonly RetryingHttpSender sender;
         private readonly string[] secrets;
 
         static WebhookAlertSender()
@@ -88,10 +88,14 @@ namespace TursoBackup.Engine.Alerts
             secrets = SecretParts(webhookUrl.Trim(), url);
             RequestedFormat = format;
             Format = ResolveFormat(url, format);
-            this.delay = delay ?? ((wait, cancel) => Task.Delay(wait, cancel));
             http = handler == null
                 ? new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }, disposeHandler: true)
                 : new HttpClient(handler, disposeHandler: false);
+            sender = new RetryingHttpSender(http, delay, Redact)
+            {
+                Name = "Webhook " + Destination, MaxAttempts = 4, RequestTimeout = TimeSpan.FromSeconds(30), AlsoRetry = new[] { 408 },
+                Clock = () => Clock(), Log = line => Log?.Invoke(line),
+            };
             http.Timeout = Timeout.InfiniteTimeSpan; // per attempt: RequestTimeout
             string version = typeof(WebhookAlertSender).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
             http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("TursoBackup", version));
@@ -110,19 +114,19 @@ namespace TursoBackup.Engine.Alerts
         public Action<string> Log { get; set; }
 
         /// <summary>Requests per alert, the first included, before a 429/5xx/unreachable webhook is reported (default 4).</summary>
-        public int MaxAttempts { get; set; } = 4;
+        public int MaxAttempts { get => sender.MaxAttempts; set => sender.MaxAttempts = value; }
 
         /// <summary>The first wait of the backoff when there is no Retry-After (default 1 s, then 2, 4, …).</summary>
-        public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromSeconds(1);
+        public TimeSpan InitialBackoff { get => sender.InitialBackoff; set => sender.InitialBackoff = value; }
 
         /// <summary>The longest backoff wait (default 30 s).</summary>
-        public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(30);
+        public TimeSpan MaxBackoff { get => sender.MaxBackoff; set => sender.MaxBackoff = value; }
 
         /// <summary>The longest Retry-After honoured; a longer one is reported at once (default 2 min).</summary>
-        public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromMinutes(2);
+        public TimeSpan MaxRetryAfter { get => sender.MaxRetryAfter; set => sender.MaxRetryAfter = value; }
 
         /// <summary>How long one request may take before it counts as failed and is retried (default 30 s).</summary>
-        public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+        public TimeSpan RequestTimeout { get => sender.RequestTimeout; set => sender.RequestTimeout = value; }
 
         /// <summary>The clock (for HTTP-date Retry-After values); tests may replace it.</summary>
         public Func<DateTimeOffset> Clock { get; set; } = () => DateTimeOffset.UtcNow;
@@ -206,90 +210,50 @@ namespace TursoBackup.Engine.Alerts
         public AlertSendResult Send(AlertMessage message, CancellationToken cancel = default) =>
             Task.Run(() => SendAsync(message, cancel)).GetAwaiter().GetResult();
 
-        public async Task<AlertSendResult> SendAsync(AlertMessage message, CancellationToken cancel = default)
+        public Task<AlertSendResult> SendAsync(AlertMessage message, CancellationToken cancel = default)
         {
             if (message == null) throw new ArgumentNullException(nameof(message));
             string json = Json.WriteCompact(BuildPayload(message, Format));
             byte[] body = new UTF8Encoding(false).GetBytes(json);
-            int attempts = Math.Max(1, MaxAttempts);
-            for (int attempt = 1; ; attempt++)
+            return sender.SendAsync(new HttpSend<AlertSendResult>
             {
-                cancel.ThrowIfCancellationRequested();
-                Say($"POST {Format} alert ({body.Length} bytes) to {Destination}" + (attempt > 1 ? $" (attempt {attempt} of {attempts})" : ""));
-                string transient;
-                TimeSpan? retryAfter = null;
-                int status = 0;
-                try
+                Describe = $"POST {Format} alert ({body.Length} bytes) to {Destination}",
+                Request = () =>
                 {
-                    using (var request = new HttpRequestMessage(HttpMethod.Post, url))
-                    using (var perAttempt = CancellationTokenSource.CreateLinkedTokenSource(cancel))
+                    var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
+                    request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+                    return request;
+                },
+                Accepted = answer =>
+                {
+                    // A Teams connector may answer 200 with "Webhook message delivery failed with error: … HTTP error 429".
+                    if (answer.Text.IndexOf("delivery failed", StringComparison.OrdinalIgnoreCase) < 0)
                     {
-                        request.Content = new ByteArrayContent(body);
-                        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
-                        perAttempt.CancelAfter(RequestTimeout);
-                        using (var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, perAttempt.Token).ConfigureAwait(false))
+                        Say($"{Destination} accepted the alert: HTTP {answer.Status}.");
+                        return HttpOutcome<AlertSendResult>.Done(new AlertSendResult
                         {
-                            string text = response.Content == null ? "" : await response.Content.ReadAsStringAsync().ConfigureAwait(false);
-                            status = (int)response.StatusCode;
-                            string said = Excerpt(text);
-                            if (status >= 200 && status < 300)
-                            {
-                                // A Teams connector may answer 200 with "Webhook message delivery failed with error: … HTTP error 429".
-                                if (text.IndexOf("delivery failed", StringComparison.OrdinalIgnoreCase) < 0)
-                                {
-                                    Say($"{Destination} accepted the alert: HTTP {status}.");
-                                    return new AlertSendResult { StatusCode = status, Attempts = attempt, BytesSent = body.Length, Format = Format, Destination = Destination };
-                                }
-                                if (text.IndexOf("429", StringComparison.Ordinal) < 0)
-                                {
-                                    throw new TursoBackupException(FailureKind.WriteFailed,
-                                        $"The webhook at {Destination} answered HTTP {status} but did not deliver the alert ({said}). Check the webhook's channel still exists and send it again.", Destination);
-                                }
-                                status = 429;
-                                transient = $"HTTP 429 (rate-limited, reported as: {said})";
-                            }
-                            else if (status == 429 || status == 408 || status >= 500)
-                            {
-                                retryAfter = RetryAfter(response.Headers.RetryAfter);
-                                transient = $"HTTP {status} ({Describe(status)})" + (said.Length > 0 ? $": {said}" : "");
-                            }
-                            else
-                            {
-                                throw Refused(status, said, response.Headers.Location);
-                            }
-                        }
+                            StatusCode = answer.Status, Attempts = answer.Attempt, BytesSent = body.Length, Format = Format, Destination = Destination,
+                        });
                     }
-                }
-                catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
-                {
-                    transient = $"no answer within {Seconds(RequestTimeout)}";
-                }
-                catch (HttpRequestException ex)
-                {
-                    transient = "the connection failed: " + Redact(Innermost(ex).Message);
-                }
-
-                if (attempt >= attempts) throw GiveUp(status, transient, attempts);
-                TimeSpan wait;
-                if (retryAfter.HasValue)
-                {
-                    if (retryAfter.Value > MaxRetryAfter)
+                    string said = Excerpt(answer.Text);
+                    if (answer.Text.IndexOf("429", StringComparison.Ordinal) < 0)
                     {
-                        throw new TursoBackupException(FailureKind.Busy, Redact(
-                            $"The webhook at {Destination} did not take the alert ({transient}) and asked to wait {Seconds(retryAfter.Value)} before trying again, longer than this command waits. Send it again after {Iso(Clock() + retryAfter.Value)}."), Destination);
+                        throw new TursoBackupException(FailureKind.WriteFailed,
+                            $"The webhook at {Destination} answered HTTP {answer.Status} but did not deliver the alert ({said}). Check the webhook's channel still exists and send it again.", Destination);
                     }
-                    wait = retryAfter.Value;
-                }
-                else
+                    return HttpOutcome<AlertSendResult>.RetryAs(429, $"HTTP 429 (rate-limited, reported as: {said})");
+                },
+                TransientText = answer =>
                 {
-                    wait = IO.HttpRetry.Backoff(attempt, InitialBackoff, MaxBackoff);
-                }
-                Say($"Webhook {Destination}: {transient}; waiting {Seconds(wait)}{(retryAfter.HasValue ? " (Retry-After)" : "")} before attempt {attempt + 1} of {attempts}.");
-                await delay(wait, cancel).ConfigureAwait(false);
-            }
+                    string said = Excerpt(answer.Text);
+                    return $"HTTP {answer.Status} ({Describe(answer.Status)})" + (said.Length > 0 ? $": {said}" : "");
+                },
+                Refused = answer => Refused(answer.Status, Excerpt(answer.Text), answer.Headers.Location),
+                GaveUp = (failure, attempts) => GiveUp(failure.Status, failure.Text, attempts),
+                WaitTooLong = (failure, wait) => new TursoBackupException(FailureKind.Busy, Redact(
+                    $"The webhook at {Destination} did not take the alert ({failure.Text}) and asked to wait {Seconds(wait)} before trying again, longer than this command waits. Send it again after {Iso(Clock() + wait)}."), Destination),
+            }, cancel);
         }
-
-        private TimeSpan? RetryAfter(RetryConditionHeaderValue header) => IO.HttpRetry.RetryAfter(header, Clock());
 
         private TursoBackupException Refused(int status, string said, Uri location)
         {
@@ -562,10 +526,7 @@ namespace TursoBackup.Engine.Alerts
             }
         }
 
-        private static string Seconds(TimeSpan t) =>
-            t.TotalSeconds >= 1 && t.TotalSeconds == Math.Floor(t.TotalSeconds)
-                ? t.TotalSeconds.ToString("0", CultureInfo.InvariantCulture) + " s"
-                : t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s";
+        private static string Seconds(TimeSpan t) => RetryingHttpSender.Seconds(t);
 
         private static string Iso(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
@@ -581,12 +542,6 @@ namespace TursoBackup.Engine.Alerts
                 case 504: return "gateway timeout";
                 default: return "server error";
             }
-        }
-
-        private static Exception Innermost(Exception ex)
-        {
-            while (ex.InnerException != null) ex = ex.InnerException;
-            return ex;
         }
     }
 }

@@ -28,6 +28,13 @@ namespace TursoBackup.Engine.Backup
         /// <summary>How the snapshot is copied (docs/decisions.md); PageCopy unless there is a reason not to.</summary>
         public SnapshotMethod Method { get; set; } = SnapshotMethod.PageCopy;
 
+        /// <summary>
+        /// Where a compressed snapshot's uncompressed copy (which the manifest's facts are read from) is made: a folder
+        /// outside the vault, so the vault needs room only for what is stored. Null: the system temp folder (TMPDIR, TEMP),
+        /// or the vault's staging folder when only the vault has room for it.
+        /// </summary>
+        public string ScratchPath { get; set; }
+
         /// <summary>How long to wait for another process's lock on the source.</summary>
         public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
     }

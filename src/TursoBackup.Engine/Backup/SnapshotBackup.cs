@@ -50,9 +50,13 @@ namespace TursoBackup.Engine.Backup
             var watch = Stopwatch.StartNew();
             DateTimeOffset createdAt = clock();
             string id = BackupVault.NewBackupId(createdAt);
-            string staging = vault.CreateStagingDirectory(id);
+            LockedFolder held = null;
             try
             {
+                // The staging folder is ours while we hold its lock; another backup (another PID namespace, another host
+                // on a shared vault) removes it only once it can take the lock, i.e. once we are gone.
+                held = vault.CreateStaging(id, $"backup of '{source}' as '{name}'");
+                string staging = held.Path;
                 var artifact = remote ? WriteRemoteDump(source, staging, name, request, cancel)
                     : request.Kind == BackupKind.Dump ? WriteDump(source, staging, name, request, cancel)
                     : CopySnapshot(source, staging, name, request, cancel);
@@ -70,7 +74,7 @@ namespace TursoBackup.Engine.Backup
             }
             finally
             {
-                DurableFile.TryDeleteDirectory(staging);
+                held?.Dispose();
             }
         }
 
@@ -119,15 +123,31 @@ namespace TursoBackup.Engine.Backup
         /// <summary>
         /// Snapshot: a page copy (or the backup API) inside one read transaction. The pages stream through the
         /// compressor and a second-thread SHA-256 straight into the artifact; when compressing, they are also teed into
-        /// an uncompressed staging copy, which the content profile reads (it must describe exactly the copied state).
+        /// an uncompressed copy, which the content profile reads (it must describe exactly the copied state). That copy is
+        /// made in a scratch folder outside the vault (<see cref="ChooseScratch"/>), so the vault needs room only for what
+        /// is stored.
         /// </summary>
         private Artifact CopySnapshot(string source, string staging, string name, BackupRequest request, CancellationToken cancel)
         {
             string artifactName = ArtifactStreams.ArtifactFileName(name, BackupKind.Snapshot, request.Compression);
             string artifactPath = Path.Combine(staging, artifactName);
             bool compressed = request.Compression != CompressionKind.None;
-            string copyPath = compressed ? Path.Combine(staging, "snapshot.db.partial") : artifactPath;
+            LockedFolder scratch = compressed ? ChooseScratch(request, source, staging) : null;
+            try
+            {
+                string copyPath = !compressed ? artifactPath : Path.Combine(scratch?.Path ?? staging, "snapshot.db.partial");
+                return CopySnapshot(source, staging, artifactName, artifactPath, copyPath, scratch, request, cancel);
+            }
+            finally
+            {
+                scratch?.Dispose();
+            }
+        }
 
+        private Artifact CopySnapshot(string source, string staging, string artifactName, string artifactPath, string copyPath,
+            LockedFolder scratch, BackupRequest request, CancellationToken cancel)
+        {
+            bool compressed = request.Compression != CompressionKind.None;
             DateTimeOffset pointInTime;
             string journalMode, consistency, sha;
             Task<DatabaseProfile> profileTask = null;
@@ -141,7 +161,14 @@ namespace TursoBackup.Engine.Backup
                     {
                         pointInTime = clock();
                         Log?.Invoke($"Copying '{source}' ({journalMode} mode) with the online backup API inside a read transaction.");
-                        OnlineBackup.Copy(src, copyPath, progress, cancel);
+                        try
+                        {
+                            OnlineBackup.Copy(src, copyPath, progress, cancel);
+                        }
+                        catch (SqliteException ex) when (ex.SqliteErrorCode == 13 /* SQLITE_FULL */ && scratch != null)
+                        {
+                            throw ScratchFull(source, scratch.Path, ex);
+                        }
                     }
                     consistency = "read transaction; SQLite online backup API";
                     sha = compressed ? null : ArtifactStreams.HashAndFlush(artifactPath, null);
@@ -156,7 +183,7 @@ namespace TursoBackup.Engine.Backup
                         using (var hashing = new ParallelHashStream(new EarlyWritebackStream(artifact)))
                         {
                             using (var compressor = ArtifactStreams.Compress(hashing, request.Compression))
-                            using (var output = compressed ? (Stream)new TeeStream(copy, compressor) : compressor)
+                            using (var output = compressed ? (Stream)new TeeStream(scratch != null ? new ScratchGuard(copy, source, scratch.Path) : (Stream)copy, compressor) : compressor)
                             using (SqliteFile.BeginReadSnapshot(src))
                             {
                                 Log?.Invoke($"Copying '{source}' ({journalMode} mode) page by page inside a read transaction" + (compressed ? $", compressing with {request.Compression}." : "."));
@@ -190,6 +217,98 @@ namespace TursoBackup.Engine.Backup
                 Kind = BackupKind.Snapshot, FileName = artifactName, PointInTime = pointInTime, JournalMode = journalMode,
                 Consistency = consistency, Sha256 = sha, SourceBytes = sourceBytes, StoredBytes = new FileInfo(artifactPath).Length, Profile = profile,
             };
+        }
+
+        /// <summary>Names of scratch folders (and, with a leading dot and .lock, of their lock files) in a scratch parent.</summary>
+        internal const string ScratchPrefix = "tursobackup-scratch-";
+
+        /// <summary>
+        /// The scratch folder for the uncompressed copy of a compressed snapshot, held by its lock; null to make the copy
+        /// in the staging folder. -ScratchPath when given; else the system temp folder if it has room for the database
+        /// (its file and WAL, plus 64 MiB); else the vault's staging folder if the vault has room for the copy and a
+        /// stored artifact as large; else the temp folder all the same (a full one is then reported as such). Abandoned
+        /// scratch folders of killed backups in the chosen parent are removed first, by their locks.
+        /// </summary>
+        private LockedFolder ChooseScratch(BackupRequest request, string source, string staging)
+        {
+            string parent;
+            if (!string.IsNullOrEmpty(request.ScratchPath))
+            {
+                parent = Path.GetFullPath(request.ScratchPath);
+                if (File.Exists(parent))
+                {
+                    throw new TursoBackupException(FailureKind.InvalidArgument,
+                        $"Scratch path '{parent}' is a file, not a folder. Give a folder with room for the whole database to -ScratchPath.", parent);
+                }
+            }
+            else
+            {
+                parent = Path.GetTempPath();
+                long need = FileLength(source) + FileLength(source + "-wal") + (64L << 20);
+                long? tempFree = DiskSpace.FreeBytes(parent);
+                if (tempFree.HasValue && tempFree.Value < need)
+                {
+                    long? vaultFree = DiskSpace.FreeBytes(staging);
+                    if (vaultFree.HasValue && vaultFree.Value >= 2 * need)
+                    {
+                        Log?.Invoke($"The temp folder '{parent}' has {tempFree.Value:N0} bytes free, less than the {need:N0} the uncompressed copy of '{source}' may take; making it in the vault's staging folder instead (pass -ScratchPath to choose a folder).");
+                        return null;
+                    }
+                }
+            }
+            try
+            {
+                int cleaned = LockedFolder.CleanAbandoned(parent, ScratchPrefix);
+                if (cleaned > 0) Log?.Invoke($"Removed {cleaned} scratch folder(s) left in '{parent}' by interrupted backups.");
+                var scratch = LockedFolder.Take(parent, ScratchPrefix + Guid.NewGuid().ToString("N"), $"uncompressed copy of '{source}' for its backup");
+                Log?.Invoke($"Making the uncompressed copy that the manifest is read from in '{scratch.Path}' (outside the vault).");
+                return scratch;
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                throw new TursoBackupException(FailureKind.PermissionDenied,
+                    $"No scratch folder can be made in '{parent}' for the uncompressed copy of '{source}': {ex.Message} Pass -ScratchPath a folder this account can write to (or set TMPDIR / TEMP).", parent, ex);
+            }
+        }
+
+        private static long FileLength(string path)
+        {
+            try { return File.Exists(path) ? new FileInfo(path).Length : 0; }
+            catch (IOException) { return 0; }
+        }
+
+        private static TursoBackupException ScratchFull(string source, string scratch, Exception ex) =>
+            new TursoBackupException(FailureKind.WriteFailed,
+                $"The scratch folder '{scratch}' ran out of space for the uncompressed copy of '{source}' that the manifest is read from: {ex.Message} " +
+                $"Pass -ScratchPath a folder with room for the whole database (or set TMPDIR / TEMP); no partial backup was kept.", source, ex);
+
+        /// <summary>The scratch copy's stream: a full disk there is reported as the scratch folder's, not the vault's.</summary>
+        private sealed class ScratchGuard : ForwardOnlyStream
+        {
+            private readonly Stream inner;
+            private readonly string source, scratch;
+
+            public ScratchGuard(Stream inner, string source, string scratch)
+            {
+                this.inner = inner;
+                this.source = source;
+                this.scratch = scratch;
+            }
+
+            public override bool CanWrite => true;
+
+            public override void Write(byte[] buffer, int offset, int count)
+            {
+                try { inner.Write(buffer, offset, count); }
+                catch (IOException ex) when (DiskSpace.IsFull(ex)) { throw ScratchFull(source, scratch, ex); }
+                Count += count;
+            }
+
+            public override void Flush()
+            {
+                try { inner.Flush(); }
+                catch (IOException ex) when (DiskSpace.IsFull(ex)) { throw ScratchFull(source, scratch, ex); }
+            }
         }
 
         private static DatabaseProfile ReadProfile(string copyPath)
@@ -300,20 +419,25 @@ namespace TursoBackup.Engine.Backup
                 file.Flush(true);
                 stored = file.Length;
             }
-            string scratch = Path.Combine(staging, "profile.db.partial");
-            Progress?.Invoke(new BackupProgress("Checking", 0, 1));
-            DumpFiles.Import(artifactPath, scratch, false, null, null, cancel);
+            // The scratch database is made outside the vault, like a compressed snapshot's copy: the vault holds only what is stored.
             DatabaseProfile profile;
-            using (var copy = SqliteFile.OpenImmutable(scratch))
+            long sourceBytes;
+            using (var scratchFolder = ChooseScratch(request, url, staging))
             {
-                var known = new System.Collections.Generic.Dictionary<string, long>(StringComparer.Ordinal);
-                foreach (var t in stats.TableRows) known[t.Name] = t.Rows;
-                profile = DatabaseProfile.Read(copy, known);
+                string scratch = Path.Combine(scratchFolder?.Path ?? staging, "profile.db.partial");
+                Progress?.Invoke(new BackupProgress("Checking", 0, 1));
+                DumpFiles.Import(artifactPath, scratch, false, null, null, cancel);
+                using (var copy = SqliteFile.OpenImmutable(scratch))
+                {
+                    var known = new System.Collections.Generic.Dictionary<string, long>(StringComparer.Ordinal);
+                    foreach (var t in stats.TableRows) known[t.Name] = t.Rows;
+                    profile = DatabaseProfile.Read(copy, known);
+                }
+                profile.ReservedBytes = SqliteFile.ReadReservedBytes(scratch);
+                sourceBytes = new FileInfo(scratch).Length;
+                SqliteConnection.ClearAllPools();
+                File.Delete(scratch);
             }
-            profile.ReservedBytes = SqliteFile.ReadReservedBytes(scratch);
-            long sourceBytes = new FileInfo(scratch).Length;
-            SqliteConnection.ClearAllPools();
-            File.Delete(scratch);
             return new Artifact
             {
                 Kind = BackupKind.Dump, FileName = artifactName, PointInTime = pointInTime, JournalMode = "remote",

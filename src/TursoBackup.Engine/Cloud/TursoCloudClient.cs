@@ -43,7 +43,7 @@ namespace TursoBackup.Engine.Cloud
 
         private readonly HttpClient http;
         private readonly string apiToken;
-        private readonly Func<TimeSpan, CancellationToken, Task> delay;
+        private readonly RetryingHttpSender sender;
         private readonly string baseText;
 
         static TursoCloudClient()
@@ -92,8 +92,12 @@ namespace TursoBackup.Engine.Cloud
             this.apiToken = apiToken.Trim();
             baseText = baseUri.GetLeftPart(UriPartial.Path).TrimEnd('/');
             BaseUri = new Uri(baseText);
-            this.delay = delay ?? ((wait, cancel) => Task.Delay(wait, cancel));
             http = handler == null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+            sender = new RetryingHttpSender(http, delay, Redact)
+            {
+                Name = "Turso API", MaxAttempts = 5, RequestTimeout = TimeSpan.FromSeconds(60),
+                Clock = () => Clock(), Log = line => Log?.Invoke(line),
+            };
             http.Timeout = System.Threading.Timeout.InfiniteTimeSpan; // per attempt: RequestTimeout
             http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
             string version = typeof(TursoCloudClient).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
@@ -110,19 +114,19 @@ namespace TursoBackup.Engine.Cloud
         public Action<string> Log { get; set; }
 
         /// <summary>Attempts per call, the first included, before a 429/5xx/unreachable API is reported (default 5).</summary>
-        public int MaxAttempts { get; set; } = 5;
+        public int MaxAttempts { get => sender.MaxAttempts; set => sender.MaxAttempts = value; }
 
         /// <summary>The first wait of the exponential backoff when the API gives no Retry-After (default 1 s, then 2, 4, …).</summary>
-        public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromSeconds(1);
+        public TimeSpan InitialBackoff { get => sender.InitialBackoff; set => sender.InitialBackoff = value; }
 
         /// <summary>The longest backoff wait (default 30 s).</summary>
-        public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(30);
+        public TimeSpan MaxBackoff { get => sender.MaxBackoff; set => sender.MaxBackoff = value; }
 
         /// <summary>The longest Retry-After the client waits for; a longer one is reported at once (default 2 min).</summary>
-        public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromMinutes(2);
+        public TimeSpan MaxRetryAfter { get => sender.MaxRetryAfter; set => sender.MaxRetryAfter = value; }
 
         /// <summary>How long one attempt may take before it counts as failed and is retried (default 60 s).</summary>
-        public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
+        public TimeSpan RequestTimeout { get => sender.RequestTimeout; set => sender.RequestTimeout = value; }
 
         /// <summary>The clock (for "in the future" checks and HTTP-date Retry-After values); tests may replace it.</summary>
         public Func<DateTimeOffset> Clock { get; set; } = () => DateTimeOffset.UtcNow;
@@ -454,70 +458,41 @@ namespace TursoBackup.Engine.Cloud
             public bool MaybeApplied { get; set; }
         }
 
-        private async Task<Dictionary<string, object>> SendAsync(ApiCall call, CancellationToken cancel)
+        /// <summary>
+        /// One API call through the shared <see cref="RetryingHttpSender"/>: 429 and 5xx (and no answer) are retried,
+        /// any other non-2xx answer is mapped to its error at once.
+        /// </summary>
+        private Task<Dictionary<string, object>> SendAsync(ApiCall call, CancellationToken cancel)
         {
             string json = call.Body == null ? null : Json.WriteCompact(call.Body);
-            int attempts = Math.Max(1, MaxAttempts);
             var url = new Uri(baseText + call.PathAndQuery);
-            for (int attempt = 1; ; attempt++)
+            return sender.SendAsync(new HttpSend<Dictionary<string, object>>
             {
-                cancel.ThrowIfCancellationRequested();
-                Say($"{call.Method} {url}" + (attempt > 1 ? $" (attempt {attempt} of {attempts})" : ""));
-                string transient;
-                TimeSpan? retryAfter = null;
-                int status = 0;
-                string serverError = null;
-                try
+                Describe = $"{call.Method} {url}",
+                Request = () =>
                 {
-                    using (var request = new HttpRequestMessage(call.Method, url))
-                    using (var perAttempt = CancellationTokenSource.CreateLinkedTokenSource(cancel))
-                    {
-                        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiToken);
-                        if (json != null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
-                        perAttempt.CancelAfter(RequestTimeout);
-                        using (var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, perAttempt.Token).ConfigureAwait(false))
-                        {
-                            string text = response.Content == null ? "" : await response.Content.ReadAsStringAsync().ConfigureAwait(false);
-                            status = (int)response.StatusCode;
-                            if (status >= 200 && status < 300) return ParseBody(call, text);
-                            serverError = ErrorText(text);
-                            if (status != 429 && status < 500) throw MapError(call, status, serverError);
-                            retryAfter = RetryAfter(response.Headers.RetryAfter);
-                            transient = $"HTTP {status} ({Describe(status)})" + (serverError != null ? $": {serverError}" : "");
-                        }
-                    }
-                }
-                catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+                    var request = new HttpRequestMessage(call.Method, url);
+                    request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiToken);
+                    if (json != null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+                    return request;
+                },
+                Accepted = answer => HttpOutcome<Dictionary<string, object>>.Done(ParseBody(call, answer.Text)),
+                TransientText = answer =>
                 {
-                    transient = $"no answer within {Seconds(RequestTimeout)}";
-                }
-                catch (HttpRequestException ex)
+                    string serverError = ErrorText(answer.Text);
+                    return $"HTTP {answer.Status} ({Describe(answer.Status)})" + (serverError != null ? $": {serverError}" : "");
+                },
+                Refused = answer => MapError(call, answer.Status, ErrorText(answer.Text)),
+                // A non-idempotent call whose attempt ended without a definite refusal may have taken effect.
+                Failed = failure =>
                 {
-                    transient = "the connection failed: " + Redact(Innermost(ex).Message);
-                }
-
-                if (status != 429 && call.Method != HttpMethod.Get && call.Method != HttpMethod.Delete) call.MaybeApplied = true;
-                if (attempt >= attempts) throw GiveUp(call, status, transient, attempts);
-                TimeSpan wait;
-                if (retryAfter.HasValue)
-                {
-                    if (retryAfter.Value > MaxRetryAfter)
-                    {
-                        throw new TursoBackupException(FailureKind.Busy, Redact(
-                            $"The Turso API could not {call.Operation} now ({transient}) and asked to wait {Seconds(retryAfter.Value)} before trying again, longer than this command waits. Run it again after {Iso(Clock() + retryAfter.Value)}."), call.Database);
-                    }
-                    wait = retryAfter.Value;
-                }
-                else
-                {
-                    wait = IO.HttpRetry.Backoff(attempt, InitialBackoff, MaxBackoff);
-                }
-                Say($"Turso API: {transient}; waiting {Seconds(wait)}{(retryAfter.HasValue ? " (Retry-After)" : "")} before attempt {attempt + 1} of {attempts}.");
-                await delay(wait, cancel).ConfigureAwait(false);
-            }
+                    if (failure.Status != 429 && call.Method != HttpMethod.Get && call.Method != HttpMethod.Delete) call.MaybeApplied = true;
+                },
+                GaveUp = (failure, attempts) => GiveUp(call, failure.Status, failure.Text, attempts),
+                WaitTooLong = (failure, wait) => new TursoBackupException(FailureKind.Busy, Redact(
+                    $"The Turso API could not {call.Operation} now ({failure.Text}) and asked to wait {Seconds(wait)} before trying again, longer than this command waits. Run it again after {Iso(Clock() + wait)}."), call.Database),
+            }, cancel);
         }
-
-        private TimeSpan? RetryAfter(RetryConditionHeaderValue header) => IO.HttpRetry.RetryAfter(header, Clock());
 
         private TursoBackupException GiveUp(ApiCall call, int status, string transient, int attempts)
         {
@@ -716,10 +691,7 @@ namespace TursoBackup.Engine.Cloud
 
         internal static string Iso(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
-        private static string Seconds(TimeSpan t) =>
-            t.TotalSeconds >= 1 && t.TotalSeconds == Math.Floor(t.TotalSeconds)
-                ? t.TotalSeconds.ToString("0", CultureInfo.InvariantCulture) + " s"
-                : t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s";
+        private static string Seconds(TimeSpan t) => RetryingHttpSender.Seconds(t);
 
         private static string Describe(int status)
         {
@@ -732,12 +704,6 @@ namespace TursoBackup.Engine.Cloud
                 case 504: return "Gateway Timeout";
                 default: return ((HttpStatusCode)status).ToString();
             }
-        }
-
-        private static Exception Innermost(Exception ex)
-        {
-            while (ex.InnerException != null) ex = ex.InnerException;
-            return ex;
         }
 
         private static T Run<T>(Func<Task<T>> operation) => Task.Run(operation).GetAwaiter().GetResult();

@@ -50,6 +50,10 @@ namespace TursoBackup.Engine.IO
                 {
                     return null; // Windows reports a sharing violation on some file systems this way
                 }
+                catch (IOException)
+                {
+                    continue; // the file vanished while we probed it (its holder released it): look again
+                }
                 // A releaser may have deleted the file between our open and our lock: a lock on an unlinked file
                 // guards nothing. Only keep the lock when the path still names the file we locked.
                 if (StillNamesOurFile(lockPath, fs))

@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
@@ -121,13 +120,13 @@ namespace TursoBackup.Engine.Vault
         public static string NewBackupId(DateTimeOffset at) =>
             at.ToUniversalTime().ToString("yyyyMMdd'T'HHmmss.fff'Z'", CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N").Substring(0, 6);
 
-        /// <summary>Makes a private work folder under .staging; its name carries this process's id.</summary>
-        public string CreateStagingDirectory(string id)
-        {
-            string dir = Path.Combine(StagingPath, id + ".pid" + Process.GetCurrentProcess().Id);
-            OwnerOnly.CreateDirectory(dir);
-            return dir;
-        }
+        /// <summary>
+        /// Makes a private work folder <c>.staging/&lt;id&gt;</c>, owned through its lock file <c>.staging/.&lt;id&gt;.lock</c>
+        /// for as long as the returned folder is not disposed (see <see cref="LockedFolder"/>). Disposing deletes what is
+        /// left of it (nothing once <see cref="Publish"/> renamed it away) and releases the lock.
+        /// </summary>
+        public LockedFolder CreateStaging(string id, string purpose) =>
+            LockedFolder.Take(StagingPath, id, purpose + " in vault " + Root);
 
         /// <summary>
         /// Publishes a finished staging folder as databases/&lt;database&gt;/&lt;id&gt; with one rename, then flushes the
@@ -148,45 +147,12 @@ namespace TursoBackup.Engine.Vault
         }
 
         /// <summary>
-        /// Removes staging folders left by processes that no longer run (a killed backup), so interrupted work leaves
-        /// no stray files after the next run.
+        /// Removes the staging and removal folders whose owner is gone (a killed backup or removal), so interrupted work
+        /// leaves no stray files after the next run: a folder goes only when its lock can be taken (its owner has exited,
+        /// in whatever PID namespace or on whatever host it ran), or, without a lock file (made by a version before the
+        /// locks), when nothing in it was written for <see cref="LockedFolder.UnlockedAge"/>.
         /// </summary>
-        public int CleanAbandonedStaging()
-        {
-            int removed = 0;
-            if (!Directory.Exists(StagingPath)) return 0;
-            foreach (var dir in Directory.GetDirectories(StagingPath))
-            {
-                string name = Path.GetFileName(dir);
-                int at = name.LastIndexOf(".pid", StringComparison.Ordinal);
-                bool alive = at >= 0 && int.TryParse(name.Substring(at + 4), out int pid) && ProcessIsAlive(pid);
-                if (!alive)
-                {
-                    DurableFile.TryDeleteDirectory(dir);
-                    removed++;
-                }
-            }
-            return removed;
-        }
-
-        private static bool ProcessIsAlive(int pid)
-        {
-            try
-            {
-                using (var p = Process.GetProcessById(pid))
-                {
-                    return !p.HasExited;
-                }
-            }
-            catch (ArgumentException)
-            {
-                return false;
-            }
-            catch (InvalidOperationException)
-            {
-                return false;
-            }
-        }
+        public int CleanAbandonedStaging() => LockedFolder.CleanAbandoned(StagingPath);
 
         /// <summary>
         /// Every backup whose manifest can be read, newest first. Unreadable manifests, manifests that name another
@@ -328,11 +294,12 @@ namespace TursoBackup.Engine.Vault
         public void Remove(BackupInfo backup)
         {
             string folder = CheckedFolder(backup, "Nothing was removed.", out _);
-            OwnerOnly.CreateDirectory(StagingPath);
-            string trash = Path.Combine(StagingPath, "removing-" + Path.GetFileName(folder) + ".pid" + Process.GetCurrentProcess().Id);
-            Directory.Move(folder, trash);
-            DurableFile.FlushDirectory(Path.GetDirectoryName(folder));
-            Directory.Delete(trash, true);
+            using (var trash = LockedFolder.Take(StagingPath, "removing-" + Path.GetFileName(folder), $"removal of backup {backup.Id} of '{backup.Database}' in vault {Root}", create: false))
+            {
+                Directory.Move(folder, trash.Path);
+                DurableFile.FlushDirectory(Path.GetDirectoryName(folder));
+                Directory.Delete(trash.Path, true);
+            }
         }
 
         /// <summary>The database folders of the vault that are plain names (hidden and odd folders are no databases), ordinal order.</summary>

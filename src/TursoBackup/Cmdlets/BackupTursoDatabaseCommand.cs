@@ -67,6 +67,11 @@ namespace TursoBackup.Cmdlets
         [Parameter]
         public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+        /// <summary>Where a compressed snapshot's uncompressed copy is made (outside the vault); the temp folder by default.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string ScratchPath { get; set; }
+
         /// <summary>How many databases are backed up at the same time.</summary>
         [Parameter]
         [ValidateRange(1, 64)]
@@ -125,6 +130,7 @@ namespace TursoBackup.Cmdlets
                 Tier = Tier,
                 Tags = Tag,
                 LockTimeout = LockTimeout,
+                ScratchPath = ScratchPath == null ? null : ResolveNewPath(ScratchPath),
             };
             var engine = new SnapshotBackup
             {
