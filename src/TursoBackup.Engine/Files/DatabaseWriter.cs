@@ -241,9 +241,11 @@ namespace TursoBackup.Engine.Files
             {
                 return "SQLite cannot read it (" + ex.Message + ")";
             }
-            catch (Microsoft.Data.Sqlite.SqliteException ex) when (ex.SqliteErrorCode == 5 || ex.SqliteErrorCode == 6)
+            catch (Microsoft.Data.Sqlite.SqliteException)
             {
-                return null; // busy: in use, and the in-place path waits for the locks
+                // Busy (in use: the in-place path waits for the locks) or a reason that is not the file's (no right to
+                // create the -shm here): the in-place path reports its own error, with nothing changed.
+                return null;
             }
             return null;
         }
