@@ -26,6 +26,8 @@ namespace TursoBackup.Engine.Health
         public long? StorageQuota { get; set; }
         /// <summary>Share of <see cref="StorageQuota"/> from which a Warning is given (default 0.8 = 80 %).</summary>
         public double StorageWarningRatio { get; set; } = 0.8;
+        /// <summary>The WAL archive is read in full (every snapshot and segment) when its last verification is older than this (default 1 day).</summary>
+        public TimeSpan ArchiveVerificationInterval { get; set; } = TimeSpan.FromDays(1);
     }
 
     /// <summary>
@@ -139,6 +141,13 @@ namespace TursoBackup.Engine.Health
             bool hasArchive = Directory.Exists(layout.Root) && (File.Exists(layout.StatePath) || layout.Generations().Count > 0);
             if (hasArchive)
             {
+                // The daily check: damage inside the files is invisible to the listing until they are read.
+                layout.RecordedDamage(out var verifiedAt);
+                if (!verifiedAt.HasValue || now - verifiedAt.Value >= t.ArchiveVerificationInterval)
+                {
+                    try { WalRestore.Verify(vault.Root, database, now); }
+                    catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException) { } // a read-only vault: judged from the listing
+                }
                 var window = WalRestore.Window(vault.Root, database);
                 report.RestoreWindow = window;
                 var state = WalArchiveState.Load(layout.StatePath);

@@ -43,6 +43,8 @@ namespace TursoBackup
         public int Snapshots { get; set; }
         public int Segments { get; set; }
         public RestoreGap[] Gaps { get; set; } = new RestoreGap[0];
+        /// <summary>When every snapshot and segment of the archive was last read and checked (null: never).</summary>
+        public DateTimeOffset? VerifiedAt { get; set; }
     }
 }
 

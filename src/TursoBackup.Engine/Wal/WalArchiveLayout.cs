@@ -36,6 +36,7 @@ namespace TursoBackup.Engine.Wal
         public string Root { get; }
         public string StatePath => Path.Combine(Root, "state.json");
         public string GapsPath => Path.Combine(Root, "gaps.jsonl");
+        public string VerifyPath => Path.Combine(Root, "verify.json");
         public string GenerationsPath => Path.Combine(Root, "generations");
         public string GenerationPath(string generation) => Path.Combine(GenerationsPath, generation);
         public string SnapshotPath(string generation) => Path.Combine(GenerationPath(generation), "snapshot.db.zst");
@@ -86,6 +87,51 @@ namespace TursoBackup.Engine.Wal
             });
         }
 
+        /// <summary>Records a verification of the whole archive (verify.json): when, and what it found damaged.</summary>
+        public void WriteVerification(DateTimeOffset at, IEnumerable<ArchiveDamage> damage)
+        {
+            OwnerOnly.CreateDirectory(Root);
+            DurableFile.WriteAllText(VerifyPath, Json.Write(new Dictionary<string, object>
+            {
+                ["format"] = "tursobackup-walarchive-verify",
+                ["formatVersion"] = 1,
+                ["verifiedAt"] = BackupManifest.Time(at),
+                ["damaged"] = damage.Select(d => (object)new Dictionary<string, object>
+                {
+                    ["generation"] = d.Generation,
+                    ["from"] = BackupManifest.Time(d.From),
+                    ["file"] = d.File,
+                    ["reason"] = d.Reason,
+                }).ToList(),
+            }));
+        }
+
+        /// <summary>What the last verification found damaged (empty when none was recorded); <paramref name="verifiedAt"/> is when it ran.</summary>
+        public List<ArchiveDamage> RecordedDamage(out DateTimeOffset? verifiedAt)
+        {
+            verifiedAt = null;
+            var list = new List<ArchiveDamage>();
+            if (!File.Exists(VerifyPath)) return list;
+            try
+            {
+                var d = (Dictionary<string, object>)Json.Parse(File.ReadAllText(VerifyPath));
+                verifiedAt = BackupManifest.ParseTime((string)d["verifiedAt"]);
+                foreach (Dictionary<string, object> x in (List<object>)d["damaged"])
+                {
+                    list.Add(new ArchiveDamage
+                    {
+                        Generation = (string)x["generation"], From = BackupManifest.ParseTime((string)x["from"]),
+                        File = x.TryGetValue("file", out var f) ? f as string : null, Reason = (string)x["reason"],
+                    });
+                }
+            }
+            catch (Exception ex) when (ex is IOException || ex is FormatException || ex is InvalidCastException || ex is KeyNotFoundException || ex is NullReferenceException)
+            {
+                verifiedAt = null; // an unreadable record counts as no verification: the next health check verifies again
+            }
+            return list;
+        }
+
         public List<RestoreGap> RecordedGaps()
         {
             var gaps = new List<RestoreGap>();
@@ -99,6 +145,17 @@ namespace TursoBackup.Engine.Wal
             }
             return gaps;
         }
+    }
+
+    /// <summary>Something a verification found damaged: times after <see cref="From"/> in the generation cannot be restored to.</summary>
+    public sealed class ArchiveDamage
+    {
+        public string Generation { get; set; }
+        /// <summary>The last restorable point before the damage (the previous segment's capture, or just before the snapshot).</summary>
+        public DateTimeOffset From { get; set; }
+        /// <summary>The damaged file.</summary>
+        public string File { get; set; }
+        public string Reason { get; set; }
     }
 
     /// <summary>The archiver's position, saved after every sync (state.json).</summary>

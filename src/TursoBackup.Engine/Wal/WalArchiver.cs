@@ -43,6 +43,9 @@ namespace TursoBackup.Engine.Wal
         private WalArchiveState state;
         private long lastWalLength = -1;
         private DateTime lastWalWrite;
+        private OwnerLock archiveLock; // one archiver per archive (Acquire)
+        private string rebuildFailure; // why a state rebuilt from the segments cannot continue (then a gap)
+        private DateTime damageCheckedWrite; // verify.json's write time when the archiver last looked at it
 
         public WalArchiver(string databasePath, string vaultPath, string name = null, Func<DateTimeOffset> clock = null)
         {
@@ -58,6 +61,9 @@ namespace TursoBackup.Engine.Wal
         public string Database { get; }
         public BackupVault Vault { get; }
         public Action<string> Log { get; set; }
+
+        /// <summary>Who runs this archiver (the cmdlet's name), written into the archive's lock for messages naming it.</summary>
+        public string Owner { get; set; } = "WalArchiver";
 
         /// <summary>A fresh snapshot (new generation) is started when the current one is older than this.</summary>
         public TimeSpan SnapshotInterval { get; set; } = TimeSpan.FromDays(1);
@@ -83,6 +89,40 @@ namespace TursoBackup.Engine.Wal
         /// </summary>
         public int PackFanIn { get; set; } = 64;
 
+        /// <summary>The lock file that makes one archiver the only writer of this archive (docs/vault-format.md, "WAL archive").</summary>
+        public string LockPath => OwnerLock.PathFor(layout.Root);
+
+        /// <summary>
+        /// Takes the archive's lock (the first sync does it too), so that no second archiver writes the same archive.
+        /// When a scheduled Sync-TursoWalArchive holds it, waits up to <paramref name="waitForScheduledRun"/> for that
+        /// short run to end; a continuous archiver (or a run that outlasts the wait) is refused with its name.
+        /// </summary>
+        /// <exception cref="TursoBackupException">Busy: another archiver holds the archive.</exception>
+        public void Acquire(TimeSpan waitForScheduledRun = default(TimeSpan), CancellationToken cancel = default(CancellationToken))
+        {
+            if (archiveLock != null) return;
+            OwnerOnly.CreateDirectory(Path.GetDirectoryName(LockPath));
+            var taken = OwnerLock.TryAcquire(LockPath);
+            if (taken == null && waitForScheduledRun > TimeSpan.Zero && OwnerLock.ReadDescription(LockPath).StartsWith("Sync-TursoWalArchive", StringComparison.Ordinal))
+            {
+                Log?.Invoke($"Waiting up to {waitForScheduledRun.TotalSeconds:N0} s for the running {OwnerLock.ReadDescription(LockPath)} to finish.");
+                taken = OwnerLock.Acquire(LockPath, waitForScheduledRun, cancel);
+            }
+            if (taken == null)
+            {
+                string holder = OwnerLock.ReadDescription(LockPath);
+                throw new TursoBackupException(FailureKind.Busy,
+                    $"The WAL archive of '{Database}' in vault '{Vault.Root}' is already being written by " +
+                    (holder.Length > 0 ? holder : $"another archiver (it holds '{LockPath}')") +
+                    ". One archiver per archive: that one already archives this database — stop it first if this one should take over.", LockPath);
+            }
+            var me = Process.GetCurrentProcess();
+            DateTimeOffset started;
+            try { started = me.StartTime.ToUniversalTime(); } catch (Exception ex) when (ex is InvalidOperationException || ex is NotSupportedException || ex is System.ComponentModel.Win32Exception) { started = clock(); }
+            taken.Describe($"{Owner} (pid {me.Id} on host {Environment.MachineName}, started {started.ToUniversalTime():yyyy-MM-dd HH:mm:ss'Z'}, archiving '{dbPath}')");
+            archiveLock = taken;
+        }
+
         /// <summary>Captures what the WAL holds beyond what is archived. Cheap when nothing changed.</summary>
         public WalArchiveStatus Sync(CancellationToken cancel = default(CancellationToken))
         {
@@ -99,8 +139,9 @@ namespace TursoBackup.Engine.Wal
                 if (failed != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failed.GetBaseException()).Throw();
             }
             var status = new WalArchiveStatus { Database = Database, Vault = Vault.Root };
+            Acquire();
             EnsureHold();
-            state = state ?? WalArchiveState.Load(layout.StatePath);
+            state = state ?? LoadState();
             var now = clock();
             var walInfo = new FileInfo(walPath);
             long walLength = walInfo.Exists ? walInfo.Length : 0;
@@ -141,7 +182,16 @@ namespace TursoBackup.Engine.Wal
                     });
                 }
             }
-            if (SnapshotInterval > TimeSpan.Zero && now - state.GenerationStartedAt >= SnapshotInterval)
+            string damage = DamageOfCurrentGeneration();
+            if (damage != null)
+            {
+                // A verification found a damaged segment or snapshot in this generation: nothing archived after it can
+                // be restored to, so the archive continues in a new generation (the damage is a gap already).
+                WaitForCheckpoint();
+                StartGeneration(null, now, cancel, damage);
+                status.NewGenerationReason = damage;
+            }
+            else if (SnapshotInterval > TimeSpan.Zero && now - state.GenerationStartedAt >= SnapshotInterval)
             {
                 WaitForCheckpoint();
                 StartGeneration(null, now, cancel);
@@ -162,6 +212,120 @@ namespace TursoBackup.Engine.Wal
             status.Snapshots = generationCount;
             status.Segments = (int)(state.NextSegment - 1);
             return status;
+        }
+
+        /// <summary>
+        /// The archiver's state: state.json when it agrees with the newest generation's segments, else rebuilt from them
+        /// (docs/vault-format.md). A state that was lost is never "the archive starts": whatever the rebuilt state cannot
+        /// prove continuous with the WAL on disk becomes a new generation after a recorded gap.
+        /// </summary>
+        private WalArchiveState LoadState()
+        {
+            var loaded = WalArchiveState.Load(layout.StatePath);
+            var generations = layout.Generations();
+            if (generations.Count == 0) return loaded; // nothing archived yet: the archive starts
+            string newest = generations[generations.Count - 1];
+            string problem = loaded == null ? (File.Exists(layout.StatePath) ? "is damaged" : "is missing")
+                : loaded.Generation != newest ? $"names generation {loaded.Generation}, not the newest one ({newest})"
+                : StateMismatch(loaded);
+            if (problem == null) return loaded;
+            Log?.Invoke($"The WAL archive state of '{Database}' ({layout.StatePath}) {problem}: rebuilding it from generation {newest}'s segments.");
+            return Rebuild(newest, problem);
+        }
+
+        /// <summary>Why a loaded state does not describe the generation's last segment (null when it does).</summary>
+        private string StateMismatch(WalArchiveState loaded)
+        {
+            var files = layout.SegmentFiles(loaded.Generation);
+            long last = files.Count == 0 ? 0 : files.Max(f => WalArchiveLayout.SequenceRange(f).Last);
+            if (last != loaded.NextSegment - 1) return $"says {loaded.NextSegment - 1} segment(s) were archived, but generation {loaded.Generation} holds {last}";
+            if (loaded.Frames > 0 && last > 0)
+            {
+                var seg = WalSegment.ReadFile(files.OrderBy(f => WalArchiveLayout.SequenceRange(f).Last).Last())?.LastOrDefault();
+                if (seg == null) return $"cannot be checked: segment {last} is damaged";
+                if (seg.Salt1 != loaded.Salt1 || seg.Salt2 != loaded.Salt2 || seg.FirstFrame + seg.Pages.Length - 1 != loaded.Frames)
+                    return $"does not match segment {last} (another WAL or frame count)";
+            }
+            return null;
+        }
+
+        /// <summary>The state as the generation's segments (or, without any, its snapshot.json) prove it.</summary>
+        private WalArchiveState Rebuild(string generation, string problem)
+        {
+            var started = WalRestore.SnapshotTime(layout, generation);
+            var rebuilt = new WalArchiveState { Generation = generation, GenerationStartedAt = started ?? clock() };
+            rebuilt.LastSyncAt = rebuilt.LastCaptureAt = rebuilt.GenerationStartedAt;
+            var files = layout.SegmentFiles(generation);
+            rebuilt.NextSegment = (files.Count == 0 ? 0 : files.Max(f => WalArchiveLayout.SequenceRange(f).Last)) + 1;
+            string lost = $"the archive's state file {problem}, and ";
+            var segments = WalRestore.ValidSegments(layout, generation, out string broken);
+            if (!started.HasValue)
+            {
+                rebuildFailure = lost + $"the snapshot.json of generation {generation} does not read";
+            }
+            else if (segments.Count > 0)
+            {
+                var last = segments[segments.Count - 1];
+                rebuilt.LastSyncAt = rebuilt.LastCaptureAt = last.CaptureTime; // known to be complete up to here, no further
+                if (broken != null || last.Sequence != rebuilt.NextSegment - 1) rebuildFailure = lost + (broken ?? $"segment {last.Sequence + 1} does not read");
+                else if (!WalSegment.ReadMany(new[] { last }, _ => false, null, out _)) rebuildFailure = lost + $"its last segment ({Path.GetFileName(last.Path)}) is damaged";
+                else
+                {
+                    rebuilt.Salt1 = last.Salt1;
+                    rebuilt.Salt2 = last.Salt2;
+                    rebuilt.Frames = last.FirstFrame + last.Pages.Length - 1;
+                    rebuilt.Seed0 = last.EndSeed0;
+                    rebuilt.Seed1 = last.EndSeed1;
+                    rebuilt.PageSize = last.PageSize;
+                }
+            }
+            else if (!ReadSnapshotWal(generation, rebuilt))
+            {
+                rebuildFailure = lost + $"the snapshot of generation {generation} does not record where the WAL stood (written by an older version)";
+            }
+            // The checkpoint sequence is not in the segments; the WAL's header gives it when the WAL is the same one.
+            var header = WalFile.HeaderOnly(walPath);
+            if (rebuildFailure == null && header.PageSize != 0 && header.Salt1 == rebuilt.Salt1 && header.Salt2 == rebuilt.Salt2 && segments.Count > 0)
+            {
+                rebuilt.CheckpointSequence = header.CheckpointSequence;
+            }
+            if (rebuildFailure != null) Log?.Invoke($"The WAL archive of '{Database}' cannot be continued: {rebuildFailure}.");
+            return rebuilt;
+        }
+
+        /// <summary>Fills the WAL position and database file facts a snapshot.json records; false when it records none.</summary>
+        private bool ReadSnapshotWal(string generation, WalArchiveState into)
+        {
+            try
+            {
+                var d = (Dictionary<string, object>)Json.Parse(File.ReadAllText(layout.SnapshotInfoPath(generation)));
+                if (!d.TryGetValue("wal", out var w) || !(w is Dictionary<string, object> wal)) return false;
+                long L(string k) => Convert.ToInt64(wal[k], System.Globalization.CultureInfo.InvariantCulture);
+                into.Salt1 = (uint)L("salt1");
+                into.Salt2 = (uint)L("salt2");
+                into.CheckpointSequence = (uint)L("checkpointSequence");
+                into.Frames = L("frames");
+                into.Seed0 = (uint)L("seed0");
+                into.Seed1 = (uint)L("seed1");
+                into.PageSize = (int)L("pageSize");
+                into.SealedDatabaseLength = L("databaseLength");
+                into.SealedDatabaseWriteTicks = L("databaseWriteTicks");
+                return true;
+            }
+            catch (Exception ex) when (ex is IOException || ex is FormatException || ex is InvalidCastException || ex is KeyNotFoundException || ex is OverflowException)
+            {
+                return false;
+            }
+        }
+
+        /// <summary>A damage a verification recorded (verify.json) in the current generation; looked at when that file changes.</summary>
+        private string DamageOfCurrentGeneration()
+        {
+            var info = new FileInfo(layout.VerifyPath);
+            if (!info.Exists || info.LastWriteTimeUtc == damageCheckedWrite) return null;
+            damageCheckedWrite = info.LastWriteTimeUtc;
+            var damage = layout.RecordedDamage(out _).FirstOrDefault(d => d.Generation == state.Generation);
+            return damage == null ? null : $"a verification found this generation damaged ({damage.Reason})";
         }
 
         /// <summary>The WAL, read from the first frame not yet archived when it still continues the archive (else whole).</summary>
@@ -213,6 +377,7 @@ namespace TursoBackup.Engine.Wal
         private string Continuity(WalFile wal)
         {
             if (state == null || !File.Exists(layout.SnapshotInfoPath(state.Generation))) return "the archive starts";
+            if (rebuildFailure != null) return rebuildFailure;
             if (wal.PageSize == 0)
             {
                 // No valid WAL header: nothing written since the WAL was truncated, or frames were checkpointed and the
@@ -224,10 +389,16 @@ namespace TursoBackup.Engine.Wal
             {
                 return wal.CommittedFrames < state.Frames ? "the WAL holds fewer frames than were archived (the database was replaced or its WAL rewritten)" : null;
             }
-            bool firstWal = state.PageSize == 0 && state.Frames == 0 && DatabaseUnchangedSinceSeal();
-            if (firstWal || (state.Sealed && wal.CheckpointSequence == state.CheckpointSequence + 1 && wal.Salt1 == unchecked(state.Salt1 + 1)))
+            // Another WAL. Only a checkpoint changes the database file, and a WAL can only be restarted (or deleted by
+            // the last connection's close) once it is fully checkpointed: while the database file is exactly as it was
+            // when everything was archived and checkpointed (sealed), every transaction since is in this WAL, from frame
+            // 1 — whatever its salts (a restart gives salt-1 + 1, a WAL created anew after the close gives random ones).
+            // Salts alone prove nothing: frames appended to the old WAL, checkpointed and restarted over also give
+            // checkpoint sequence + 1 and salt-1 + 1, but change the database file.
+            bool clean = (state.Sealed || (state.PageSize == 0 && state.Frames == 0)) && DatabaseUnchangedSinceSeal();
+            if (clean)
             {
-                // The restart the last seal prepared: the new WAL continues the archived state from frame 1.
+                // The new WAL continues the archived state from frame 1.
                 state.Salt1 = wal.Salt1;
                 state.Salt2 = wal.Salt2;
                 state.CheckpointSequence = wal.CheckpointSequence;
@@ -248,15 +419,17 @@ namespace TursoBackup.Engine.Wal
             return db.Length == state.SealedDatabaseLength && db.LastWriteTimeUtc.Ticks == state.SealedDatabaseWriteTicks;
         }
 
-        private void StartGeneration(string lossReason, DateTimeOffset now, CancellationToken cancel)
+        private void StartGeneration(string lossReason, DateTimeOffset now, CancellationToken cancel, string why = null)
         {
             var lostSince = lossReason != null && state != null ? state.LastSyncAt : (DateTimeOffset?)null;
+            why = lossReason ?? why;
+            rebuildFailure = null;
             string generation = BackupVault.NewBackupId(now);
             packedThrough = 0;
             string dir = layout.GenerationPath(generation);
             OwnerOnly.CreateDirectory(dir);
             string snapshot = layout.SnapshotPath(generation);
-            Log?.Invoke($"Starting WAL generation {generation} of '{Database}' from a snapshot" + (lossReason == null ? "." : $": {lossReason}."));
+            Log?.Invoke($"Starting WAL generation {generation} of '{Database}' from a snapshot" + (why == null ? "." : $": {why}."));
             WalFile wal;
             string sha;
             long bytes;
@@ -284,6 +457,7 @@ namespace TursoBackup.Engine.Wal
                 layout.AppendGap(new RestoreGap { From = lostSince.Value, To = now, Reason = lossReason });
             }
             File.Move(snapshot + ".partial", snapshot);
+            var dbFile = new FileInfo(dbPath);
             DurableFile.WriteAllText(layout.SnapshotInfoPath(generation), Json.Write(new Dictionary<string, object>
             {
                 ["format"] = "tursobackup-wal-snapshot",
@@ -291,7 +465,15 @@ namespace TursoBackup.Engine.Wal
                 ["createdAt"] = BackupManifest.Time(now),
                 ["bytes"] = bytes,
                 ["sha256"] = sha,
-                ["reason"] = lossReason ?? "scheduled",
+                ["reason"] = why ?? "scheduled",
+                // Where the WAL stood when the snapshot was taken: a lost state.json is rebuilt from this (and the segments).
+                ["wal"] = new Dictionary<string, object>
+                {
+                    ["salt1"] = (long)(wal?.Salt1 ?? 0), ["salt2"] = (long)(wal?.Salt2 ?? 0), ["checkpointSequence"] = (long)(wal?.CheckpointSequence ?? 0),
+                    ["frames"] = wal?.CommittedFrames ?? 0, ["seed0"] = (long)(wal?.CommittedChecksum0 ?? 0), ["seed1"] = (long)(wal?.CommittedChecksum1 ?? 0),
+                    ["pageSize"] = (long)(wal?.PageSize ?? 0),
+                    ["databaseLength"] = dbFile.Length, ["databaseWriteTicks"] = dbFile.LastWriteTimeUtc.Ticks,
+                },
             }));
             state = new WalArchiveState
             {
@@ -307,7 +489,6 @@ namespace TursoBackup.Engine.Wal
                 LastCaptureAt = now,
                 LastSyncAt = now,
             };
-            var dbFile = new FileInfo(dbPath);
             state.SealedDatabaseLength = dbFile.Length;
             state.SealedDatabaseWriteTicks = dbFile.LastWriteTimeUtc.Ticks;
             state.Save(layout.StatePath);
@@ -557,6 +738,8 @@ namespace TursoBackup.Engine.Wal
             spare = null;
             databaseFile?.Dispose(); // after SQLite let go of its locks
             databaseFile = null;
+            archiveLock?.Release(); // last: the archive is left complete
+            archiveLock = null;
         }
     }
 }

@@ -75,6 +75,103 @@ namespace TursoBackup.Engine.Wal
             return list;
         }
 
+        /// <summary>
+        /// Reads every generation's snapshot (against its SHA-256) and every segment's frames (salts, checksum chain,
+        /// the database size of the last commit, and the chain from one segment to the next), records what is damaged in
+        /// verify.json and returns the window, whose gaps then include the damaged intervals: from the last restorable
+        /// point before the damage to the next generation's start. A file packed away while it was read is read again.
+        /// </summary>
+        public static RestoreWindow Verify(string vaultRoot, string database, DateTimeOffset now, Action<string> log = null, CancellationToken cancel = default(CancellationToken))
+        {
+            var layout = new WalArchiveLayout(vaultRoot, database);
+            var damage = new List<ArchiveDamage>();
+            long segments = 0;
+            foreach (var generation in layout.Generations())
+            {
+                cancel.ThrowIfCancellationRequested();
+                var start = SnapshotTime(layout, generation);
+                if (!start.HasValue) continue; // not part of the window (Window skips it too)
+                string snapshotProblem = SnapshotProblem(layout, generation);
+                if (snapshotProblem != null)
+                {
+                    damage.Add(new ArchiveDamage { Generation = generation, From = start.Value.AddTicks(-1), File = layout.SnapshotPath(generation), Reason = snapshotProblem });
+                    log?.Invoke($"Generation {generation} of '{database}': {snapshotProblem}.");
+                    continue;
+                }
+                for (int attempt = 1; ; attempt++)
+                {
+                    var list = ValidSegments(layout, generation, out _);
+                    var found = SegmentDamage(list, generation, start.Value);
+                    if (found != null && !File.Exists(found.File) && attempt < 5) continue; // packed meanwhile: list again
+                    segments += list.Count;
+                    if (found != null)
+                    {
+                        damage.Add(found);
+                        log?.Invoke($"Generation {generation} of '{database}': {found.Reason}.");
+                    }
+                    break;
+                }
+            }
+            layout.WriteVerification(now, damage);
+            log?.Invoke($"Verified the WAL archive of '{database}': {layout.Generations().Count} generation(s), {segments:N0} segment(s), {damage.Count} damaged.");
+            return Window(vaultRoot, database);
+        }
+
+        /// <summary>Why a generation's snapshot cannot be used (null when its SHA-256 matches snapshot.json).</summary>
+        private static string SnapshotProblem(WalArchiveLayout layout, string generation)
+        {
+            try
+            {
+                var info = (Dictionary<string, object>)Json.Parse(File.ReadAllText(layout.SnapshotInfoPath(generation)));
+                string sha;
+                using (var fs = new FileStream(layout.SnapshotPath(generation), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
+                using (var hash = System.Security.Cryptography.SHA256.Create())
+                {
+                    sha = BitConverter.ToString(hash.ComputeHash(fs)).Replace("-", "");
+                }
+                return string.Equals(sha, (string)info["sha256"], StringComparison.OrdinalIgnoreCase) ? null
+                    : $"the snapshot of generation {generation} is damaged (SHA-256 mismatch)";
+            }
+            catch (Exception ex) when (ex is IOException || ex is FormatException || ex is InvalidCastException || ex is KeyNotFoundException || ex is UnauthorizedAccessException)
+            {
+                return $"the snapshot of generation {generation} cannot be read ({ex.Message})";
+            }
+        }
+
+        /// <summary>The first damaged segment of a generation's (listed) segments, read in full; null when all hold.</summary>
+        private static ArchiveDamage SegmentDamage(List<WalSegment> segments, string generation, DateTimeOffset start)
+        {
+            if (!WalSegment.ReadMany(segments, _ => false, null, out WalSegment damaged))
+            {
+                int i = segments.IndexOf(damaged);
+                return Damage(segments, i, generation, start, "its frames do not verify (checksum, salts or commit)");
+            }
+            for (int i = 1; i < segments.Count; i++)
+            {
+                var a = segments[i - 1];
+                var b = segments[i];
+                // Captured in order; frames of one WAL follow each other, each segment seeded by the one before.
+                if (b.CaptureTime < a.CaptureTime) return Damage(segments, i, generation, start, "its capture time is before the previous segment's");
+                if (a.Salt1 == b.Salt1 && a.Salt2 == b.Salt2 && (b.FirstFrame != a.FirstFrame + a.Pages.Length || b.Seed0 != a.EndSeed0 || b.Seed1 != a.EndSeed1))
+                    return Damage(segments, i, generation, start, "it does not continue the previous segment's frames");
+            }
+            if (segments.Count > 0 && segments[0].CaptureTime < start) return Damage(segments, 0, generation, start, "its capture time is before the generation's snapshot");
+            return null;
+        }
+
+        private static ArchiveDamage Damage(List<WalSegment> segments, int i, string generation, DateTimeOffset start, string why)
+        {
+            var seg = segments[i];
+            string where = seg.InPack ? $"segment {seg.Sequence} (in {Path.GetFileName(seg.Path)})" : $"segment {Path.GetFileName(seg.Path)}";
+            return new ArchiveDamage
+            {
+                Generation = generation,
+                From = i > 0 ? segments[i - 1].CaptureTime : start,
+                File = seg.Path,
+                Reason = $"{where} of generation {generation} is damaged: {why}",
+            };
+        }
+
         public static RestoreWindow Window(string vaultRoot, string database)
         {
             var layout = new WalArchiveLayout(vaultRoot, database);
@@ -98,6 +195,16 @@ namespace TursoBackup.Engine.Wal
                     gaps.Add(new RestoreGap { From = end, To = next ?? DateTimeOffset.MaxValue, Reason = broken });
                 }
             }
+            // What the last verification found damaged, while that generation is still kept: up to the next generation.
+            var startsAfter = generations.Select(g => SnapshotTime(layout, g)).Where(t => t.HasValue).Select(t => t.Value).OrderBy(t => t).ToList();
+            var recorded = layout.RecordedDamage(out var verifiedAt);
+            foreach (var d in recorded)
+            {
+                if (!generations.Contains(d.Generation)) continue;
+                var next = startsAfter.Where(t => t > d.From.AddTicks(1)).Cast<DateTimeOffset?>().FirstOrDefault();
+                gaps.Add(new RestoreGap { From = d.From, To = next ?? DateTimeOffset.MaxValue, Reason = d.Reason });
+            }
+            window.VerifiedAt = verifiedAt;
             window.Gaps = gaps.OrderBy(g => g.From).ToArray();
             return window;
         }

@@ -276,7 +276,8 @@ namespace TursoBackup.Engine.Wal
                                 WalFile.Checksum(frame, 0, 8, seg.BigEndianChecksums, ref s0, ref s1);
                                 WalFile.Checksum(frame, WalFile.FrameHeaderSize, seg.PageSize, seg.BigEndianChecksums, ref s0, ref s1);
                                 if (s0 != WalFile.BigEndian(frame, 16) || s1 != WalFile.BigEndian(frame, 20)) return false;
-                                if (f == seg.Pages.Length - 1 && WalFile.BigEndian(frame, 4) == 0) return false; // must end on a commit
+                                // It must end on a commit, of the database size its header says.
+                                if (f == seg.Pages.Length - 1 && (WalFile.BigEndian(frame, 4) == 0 || WalFile.BigEndian(frame, 4) != seg.DatabasePages)) return false;
                                 onRawFrame?.Invoke(seg, frame);
                                 if (deliver)
                                 {
@@ -284,6 +285,8 @@ namespace TursoBackup.Engine.Wal
                                     onFrame(seg, f, seg.Pages[f], page);
                                 }
                             }
+                            seg.EndSeed0 = s0;
+                            seg.EndSeed1 = s1;
                         }
                         damaged = null;
                         return true;
@@ -295,6 +298,10 @@ namespace TursoBackup.Engine.Wal
                 return false;
             }
         }
+
+        /// <summary>The checksum chain after this segment's last frame, once a read verified it (the seed of the WAL's next frame).</summary>
+        public uint EndSeed0 { get; private set; }
+        public uint EndSeed1 { get; private set; }
 
         /// <summary>Whether this segment lives in a pack (then <see cref="Path"/> is the pack's file).</summary>
         public bool InPack => PackLevel > 0;
