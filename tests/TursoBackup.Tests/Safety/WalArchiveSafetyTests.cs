@@ -38,7 +38,7 @@ public sealed class WalArchiveSafetyTests : IDisposable
     }
 
     private RestoreResult RestoreNow(string database, string name) =>
-        WalRestore.Restore(P("vault"), database, DateTimeOffset.UtcNow, P(name), false, _ => null, DateTimeOffset.UtcNow);
+        WalRestore.Restore(P("vault"), database, DateTimeOffset.UtcNow, P(name), false, null, DateTimeOffset.UtcNow);
 
     /// <summary>
     /// Issue 11 #19: a run ends cleanly (sealed; the last connection's close removes the WAL), nothing is written, the
@@ -153,7 +153,7 @@ public sealed class WalArchiveSafetyTests : IDisposable
         var window = WalRestore.Window(P("vault"), "st");
         var gap = Assert.Single(window.Gaps);
         Assert.True(gap.From <= lastArchived.AddMilliseconds(1) && gap.To > holeTime, $"gap {gap} must cover {lastArchived:O} – {holeTime:O}");
-        var ex = Assert.Throws<TursoBackupException>(() => WalRestore.Restore(P("vault"), "st", holeTime, P("st-hole.db"), false, _ => null, DateTimeOffset.UtcNow));
+        var ex = Assert.Throws<TursoBackupException>(() => WalRestore.Restore(P("vault"), "st", holeTime, P("st-hole.db"), false, null, DateTimeOffset.UtcNow));
         Assert.Contains("gap", ex.Message);
         Assert.False(File.Exists(P("st-hole.db")));
         Assert.Equal(6L, Count(RestoreNow("st", "st-2.db").Destination));
@@ -253,12 +253,12 @@ public sealed class WalArchiveSafetyTests : IDisposable
         foreach (var g in new[] { g0, g1 })
         {
             var inside = g.From + TimeSpan.FromTicks((g.To - g.From).Ticks / 2);
-            var ex = Assert.Throws<TursoBackupException>(() => WalRestore.Restore(P("vault"), "dmg", inside, P("in-damage.db"), false, _ => null, DateTimeOffset.UtcNow));
+            var ex = Assert.Throws<TursoBackupException>(() => WalRestore.Restore(P("vault"), "dmg", inside, P("in-damage.db"), false, null, DateTimeOffset.UtcNow));
             Assert.Contains("damaged", ex.Message);
         }
         Assert.False(File.Exists(P("in-damage.db")));
         // A time before the damage in generation 1 still restores, with the rows captured by then.
-        var ok = WalRestore.Restore(P("vault"), "dmg", g1.From, P("before-damage.db"), false, _ => null, DateTimeOffset.UtcNow);
+        var ok = WalRestore.Restore(P("vault"), "dmg", g1.From, P("before-damage.db"), false, null, DateTimeOffset.UtcNow);
         Assert.Equal("ok", SqliteFile.Scalar(SqliteFile.OpenReadOnly(ok.Destination), "PRAGMA integrity_check"));
         Assert.Equal(captures.Count(c => c <= g1.From), Count(ok.Destination));
     }
