@@ -26,16 +26,13 @@ public sealed class StagingSafetyCmdletTests : IClassFixture<ModuleSession>
             var psi = new ProcessStartInfo(Peers.Require("sqlite3")) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             psi.ArgumentList.Add(db);
             sqlite3 = Process.Start(psi)!;
-            sqlite3.StandardInput.WriteLine("BEGIN EXCLUSIVE;");
+            // .timeout: a reader's SHARED lock at this instant must not make BEGIN EXCLUSIVE fail for good; the
+            // acknowledgement on stdout says the lock is held (probing with another sqlite3 raced with it).
+            sqlite3.StandardInput.WriteLine(".timeout 20000");
+            sqlite3.StandardInput.WriteLine("BEGIN EXCLUSIVE; SELECT 'locked';");
             sqlite3.StandardInput.Flush();
-            var until = DateTime.UtcNow.AddSeconds(20);
-            while (true)
-            {
-                var (code, _, stderr) = Peers.Run(Peers.Require("sqlite3"), new[] { db, "SELECT count(*) FROM sqlite_master;" });
-                if (code != 0 && stderr.Contains("locked")) break;
-                Assert.True(DateTime.UtcNow < until, "sqlite3 did not take the exclusive lock");
-                Thread.Sleep(50);
-            }
+            var line = sqlite3.StandardOutput.ReadLineAsync();
+            Assert.True(line.Wait(20_000) && line.Result == "locked", "sqlite3 did not take the exclusive lock");
         }
 
         public void Dispose()
