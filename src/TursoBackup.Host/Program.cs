@@ -81,10 +81,29 @@ else
 ps.Commands.Commands[0].MergeMyResults(PipelineResultTypes.All, PipelineResultTypes.Output);
 ps.AddCommand("Out-Default");
 
-Console.CancelKeyPress += (_, e) => { e.Cancel = true; ps.Stop(); };
+// Ctrl+C, SIGINT (systemd's KillSignal=SIGINT) and SIGTERM stop the running pipeline the way PowerShell does: its
+// cmdlets get StopProcessing and finish their own way (Start-TursoWalArchive archives the rest and seals). The stop
+// is asked for without waiting (PowerShell.Stop() blocks, and from a signal handler it raced the pipeline's end); a
+// second signal is not cancelled, so it ends the process at once.
+int signals = 0;
+bool stopRequested = false;
+void OnStopSignal(System.Runtime.InteropServices.PosixSignalContext context)
+{
+    if (Interlocked.Increment(ref signals) > 1) return;
+    context.Cancel = true;
+    stopRequested = true;
+    try { ps.BeginStop(null, null); }
+    catch (Exception ex) { Console.Error.WriteLine($"tbhost: could not stop the pipeline: {ex.Message}"); } // never let it escape a signal handler
+}
+using var onSigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, OnStopSignal);
+using var onSigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, OnStopSignal);
 try
 {
     ps.Invoke();
+}
+catch (PipelineStoppedException) when (stopRequested)
+{
+    // Stopped on request, like pwsh: not an error (errors written before the stop still count).
 }
 catch (RuntimeException ex)
 {

@@ -19,6 +19,10 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string Database { get; set; }
 
+        /// <summary>Read every snapshot and segment in full; damaged intervals become gaps (recorded in verify.json).</summary>
+        [Parameter]
+        public SwitchParameter Verify { get; set; }
+
         protected override void ProcessRecord()
         {
             TryRun(() =>
@@ -29,6 +33,15 @@ namespace TursoBackup.Cmdlets
                 {
                     throw new TursoBackupException(FailureKind.NotFound,
                         $"The vault '{vault.Root}' has no WAL archive of '{Database}'. Start one with Start-TursoWalArchive -Path <db> -Vault '{vault.Root}'.", Database);
+                }
+                if (Verify)
+                {
+                    window = WalRestore.Verify(vault.Root, Database, System.DateTimeOffset.UtcNow, VerboseFromAnyThread, Cancellation);
+                    FlushVerbose();
+                    foreach (var damage in new WalArchiveLayout(vault.Root, Database).RecordedDamage(out _))
+                    {
+                        WriteWarning($"The WAL archive of '{Database}' is damaged: {damage.Reason} ({damage.File}). Times after {damage.From.ToUniversalTime():yyyy-MM-dd HH:mm:ss.fff'Z'} in that generation cannot be restored to; the next generation (or a fresh Backup-TursoDatabase) restores again.");
+                    }
                 }
                 WriteObject(window);
             }, Database);

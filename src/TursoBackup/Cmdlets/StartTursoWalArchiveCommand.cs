@@ -59,23 +59,42 @@ namespace TursoBackup.Cmdlets
             WalArchiver archiver = null;
             try
             {
-                archiver = new WalArchiver(source, vault, Name) { Log = VerboseFromAnyThread, SnapshotInterval = SnapshotInterval, Retention = Retention };
+                archiver = new WalArchiver(source, vault, Name) { Log = VerboseFromAnyThread, SnapshotInterval = SnapshotInterval, Retention = Retention, Owner = "Start-TursoWalArchive" };
+                // A second archiver of the same archive is refused at once (the loop below retries failed syncs).
+                archiver.Acquire();
             }
             catch (TursoBackupException ex)
             {
+                archiver?.Dispose();
                 ThrowFailure(ex);
             }
+            // SIGTERM (systemd's default stop, docker stop) ends the loop like Ctrl+C: the rest is archived and sealed.
             using (archiver)
+            using (var stop = CancellationTokenSource.CreateLinkedTokenSource(Cancellation))
+            using (TerminationSignal.OnSigterm(() =>
+            {
+                VerboseFromAnyThread("SIGTERM received: archiving the rest and sealing the archive.");
+                stop.Cancel();
+            }))
             {
                 var total = new WalArchiveStatus { Database = archiver.Database, Vault = vault };
                 var run = Stopwatch.StartNew();
                 var sinceStatus = Stopwatch.StartNew();
-                var token = Cancellation;
+                var token = stop.Token;
                 WriteVerbose($"Archiving '{source}' into '{vault}' every {SyncInterval.TotalMilliseconds:N0} ms" + (Duration.HasValue ? $" for {Duration.Value}." : " until stopped."));
                 while (!token.IsCancellationRequested && (!Duration.HasValue || run.Elapsed < Duration.Value))
                 {
                     WalArchiveStatus status = null;
-                    if (!TryRun(() => status = archiver.Sync(token), source))
+                    bool synced;
+                    try
+                    {
+                        synced = TryRun(() => status = archiver.Sync(token), source);
+                    }
+                    catch (PipelineStoppedException) when (token.IsCancellationRequested)
+                    {
+                        break; // stopped in the middle of a sync: the seal below archives the rest
+                    }
+                    if (!synced)
                     {
                         // A failed sync (disk full, vault unreachable) is reported and retried: the WAL is still held.
                         token.WaitHandle.WaitOne(TimeSpan.FromSeconds(5));
@@ -91,9 +110,32 @@ namespace TursoBackup.Cmdlets
                     }
                     token.WaitHandle.WaitOne(SyncInterval);
                 }
-                TryRun(() => archiver.Seal(CancellationToken.None), source);
+                // The end of every run — -Duration, Ctrl+C, SIGINT (systemd's KillSignal), StopProcessing: archive the
+                // rest, checkpoint, record the archive sealed, so the next run continues the generation. A stopping
+                // pipeline takes no records, so this must not write any (the log is queued) and must not be cut short.
+                if (Stopping)
+                {
+                    // Stopped and sealed: a service stop, not a failure (pwsh -Command would exit 1).
+                    if (SealWhileStopping(archiver, source)) TerminationSignal.ExitCleanlyIfNonInteractive(Host);
+                }
+                else TryRun(() => archiver.Seal(CancellationToken.None), source);
                 FlushVerbose();
-                WriteObject(total);
+                if (!Stopping) WriteObject(total);
+            }
+        }
+
+        /// <summary>Seals after a stop request; a failure goes to the host (the pipeline no longer takes error records).</summary>
+        private bool SealWhileStopping(WalArchiver archiver, string source)
+        {
+            try
+            {
+                archiver.Seal(CancellationToken.None);
+                return true;
+            }
+            catch (Exception ex) when (ex is TursoBackupException || ex is System.IO.IOException || ex is UnauthorizedAccessException)
+            {
+                Host?.UI?.WriteErrorLine($"Start-TursoWalArchive: the final capture and checkpoint of '{source}' failed while stopping: {ex.Message}");
+                return false;
             }
         }
 

@@ -37,8 +37,11 @@ namespace TursoBackup.Cmdlets
                 WalArchiveStatus status = null;
                 bool ok = TryRun(() =>
                 {
-                    using (var archiver = new WalArchiver(source, ResolveNewPath(Vault), Name) { Log = VerboseFromAnyThread, SnapshotInterval = SnapshotInterval, Retention = Retention })
+                    using (var archiver = new WalArchiver(source, ResolveNewPath(Vault), Name) { Log = VerboseFromAnyThread, SnapshotInterval = SnapshotInterval, Retention = Retention, Owner = "Sync-TursoWalArchive" })
                     {
+                        // One archiver per archive: an overlapping scheduled run is waited for (briefly), a running
+                        // Start-TursoWalArchive refuses this one with its name (it already archives the database).
+                        archiver.Acquire(TimeSpan.FromSeconds(30), Cancellation);
                         status = archiver.Sync(Cancellation);
                         // Between scheduled runs nobody holds the WAL: leave it fully archived and checkpointed.
                         archiver.Seal(Cancellation);

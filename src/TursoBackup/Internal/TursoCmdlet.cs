@@ -34,7 +34,8 @@ namespace TursoBackup.Internal
         /// </summary>
         protected internal void VerboseFromAnyThread(string message)
         {
-            if (Thread.CurrentThread.ManagedThreadId == pipelineThread)
+            // A stopping pipeline refuses every Write* call: work that must finish then (the archiver's seal) logs to the queue.
+            if (Thread.CurrentThread.ManagedThreadId == pipelineThread && !Stopping)
             {
                 FlushVerbose();
                 WriteVerbose(message);
@@ -48,6 +49,7 @@ namespace TursoBackup.Internal
         /// <summary>Writes the messages other threads queued (call on the pipeline thread).</summary>
         protected void FlushVerbose()
         {
+            if (Stopping) return;
             while (verboseQueue.TryDequeue(out var message)) WriteVerbose(message);
         }
 
