@@ -44,7 +44,7 @@ public static class Peers
     }
 
     /// <summary>
-    /// Real pwsh: the PowerShell tool pinned in dotnet-tools.json (`dotnet tool restore` puts it in the NuGet package
+    /// Real pwsh: the PowerShell tool pinned in .config/dotnet-tools.json (`dotnet tool restore` puts it in the NuGet package
     /// folder), as the program and arguments that start pwsh.dll itself. The tool's launcher (`dotnet pwsh`) runs
     /// pwsh.dll as a child process and does not pass signals on, so a test that stops pwsh starts pwsh.dll directly,
     /// as a service manager starts pwsh. TURSOBACKUP_PWSH names another pwsh. Missing: skip locally, fail under CI.
@@ -53,7 +53,7 @@ public static class Peers
     {
         string own = Environment.GetEnvironmentVariable("TURSOBACKUP_PWSH");
         if (!string.IsNullOrEmpty(own) && File.Exists(own)) return (own, new string[0]);
-        string manifest = File.ReadAllText(Path.Combine(RepoRoot, "dotnet-tools.json"));
+        string manifest = File.ReadAllText(Path.Combine(RepoRoot, ".config", "dotnet-tools.json"));
         var version = System.Text.RegularExpressions.Regex.Match(manifest, "\"powershell\"\\s*:\\s*\\{\\s*\"version\"\\s*:\\s*\"([^\"]+)\"").Groups[1].Value;
         string packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES");
         if (string.IsNullOrEmpty(packages)) packages = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
