@@ -7,12 +7,13 @@
     For each database in -Vault (or those matching -Database), the newest backup is restored into scratch space by
     Test-Backup and checked: stored checksum, decompression, PRAGMA integrity_check, foreign_key_check, row counts and
     schema hash against the manifest, each -Query, and the measured restore time against -RecoveryTimeObjective. Every
-    result is recorded in the vault's verification log (Get-TursoBackupHealth reads it). When any backup fails, or the
-    vault has no backup at all, the failures are posted to -WebhookUrl (Slack or Teams incoming webhook) and the script
-    exits with 1; otherwise it exits with 0. The BackupTestResult objects are written to the pipeline.
+    result is recorded in the vault's verification log (Get-TursoBackupHealth reads it). Whenever the drill is not a
+    clean pass — a backup failed a check, a backup could not be read, there was nothing to drill (no backup, no such
+    database), the vault does not exist — the problems are posted in one message to -WebhookUrl (Slack or Teams
+    incoming webhook) and the script exits with 1; otherwise it exits with 0. One unreadable backup does not stop the
+    drill of the others. The BackupTestResult objects are written to the pipeline.
 
-    Uses only the PowerShell engine's core commands and TursoBackup's own, so it runs in pwsh, Windows PowerShell 5.1
-    and the console host (dotnet tbhost.dll -File Invoke-RecoveryDrill.ps1 -Vault …).
+    Uses only the PowerShell engine's core commands and TursoBackup's own, so it runs in pwsh and Windows PowerShell 5.1.
 
 .PARAMETER Vault
     The vault to drill.
@@ -48,13 +49,40 @@ param(
 $ErrorActionPreference = 'Stop'
 if (-not (Get-Module TursoBackup)) { Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', 'TursoBackup.psd1')) }
 
-$results = @(Get-TursoBackup -Vault $Vault -Database $Database -Latest | Test-Backup -RecoveryTimeObjective $RecoveryTimeObjective -Query $Query)
+$failures = [System.Collections.Generic.List[object]]::new()
+function Add-Failure($records) { foreach ($r in @($records)) { if ($null -ne $r) { $failures.Add($r) } } }
+$results = @()
+try {
+    if (-not [System.IO.Directory]::Exists($Vault)) {
+        throw [System.Management.Automation.ErrorRecord]::new(
+            [System.IO.DirectoryNotFoundException]::new("The vault '$Vault' does not exist (or is not mounted): nothing was drilled. Check the path and the mount."),
+            'VaultNotFound', [System.Management.Automation.ErrorCategory]::ObjectNotFound, $Vault)
+    }
+    $listErrors = $null
+    $newest = @(Get-TursoBackup -Vault $Vault -Database $Database -Latest -ErrorAction Continue -ErrorVariable listErrors)
+    Add-Failure $listErrors
+    $testErrors = $null
+    $results = @($newest | Test-Backup -RecoveryTimeObjective $RecoveryTimeObjective -Query $Query -ErrorAction Continue -ErrorVariable testErrors)
+    Add-Failure $testErrors
+    if ($results.Count -eq 0 -and $failures.Count -eq 0) {
+        $failures.Add([System.Management.Automation.ErrorRecord]::new(
+            [System.InvalidOperationException]::new("No backup found in '$Vault' for $($Database -join ', '): nothing was drilled. Back up first (Backup-TursoDatabase), or check -Database."),
+            'NothingToDrill', [System.Management.Automation.ErrorCategory]::ObjectNotFound, $Vault))
+    }
+}
+catch {
+    $failures.Add($_)
+}
 foreach ($r in $results) {
     $Host.UI.WriteLine(('{0,-24} {1,-6} restore {2,8:N2} s  {3}' -f $r.Database, $(if ($r.Passed) { 'passed' } else { 'FAILED' }), $r.RestoreDuration.TotalSeconds, $r.FailedChecks))
 }
+foreach ($f in $failures) { $Host.UI.WriteErrorLine("Recovery drill: $f") }
 $failed = @($results | Where-Object { -not $_.Passed })
-if ($results.Count -eq 0) { $Host.UI.WriteErrorLine("No backup found in '$Vault' for $($Database -join ', '): nothing was drilled.") }
-if ($failed.Count -gt 0 -and $WebhookUrl) { $failed | Send-TursoBackupAlert -WebhookUrl $WebhookUrl }
+$news = @($failures) + $failed
+if ($WebhookUrl -and $news.Count -gt 0) {
+    try { $news | Send-TursoBackupAlert -WebhookUrl $WebhookUrl }
+    catch { $Host.UI.WriteErrorLine("Recovery drill: the alert could not be sent: $_"); $failures.Add($_) }
+}
 $results
-if ($failed.Count -gt 0 -or $results.Count -eq 0) { exit 1 }
+if ($failed.Count -gt 0 -or $failures.Count -gt 0) { exit 1 }
 exit 0

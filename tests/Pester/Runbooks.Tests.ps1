@@ -1,55 +1,108 @@
 #Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
-# The runbooks in module/Runbooks (shipped in out/TursoBackup/Runbooks). Run with ./build.ps1 -Task Test after a build.
-# Without pwsh the same runbooks run from xUnit: tests/TursoBackup.Module.Tests/RunbookTests.cs.
+# The runbooks shipped in out/TursoBackup/Runbooks, each run in a NEW pwsh process exactly as a scheduled task runs it
+# (pwsh -NoProfile -NonInteractive -File …): exit codes, and what reaches the alert channel (a local webhook receiver
+# standing in for Slack/Teams). Run with ./build.ps1 -Task Test after a build.
 BeforeAll {
-    $module = Join-Path $PSScriptRoot '../../out/TursoBackup/TursoBackup.psd1'
-    Import-Module $module -Force
-    $runbooks = Join-Path $PSScriptRoot '../../out/TursoBackup/Runbooks'
-    $work = Join-Path ([IO.Path]::GetTempPath()) ('tb-pester-rb-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
-    New-Item -ItemType Directory -Path (Join-Path $work 'data') | Out-Null
-
-    function New-SampleDatabase([string] $path) {
-        $c = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$path")
-        $c.Open()
-        $cmd = $c.CreateCommand()
-        $cmd.CommandText = @'
-PRAGMA journal_mode = WAL;
-CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-CREATE TABLE orders(id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers(id), total REAL);
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) INSERT INTO customers SELECT i, 'c' || i FROM n;
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO orders SELECT i, 1 + i % 200, i * 1.5 FROM n;
-'@
-        [void]$cmd.ExecuteNonQuery()
-        $c.Dispose()
-    }
-    New-SampleDatabase (Join-Path $work 'data/alpha.db')
-    New-SampleDatabase (Join-Path $work 'data/beta.db')
-    $vault = Join-Path $work 'vault'
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Get-TursoModuleManifest) -Force
+    $runbooks = Join-Path (Get-RepoRoot) 'out/TursoBackup/Runbooks'
+    $daily = Join-Path $runbooks 'Invoke-DailyBackup.ps1'
+    $drill = Join-Path $runbooks 'Invoke-RecoveryDrill.ps1'
 }
-AfterAll { Remove-Item -Recurse -Force $work -ErrorAction SilentlyContinue }
 
 Describe 'Invoke-DailyBackup.ps1' {
-    It 'backs up every database of the folder and reports each one healthy against its RPO' {
-        $reports = & (Join-Path $runbooks 'Invoke-DailyBackup.ps1') -Path (Join-Path $work 'data') -Vault $vault
-        $LASTEXITCODE | Should -Be 0
-        ($reports.Database | Sort-Object) | Should -Be @('alpha', 'beta')
-        $reports | ForEach-Object { $_.RpoMet | Should -BeTrue }
-        (Get-TursoBackup -Vault $vault).Count | Should -Be 2
+    BeforeAll {
+        $work = New-TestFolder 'tb-daily'
+        $data = Join-Path $work 'data'; [void][IO.Directory]::CreateDirectory($data)
+        New-SampleDatabase (Join-Path $data 'alpha.db') | Out-Null
+        New-SampleDatabase (Join-Path $data 'beta.db') -Customers 50 | Out-Null
+        $vault = Join-Path $work 'vault'
+        $hook = Start-FakeWebhook
+    }
+    AfterAll { Stop-FakeWebhook $hook; Remove-TestFolder $work }
+
+    It 'backs up and proves every database, reports each one Healthy on day one, sends no alert and exits 0' {
+        $run = Invoke-Pwsh -File $daily -ArgumentList '-Path', $data, '-Vault', $vault, '-WebhookUrl', $hook.Url
+        $run.ExitCode | Should -Be 0 -Because ($run.Errors -join "`n")
+        $health = Get-TursoBackupHealth -Vault $vault
+        ($health.Database | Sort-Object) | Should -Be @('alpha', 'beta')
+        $health | ForEach-Object { $_.Status | Should -Be 'Healthy' -Because ($_.Findings -join ' ') }
+        $health | ForEach-Object { $_.LastVerificationPassed | Should -BeTrue }
+        @(Get-FakeWebhookMessage $hook).Count | Should -Be 0
+    }
+
+    It 'exits 1 and alerts, naming the database, when one backup fails; the others are still backed up' {
+        [IO.File]::WriteAllText((Join-Path $data 'gamma.db'), 'this is not a database')
+        try {
+            $before = Get-TursoBackup -Vault $vault -Database alpha -Latest
+            $run = Invoke-Pwsh -File $daily -ArgumentList '-Path', $data, '-Vault', $vault, '-WebhookUrl', $hook.Url
+            $run.ExitCode | Should -Be 1
+            ($run.Errors -join "`n") | Should -Match 'gamma'
+            (Get-TursoBackup -Vault $vault -Database alpha -Latest).Id | Should -Not -Be $before.Id
+            $messages = @(Get-FakeWebhookMessage $hook)
+            $messages.Count | Should -Be 1
+            $messages[0] | Should -Match 'gamma'
+            $messages[0] | Should -Match 'Backup-TursoDatabase failed'
+        }
+        finally { Remove-Item -LiteralPath (Join-Path $data 'gamma.db') -Force }
+    }
+
+    It 'exits 1 and alerts when the folder to back up does not exist' {
+        $hook.Bodies.Clear()
+        $run = Invoke-Pwsh -File $daily -ArgumentList '-Path', (Join-Path $work 'no-such-folder'), '-Vault', $vault, '-WebhookUrl', $hook.Url
+        $run.ExitCode | Should -Be 1
+        $messages = @(Get-FakeWebhookMessage $hook)
+        $messages.Count | Should -Be 1
+        $messages[0] | Should -Match 'no-such-folder'
     }
 }
 
 Describe 'Invoke-RecoveryDrill.ps1' {
-    It 'exits 0 when every newest backup restores and passes' {
-        $results = & (Join-Path $runbooks 'Invoke-RecoveryDrill.ps1') -Vault $vault -RecoveryTimeObjective '00:05:00'
-        $LASTEXITCODE | Should -Be 0
-        $results | ForEach-Object { $_.Passed | Should -BeTrue }
+    BeforeAll {
+        $work = New-TestFolder 'tb-drill'
+        $vault = Join-Path $work 'vault'
+        foreach ($name in 'alpha', 'beta') {
+            New-SampleDatabase (Join-Path $work "$name.db") | Backup-TursoDatabase -Vault $vault | Out-Null
+        }
+        $hook = Start-FakeWebhook
     }
-    It 'exits 1 and names the database when a backup is damaged' {
+    AfterAll { Stop-FakeWebhook $hook; Remove-TestFolder $work }
+    BeforeEach { $hook.Bodies.Clear() }
+
+    It 'exits 0 and sends nothing when every newest backup restores and passes' {
+        $run = Invoke-Pwsh -File $drill -ArgumentList '-Vault', $vault, '-RecoveryTimeObjective', '00:05:00', '-WebhookUrl', $hook.Url
+        $run.ExitCode | Should -Be 0 -Because ($run.Errors -join "`n")
+        ($run.Output -join "`n") | Should -Match 'alpha +passed'
+        ($run.Output -join "`n") | Should -Match 'beta +passed'
+        @(Get-FakeWebhookMessage $hook).Count | Should -Be 0
+    }
+
+    It 'exits 1, alerts naming the database and records the failure when a backup is damaged' {
         $b = Get-TursoBackup -Vault $vault -Database beta -Latest
         $bytes = [IO.File]::ReadAllBytes($b.Location); $bytes[200] = $bytes[200] -bxor 0x5A; [IO.File]::WriteAllBytes($b.Location, $bytes)
-        $results = & (Join-Path $runbooks 'Invoke-RecoveryDrill.ps1') -Vault $vault
-        $LASTEXITCODE | Should -Be 1
-        ($results | Where-Object { -not $_.Passed }).Database | Should -Be 'beta'
+        $run = Invoke-Pwsh -File $drill -ArgumentList '-Vault', $vault, '-WebhookUrl', $hook.Url
+        $run.ExitCode | Should -Be 1
+        ($run.Output -join "`n") | Should -Match 'beta +FAILED'
+        ($run.Output -join "`n") | Should -Match 'alpha +passed'
+        $messages = @(Get-FakeWebhookMessage $hook)
+        $messages.Count | Should -Be 1
+        $messages[0] | Should -Match 'beta'
+        $messages[0] | Should -Not -Match 'alpha'
         (Get-TursoBackupHealth -Vault $vault -Database beta).LastVerificationPassed | Should -BeFalse
+    }
+
+    It 'exits 1 and alerts when there is nothing to drill: <Case>' -ForEach @(
+        @{ Case = 'no database matching -Database'; Vault = 'vault'; Database = 'zz*'; Expect = 'nothing was drilled' }
+        @{ Case = 'a folder that is not a vault'; Vault = 'empty'; Database = '*'; Expect = 'not a TursoBackup vault' }
+        @{ Case = 'a vault that does not exist'; Vault = 'missing'; Database = '*'; Expect = 'does not exist' }
+        @{ Case = 'a database the vault does not have'; Vault = 'vault'; Database = 'nosuch'; Expect = 'nosuch' }
+    ) {
+        if ($Vault -eq 'empty') { [void][IO.Directory]::CreateDirectory((Join-Path $work 'empty')) }
+        $run = Invoke-Pwsh -File $drill -ArgumentList '-Vault', (Join-Path $work $Vault), '-Database', $Database, '-WebhookUrl', $hook.Url
+        $run.ExitCode | Should -Be 1
+        ($run.Errors -join "`n") | Should -Match $Expect
+        $messages = @(Get-FakeWebhookMessage $hook)
+        $messages.Count | Should -Be 1
+        $messages[0] | Should -Match $Expect
     }
 }

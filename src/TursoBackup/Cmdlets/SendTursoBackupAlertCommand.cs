@@ -19,7 +19,7 @@ namespace TursoBackup.Cmdlets
         private readonly List<AlertItem> items = new List<AlertItem>();
         private int seen;
 
-        /// <summary>A HealthReport (Get-TursoBackupHealth) or a BackupTestResult (Test-Backup), from the pipeline.</summary>
+        /// <summary>A HealthReport (Get-TursoBackupHealth), a BackupTestResult (Test-Backup) or an ErrorRecord (a failed command), from the pipeline.</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
         [ValidateNotNull]
         public PSObject InputObject { get; set; }
@@ -56,11 +56,36 @@ namespace TursoBackup.Cmdlets
                             t.Passed ? new[] { $"Backup {t.Backup?.Id} passed all {t.Checks.Length} checks; restore took {t.RestoreDuration.TotalSeconds:F1} s." }
                                      : t.Checks.Where(c => !c.Passed).Select(c => $"Backup {t.Backup?.Id}: {c.Name} failed — {c.Detail}").ToArray()));
                     break;
+                case ErrorRecord e:
+                    // A command that failed (a runbook's -ErrorVariable): always news, whatever -All says.
+                    items.Add(new AlertItem(ErrorSubject(e), HealthStatus.Critical.ToString(), new[] { ErrorText(e) }));
+                    break;
                 default:
                     WriteFailure(new TursoBackupException(FailureKind.InvalidArgument,
-                        $"Send-TursoBackupAlert takes HealthReport (Get-TursoBackupHealth) or BackupTestResult (Test-Backup) objects, not {InputObject.BaseObject?.GetType().Name}.", InputObject));
+                        $"Send-TursoBackupAlert takes HealthReport (Get-TursoBackupHealth), BackupTestResult (Test-Backup) or ErrorRecord ($Error, -ErrorVariable) objects, not {InputObject.BaseObject?.GetType().Name}.", InputObject));
                     break;
             }
+        }
+
+        /// <summary>What a failed command was about: the database of its target (a backup, a file, a name), else the command.</summary>
+        private static string ErrorSubject(ErrorRecord e)
+        {
+            object target = e.TargetObject is PSObject p ? p.BaseObject : e.TargetObject;
+            switch (target)
+            {
+                case BackupInfo b: return b.Database;
+                case System.IO.FileSystemInfo f: return System.IO.Path.GetFileNameWithoutExtension(f.Name);
+                case string s when s.Length > 0:
+                    return s.IndexOfAny(new[] { '/', '\\' }) >= 0 ? System.IO.Path.GetFileNameWithoutExtension(s) : s;
+            }
+            return e.InvocationInfo?.MyCommand?.Name ?? "(a command)";
+        }
+
+        private static string ErrorText(ErrorRecord e)
+        {
+            string command = e.InvocationInfo?.MyCommand?.Name;
+            string text = e.ErrorDetails?.Message ?? e.Exception?.Message ?? e.ToString();
+            return command != null ? $"{command} failed: {text}" : text;
         }
 
         protected override void EndProcessing()
