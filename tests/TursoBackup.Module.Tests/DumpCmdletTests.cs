@@ -20,8 +20,11 @@ public sealed class DumpCmdletTests : IClassFixture<ModuleSession>
         using var dir = new TempDir();
         string db = SampleDatabases.CreateShop(dir["shop.db"]);
         var r = session.Run("Export-TursoDatabase -Path $db -OutFile $out", Vars(("db", db), ("out", dir[file]))).NoErrors();
-        var info = r.Single<FileInfo>();
-        Assert.Equal(dir[file], info.FullName);
+        var info = r.Single<ExportResult>();
+        Assert.Equal(dir[file], info.OutFile);
+        Assert.Equal(new FileInfo(dir[file]).Length, info.Bytes);
+        Assert.Equal(file.EndsWith(".gz") ? "Gzip" : file.EndsWith(".zst") ? "Zstd" : "None", info.Compression);
+        Assert.True(info.Tables >= 3 && info.Rows > 0, $"{info.Tables} tables, {info.Rows} rows");
         string decompress = file.EndsWith(".gz") ? "gunzip -c" : file.EndsWith(".zst") ? "zstd -d -c" : "cat";
         Peers.Require(decompress.Split(' ')[0]);
         var (code, _, err) = Peers.Run("/bin/sh", new[] { "-c", $"{decompress} '{dir[file]}' | sqlite3 '{dir["loaded.db"]}'" });
@@ -37,7 +40,7 @@ public sealed class DumpCmdletTests : IClassFixture<ModuleSession>
         string db = SampleDatabases.CreateShop(dir["shop.db"]);
         File.WriteAllText(dir["dump.sql"], Peers.Sqlite3(db, ".dump"));
         var r = session.Run("Import-TursoDatabase -InFile $in -Path $new", Vars(("in", dir["dump.sql"]), ("new", dir["imported.db"]))).NoErrors();
-        Assert.Equal(dir["imported.db"], r.Single<FileInfo>().FullName);
+        Assert.Equal(dir["imported.db"], r.Single<ImportResult>().Path);
         Assert.Equal(Peers.TableContents(db), Peers.TableContents(dir["imported.db"]));
         Assert.Equal("ok\n", Peers.Sqlite3(dir["imported.db"], "PRAGMA integrity_check;"));
     }

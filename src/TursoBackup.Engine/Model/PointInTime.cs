@@ -45,6 +45,11 @@ namespace TursoBackup
         public RestoreGap[] Gaps { get; set; } = new RestoreGap[0];
         /// <summary>When every snapshot and segment of the archive was last read and checked (null: never).</summary>
         public DateTimeOffset? VerifiedAt { get; set; }
+
+        /// <summary>How it reads where it is a property of another object (a RestoreResult's Source): its span, not its type.</summary>
+        public override string ToString() => Earliest.HasValue && Latest.HasValue
+            ? $"WAL archive of {Database}: {Earliest.Value.UtcDateTime:yyyy-MM-dd HH:mm:ss} – {Latest.Value.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC" + (Gaps.Length == 0 ? "" : $", {Gaps.Length} gap(s)")
+            : $"WAL archive of {Database} (empty)";
     }
 }
 

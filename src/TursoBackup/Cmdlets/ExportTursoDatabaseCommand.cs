@@ -8,7 +8,7 @@ namespace TursoBackup.Cmdlets
 {
     /// <summary>Writes a consistent SQL dump of a local database that sqlite3 (or Import-TursoDatabase) loads.</summary>
     [Cmdlet(VerbsData.Export, "TursoDatabase", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Path")]
-    [OutputType(typeof(FileInfo))]
+    [OutputType(typeof(ExportResult))]
     public sealed class ExportTursoDatabaseCommand : TursoCmdlet
     {
 
@@ -65,8 +65,19 @@ namespace TursoBackup.Cmdlets
                 CompleteProgress(ActivityId, activity);
                 if (!ok) continue;
                 WriteVerbose($"Dumped {stats.Tables} table(s), {stats.Rows:N0} rows of '{source}' to '{outFile}' in {stats.Duration.TotalSeconds:F2} s.");
-                WriteObject(new FileInfo(outFile));
+                WriteObject(Result(source, outFile, stats, null));
             }
+        }
+
+        private static ExportResult Result(string source, string outFile, SqlDumpStats stats, string consistency)
+        {
+            string name = outFile.ToLowerInvariant();
+            return new ExportResult
+            {
+                Source = source, OutFile = outFile, Tables = stats.Tables, Rows = stats.Rows, Duration = stats.Duration, Consistency = consistency,
+                Bytes = new FileInfo(outFile).Length,
+                Compression = name.EndsWith(".gz") ? "Gzip" : name.EndsWith(".zst") ? "Zstd" : "None",
+            };
         }
 
         private void ExportRemote(string outFile)
@@ -86,7 +97,7 @@ namespace TursoBackup.Cmdlets
             CompleteProgress(ActivityId, activity);
             if (!ok) return;
             WriteVerbose($"Dumped {stats.Tables} table(s), {stats.Rows:N0} rows of '{Url}' to '{outFile}' in {stats.Duration.TotalSeconds:F2} s ({consistency}).");
-            WriteObject(new FileInfo(outFile));
+            WriteObject(Result(Url, outFile, stats, consistency));
         }
     }
 }

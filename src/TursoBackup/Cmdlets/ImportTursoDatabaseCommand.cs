@@ -10,12 +10,12 @@ namespace TursoBackup.Cmdlets
 {
     /// <summary>Loads a SQL dump (ours or a sqlite3 .dump; plain, .gz or .zst) into a new database.</summary>
     [Cmdlet(VerbsData.Import, "TursoDatabase", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
-    [OutputType(typeof(FileInfo))]
+    [OutputType(typeof(ImportResult))]
     public sealed class ImportTursoDatabaseCommand : TursoCmdlet
     {
 
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-        [Alias("FullName")]
+        [Alias("FullName", "OutFile")]
         [ValidateNotNullOrEmpty]
         public string InFile { get; set; }
 
@@ -52,7 +52,12 @@ namespace TursoBackup.Cmdlets
             {
                 WriteWarning($"'{target}' is replaced; its previous content is kept at '{stats.ReplacedFileKeptAt}'. Pass -Vault to keep emergency backups in a vault instead.");
             }
-            WriteObject(new FileInfo(target));
+            WriteObject(new ImportResult
+            {
+                Path = target, InFile = inFile, Tables = stats.Tables, Statements = stats.Statements, RowsInserted = stats.RowsInserted,
+                Bytes = stats.TargetBytes, Duration = stats.Duration, Replaced = stats.Replaced,
+                EmergencyBackup = stats.EmergencyBackup, ReplacedFileKeptAt = stats.ReplacedFileKeptAt,
+            });
         }
     }
 }
