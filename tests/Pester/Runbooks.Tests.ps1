@@ -8,19 +8,17 @@ BeforeAll {
     $work = Join-Path ([IO.Path]::GetTempPath()) ('tb-pester-rb-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
     New-Item -ItemType Directory -Path (Join-Path $work 'data') | Out-Null
 
+    # Loaded by the module itself: its SQLite library is private to it (out/TursoBackup/dependencies).
     function New-SampleDatabase([string] $path) {
-        $c = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$path")
-        $c.Open()
-        $cmd = $c.CreateCommand()
-        $cmd.CommandText = @'
-PRAGMA journal_mode = WAL;
+        $sql = "$path.sql"
+        Set-Content -LiteralPath $sql -Encoding utf8 -Value @'
 CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT NOT NULL);
 CREATE TABLE orders(id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers(id), total REAL);
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) INSERT INTO customers SELECT i, 'c' || i FROM n;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO orders SELECT i, 1 + i % 200, i * 1.5 FROM n;
 '@
-        [void]$cmd.ExecuteNonQuery()
-        $c.Dispose()
+        $null = Import-TursoDatabase -InFile $sql -Path $path
+        Remove-Item -LiteralPath $sql
     }
     New-SampleDatabase (Join-Path $work 'data/alpha.db')
     New-SampleDatabase (Join-Path $work 'data/beta.db')
