@@ -54,7 +54,8 @@ namespace TursoBackup.Init
                     }
                     catch (TargetInvocationException ex) when (ex.InnerException != null)
                     {
-                        throw ex.InnerException;
+                        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex.InnerException).Throw();
+                        throw;
                     }
                 }
                 else
