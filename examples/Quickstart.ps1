@@ -26,16 +26,15 @@ if (-not (Get-Module TursoBackup)) { Import-Module ([System.IO.Path]::Combine($P
 
 function Say([string] $text) { $Host.UI.WriteLine(''); $Host.UI.WriteLine("== $text") }
 
-# 1. A sample database: customers, orders (foreign key to customers) and order lines, in WAL mode.
+# 1. A sample database: customers, orders (foreign key to customers) and order lines, loaded from SQL by the module
+#    itself (Import-TursoDatabase). Its SQLite library is private to the module (out/TursoBackup/dependencies, its own
+#    load context on pwsh 7), so scripts do not reach it through [Microsoft.Data.Sqlite.SqliteConnection].
 [void][System.IO.Directory]::CreateDirectory($WorkDir)
 $db = [System.IO.Path]::Combine($WorkDir, 'shop.db')
 $vault = [System.IO.Path]::Combine($WorkDir, 'vault')
 Say "Making a sample database at $db"
-$connection = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$db")
-$connection.Open()
-$command = $connection.CreateCommand()
-$command.CommandText = @'
-PRAGMA journal_mode = WAL;
+$sql = [System.IO.Path]::Combine($WorkDir, 'shop.sql')
+[System.IO.File]::WriteAllText($sql, @'
 CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE);
 CREATE TABLE orders(id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customers(id), total REAL, placed_at TEXT);
 CREATE TABLE order_lines(order_id INTEGER NOT NULL REFERENCES orders(id), sku TEXT, qty INTEGER, PRIMARY KEY(order_id, sku));
@@ -45,9 +44,8 @@ WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
   INSERT INTO orders SELECT i, 1 + i % 500, round(i * 1.37, 2), datetime('2026-01-01', '+' || i || ' minutes') FROM n;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
   INSERT INTO order_lines SELECT 1 + i % 5000, 'SKU-' || i, 1 + i % 4 FROM n;
-'@
-[void]$command.ExecuteNonQuery()
-$connection.Dispose()
+'@)
+$null = Import-TursoDatabase -InFile $sql -Path $db
 
 # 2. Back it up: a consistent snapshot, compressed and checksummed, with a manifest.
 Say "Backing up into the vault $vault"

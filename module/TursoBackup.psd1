@@ -10,7 +10,9 @@
     PowerShellVersion    = '5.1'
     CompatiblePSEditions = @('Desktop', 'Core')
     DotNetFrameworkVersion = '4.7.2'
-    NestedModules        = @()
+    # Imported before RootModule: makes dependencies/ (the engine, Microsoft.Data.Sqlite, SQLitePCLRaw ...) reachable for the
+    # cmdlet dll alone — pwsh 7: the module's own AssemblyLoadContext; Windows PowerShell: an AssemblyResolve handler.
+    NestedModules        = @('dependencies/TursoBackup.Init.dll')
     FormatsToProcess     = @('TursoBackup.Format.ps1xml')
     CmdletsToExport      = @(
         'Backup-TursoDatabase'

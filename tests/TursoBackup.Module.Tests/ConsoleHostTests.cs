@@ -2,7 +2,7 @@ namespace TursoBackup.Module.Tests;
 
 /// <summary>
 /// The console host (tbhost) references only the PowerShell engine: running the Quickstart through it proves the
-/// module loads its own SQLite natives from out/TursoBackup/&lt;rid&gt;/, as in an admin's pwsh.
+/// module loads its own SQLite natives from out/TursoBackup/dependencies/&lt;rid&gt;/, as in an admin's pwsh.
 /// </summary>
 public sealed class ConsoleHostTests
 {
@@ -26,9 +26,9 @@ public sealed class ConsoleHostTests
     [Fact]
     public void HostLoadsTheModulesOwnNativeSqlite()
     {
-        var (code, stdout, stderr) = Host("-Command", "[TursoBackup.Engine.Sqlite.NativeSqlite]::EnsureInitialized(); [TursoBackup.Engine.Sqlite.NativeSqlite]::LoadedFrom");
+        var (code, stdout, stderr) = Host("-Command", "$n = [TursoBackup.BackupInfo].Assembly.GetType('TursoBackup.Engine.Sqlite.NativeSqlite', $true); $n::EnsureInitialized(); $n::LoadedFrom");
         Assert.True(code == 0, stderr);
-        Assert.Contains(Path.Combine("out", "TursoBackup", TursoRid(), OperatingSystem.IsWindows() ? "e_sqlite3.dll" : "libe_sqlite3.so"), stdout);
+        Assert.Contains(Path.Combine("out", "TursoBackup", "dependencies", TursoRid(), OperatingSystem.IsWindows() ? "e_sqlite3.dll" : "libe_sqlite3.so"), stdout);
     }
 
     [Fact]

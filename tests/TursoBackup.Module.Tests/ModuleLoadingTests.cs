@@ -54,7 +54,7 @@ public sealed class ModuleLoadingTests : IClassFixture<ModuleSession>
     [InlineData("osx-arm64", "libe_sqlite3.dylib")]
     public void ModuleShipsNativeSqliteForEachPlatform(string rid, string file)
     {
-        string path = Path.Combine(Repo.Root, "out", "TursoBackup", rid, file);
+        string path = Path.Combine(Repo.Root, "out", "TursoBackup", "dependencies", rid, file);
         Assert.True(new FileInfo(path).Length > 100_000, path + " is missing or too small");
     }
 
@@ -64,12 +64,43 @@ public sealed class ModuleLoadingTests : IClassFixture<ModuleSession>
         // This test process has no SQLite of its own (it references only the PowerShell engine).
         Assert.DoesNotContain(AppDomain.CurrentDomain.GetAssemblies(), a => a.GetName().Name == "Microsoft.Data.Sqlite" && a.Location.Contains(Path.Combine("bin", "")) && !a.Location.Contains(Path.Combine("out", "TursoBackup")));
         Assert.False(File.Exists(Path.Combine(AppContext.BaseDirectory, "Microsoft.Data.Sqlite.dll")), "the test process must not carry its own SQLite");
-        var r = session.Run("[TursoBackup.Engine.Sqlite.NativeSqlite]::EnsureInitialized(); [TursoBackup.Engine.Sqlite.NativeSqlite]::LoadedFrom").NoErrors();
-        string expected = Path.Combine(Repo.Root, "out", "TursoBackup", "linux-x64", "libe_sqlite3.so");
+        // NativeSqlite is not among the types scripts can name (only the result types are): reach it through the engine.
+        var r = session.Run("$n = [TursoBackup.BackupInfo].Assembly.GetType('TursoBackup.Engine.Sqlite.NativeSqlite', $true); $n::EnsureInitialized(); $n::LoadedFrom").NoErrors();
+        string expected = Path.Combine(Repo.Root, "out", "TursoBackup", "dependencies", "linux-x64", "libe_sqlite3.so");
         if (OperatingSystem.IsLinux() && System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64)
         {
             Assert.Equal(expected, r.Output.Single().ToString());
         }
+    }
+
+    [Fact]
+    public void CmdletDllReferencesOnlyPowerShellAndTheEngine()
+    {
+        // Everything else (Microsoft.Data.Sqlite, SQLitePCLRaw, ZstdSharp ...) is the engine's, resolved inside the module's
+        // own load context: a direct reference from the cmdlet dll would bind in PowerShell's default context instead.
+        using var stream = File.OpenRead(Path.Combine(Repo.Root, "out", "TursoBackup", "TursoBackup.dll"));
+        using var pe = new System.Reflection.PortableExecutable.PEReader(stream);
+        var md = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(pe);
+        var names = md.AssemblyReferences.Select(h => md.GetString(md.GetAssemblyReference(h).Name)).OrderBy(n => n, StringComparer.Ordinal).ToList();
+        Assert.Equal(new[] { "System.Management.Automation", "TursoBackup.Engine", "netstandard" }, names);
+    }
+
+    [Fact]
+    public void EngineLoadsIntoTheModulesOwnLoadContext()
+    {
+        session.Run("$null = Get-Command Backup-TursoDatabase").NoErrors();
+        // This test assembly's own reference to the engine is answered with the module's copy (the one bridged name).
+        var engine = typeof(BackupInfo).Assembly;
+        var context = System.Runtime.Loader.AssemblyLoadContext.GetLoadContext(engine);
+        Assert.NotSame(System.Runtime.Loader.AssemblyLoadContext.Default, context);
+        Assert.Equal(Path.Combine(Repo.Root, "out", "TursoBackup", "dependencies", "TursoBackup.Engine.dll"), engine.Location);
+        // SQLitePCLRaw is loaded at import (NativeSqlite sets its provider's native resolver): the copy in our context.
+        var sqlite = Assert.Single(context.Assemblies, a => a.GetName().Name == "SQLitePCLRaw.core");
+        Assert.Equal(Path.Combine(Repo.Root, "out", "TursoBackup", "dependencies", "SQLitePCLRaw.core.dll"), sqlite.Location);
+        Assert.DoesNotContain(System.Runtime.Loader.AssemblyLoadContext.Default.Assemblies, a => a.GetName().Name.StartsWith("SQLitePCLRaw", StringComparison.Ordinal));
+        // Scripts name the result types, not the engine's internals nor its third-party types.
+        var r = session.Run("[TursoBackup.BackupInfo].FullName; $null -eq ('TursoBackup.Engine.Sqlite.NativeSqlite' -as [type]); $null -eq ('Microsoft.Data.Sqlite.SqliteConnection' -as [type])").NoErrors();
+        Assert.Equal(new[] { "TursoBackup.BackupInfo", "True", "True" }, r.Output.Select(o => o.ToString()));
     }
 
     [Fact]
