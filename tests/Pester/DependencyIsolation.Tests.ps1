@@ -219,7 +219,7 @@ try {
         $alone.Error | Should -BeNullOrEmpty
         $alone.Members | Should -Be @('TursoBackup.BackupInfo')
         $alone.TestMembers | Should -Be @('TursoBackup.BackupTestResult')
-        $alone.Table | Should -Match 'Database\s+Id\s+Kind\s+PointInTime \(UTC\)\s+Source MB'   # the Format.ps1xml view
+        $alone.Table | Should -Match 'Database\s+Id\s+Kind\s+Stored MB\s+Rows\s+Duration'   # the Format.ps1xml view
         $alone.Literal | Should -Be 'TursoBackup.BackupInfo'
         $alone.IsOfType | Should -BeTrue
         $alone.Enum | Should -Be 'Dump'

@@ -290,10 +290,19 @@ namespace TursoBackup.Internal
         }
 
         /// <summary>Shows progress for one activity; <see cref="CompleteProgress"/> must follow.</summary>
+        /// <summary>
+        /// Progress, at most four records a second per cmdlet (a host draws each one, and the work it reports must not
+        /// wait for that): a record is dropped when the last one went out less than 250 ms ago, unless it reports 100 %.
+        /// </summary>
         protected void ShowProgress(int activityId, string activity, string status, int percent)
         {
+            if (percent < 100 && progressClock.IsRunning && progressClock.ElapsedMilliseconds < ProgressIntervalMs) return;
+            progressClock.Restart();
             WriteProgress(new ProgressRecord(activityId, activity, status) { PercentComplete = Math.Max(0, Math.Min(100, percent)) });
         }
+
+        private const int ProgressIntervalMs = 250;
+        private readonly System.Diagnostics.Stopwatch progressClock = new System.Diagnostics.Stopwatch();
 
         protected void CompleteProgress(int activityId, string activity)
         {
