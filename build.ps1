@@ -45,10 +45,19 @@ switch ($Task) {
         $passed = 0; $failed = 0; $skipped = 0
         if (-not $PesterOnly) {
             Invoke-Build
-            $log = dotnet test TursoBackup.sln -c $Configuration --no-build 2>&1 | ForEach-Object { Write-Host $_; $_ }
+            $results = Join-Path $PSScriptRoot 'out/test-results'
+            Remove-Item -LiteralPath $results -Recurse -Force -ErrorAction SilentlyContinue
+            $log = dotnet test TursoBackup.sln -c $Configuration --no-build --logger trx --results-directory $results 2>&1 | ForEach-Object { Write-Host $_; $_ }
             $dotnetExit = $LASTEXITCODE
+            # Why each skipped test was skipped (a missing peer says how to install it): dotnet test's console does not say.
+            foreach ($trx in Get-ChildItem -LiteralPath $results -Filter *.trx -ErrorAction SilentlyContinue) {
+                $xml = [xml](Get-Content -LiteralPath $trx.FullName -Raw)
+                foreach ($r in @($xml.TestRun.Results.UnitTestResult | Where-Object outcome -eq 'NotExecuted')) {
+                    Write-Host ("Skipped {0}: {1}" -f $r.testName, (($r.Output.ErrorInfo.Message, $r.Output.StdOut | Where-Object { $_ }) -join ' ').Trim())
+                }
+            }
             # Each test assembly ends with "Passed!  - Failed:     0, Passed:   265, Skipped:     0, Total: …".
-            $summaries = @($log | Select-String -Pattern '^(Passed|Failed)! +- Failed: +(\d+), Passed: +(\d+), Skipped: +(\d+)')
+            $summaries = @($log | Select-String -Pattern '^(Passed|Failed|Skipped)! +- Failed: +(\d+), Passed: +(\d+), Skipped: +(\d+)')
             foreach ($m in $summaries) {
                 $failed += [int]$m.Matches[0].Groups[2].Value
                 $passed += [int]$m.Matches[0].Groups[3].Value
