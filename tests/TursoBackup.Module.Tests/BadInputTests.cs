@@ -124,7 +124,7 @@ public sealed class BadInputTests : IClassFixture<ModuleSession>
         var r = session.Run("Export-TursoDatabase -Path $p -OutFile $o", Vars(("p", db), ("o", dir["taken.sql"])));
         Assert.Equal(ErrorCategory.ResourceExists, Assert.Single(r.Errors).CategoryInfo.Category);
         Assert.Equal("precious", File.ReadAllText(dir["taken.sql"]));
-        session.Run("Export-TursoDatabase -Path $p -OutFile $o -Force", Vars(("p", db), ("o", dir["taken.sql"]))).NoErrors();
+        session.Run("Export-TursoDatabase -Path $p -OutFile $o -Force -Confirm:$false", Vars(("p", db), ("o", dir["taken.sql"]))).NoErrors();
         Assert.StartsWith("PRAGMA foreign_keys=OFF;", File.ReadAllText(dir["taken.sql"]));
 
         var missing = session.Run("Invoke-TursoBackupRetention -Vault $v -Confirm:$false", Vars(("v", dir["no-vault"])));

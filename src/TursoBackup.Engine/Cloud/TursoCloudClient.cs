@@ -264,7 +264,7 @@ namespace TursoBackup.Engine.Cloud
                 if (at.Value > now.AddSeconds(5))
                 {
                     throw new TursoBackupException(FailureKind.InvalidArgument,
-                        $"Timestamp {Iso(at.Value)} is in the future (it is now {Iso(now)}). Give a past time, or leave -Timestamp out to branch '{source}' as of now.", timestamp.Value);
+                        $"Timestamp {Iso(at.Value)} is in the future (it is now {Iso(now)}). Give a past time, or leave -Timestamp out to branch '{source}' as of now.", timestamp.Value) { ErrorId = "TimestampInFuture" };
                 }
             }
             name = string.IsNullOrWhiteSpace(name) ? DefaultBranchName(at, now) : name.Trim();
@@ -558,7 +558,10 @@ namespace TursoBackup.Engine.Cloud
                     message = $"The Turso API answered the request to {call.Operation} with HTTP {status} ({Describe(status)}){said}, which this client does not expect. Run the command again with -Verbose and report it if it persists.";
                     break;
             }
-            return new TursoBackupException(kind, Redact(message), call.Database);
+            return new TursoBackupException(kind, Redact(message), call.Database)
+            {
+                ErrorId = message.StartsWith("Timestamp too old", StringComparison.Ordinal) ? "TimestampTooOld" : null,
+            };
         }
 
         private string BadRequest(ApiCall call, string serverError, string said, ref FailureKind kind)

@@ -34,5 +34,12 @@ namespace TursoBackup.Engine.Errors
 
         /// <summary>The object the failure is about (a path, a backup id), for the error record.</summary>
         public object Target { get; }
+
+        /// <summary>
+        /// The failure's stable name (TimestampTooOld, DatabaseExists, …): the cmdlets make it the first part of the
+        /// ErrorRecord's FullyQualifiedErrorId, so scripts can tell failures apart without parsing messages. Null: the
+        /// cmdlets use <see cref="Kind"/>'s name.
+        /// </summary>
+        public string ErrorId { get; set; }
     }
 }

@@ -121,13 +121,13 @@ namespace TursoBackup.Engine.Files
             if (Directory.Exists(target))
             {
                 throw new TursoBackupException(FailureKind.InvalidArgument,
-                    $"'{target}' is a folder. Give the path of the database file to write, or a folder that does not hold a file of that name.", target);
+                    $"'{target}' is a folder. Give the path of the database file to write, or a folder that does not hold a file of that name.", target) { ErrorId = "DestinationIsFolder" };
             }
             bool exists = HoldsData(target);
             if (exists && !overwrite)
             {
                 throw new TursoBackupException(FailureKind.AlreadyExists,
-                    $"'{target}' already exists. " + (forceHint ?? new DatabaseWriteOptions().ForceHint), target);
+                    $"'{target}' already exists. " + (forceHint ?? new DatabaseWriteOptions().ForceHint), target) { ErrorId = "DatabaseExists" };
             }
             return exists;
         }
@@ -200,7 +200,7 @@ namespace TursoBackup.Engine.Files
                 if (!options.Overwrite && HoldsData(Target))
                 {
                     throw new TursoBackupException(FailureKind.AlreadyExists,
-                        $"'{Target}' was created by someone else while this ran. " + options.ForceHint, Target);
+                        $"'{Target}' was created by someone else while this ran. " + options.ForceHint, Target) { ErrorId = "DatabaseExists" };
                 }
                 result.Replaced = true;
                 string damage = Damage(Target);

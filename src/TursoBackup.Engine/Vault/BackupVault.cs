@@ -48,12 +48,12 @@ namespace TursoBackup.Engine.Vault
             if (!Directory.Exists(root))
             {
                 throw new TursoBackupException(FailureKind.NotFound,
-                    $"Vault '{root}' does not exist. Check the path, or make a backup into it first with Backup-TursoDatabase -Vault '{root}'.", root);
+                    $"Vault '{root}' does not exist. Check the path, or make a backup into it first with Backup-TursoDatabase -Vault '{root}'.", root) { ErrorId = "VaultNotFound" };
             }
             if (!File.Exists(Path.Combine(root, MarkerFile)) && !Directory.Exists(Path.Combine(root, DatabasesFolder)))
             {
                 throw new TursoBackupException(FailureKind.InvalidArgument,
-                    $"'{root}' is not a TursoBackup vault (it has no {MarkerFile}). Check the path.", root);
+                    $"'{root}' is not a TursoBackup vault (it has no {MarkerFile}). Check the path.", root) { ErrorId = "NotAVault" };
             }
             return new BackupVault(root);
         }
@@ -247,7 +247,7 @@ namespace TursoBackup.Engine.Vault
             if (!Directory.Exists(folder))
             {
                 throw new TursoBackupException(FailureKind.NotFound,
-                    $"Backup {backup.Id} of '{backup.Database}' is not in vault '{Root}' (already removed?): '{folder}' does not exist. List what is there with Get-TursoBackup -Vault '{Root}'.", backup.Id);
+                    $"Backup {backup.Id} of '{backup.Database}' is not in vault '{Root}' (already removed?): '{folder}' does not exist. List what is there with Get-TursoBackup -Vault '{Root}'.", backup.Id) { ErrorId = "BackupNotFound" };
             }
             if ((File.GetAttributes(folder) & FileAttributes.ReparsePoint) != 0)
             {

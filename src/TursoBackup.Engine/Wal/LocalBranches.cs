@@ -34,7 +34,7 @@ namespace TursoBackup.Engine.Wal
             if (File.Exists(target) || File.Exists(target + SidecarSuffix))
             {
                 throw new TursoBackupException(FailureKind.AlreadyExists,
-                    $"A branch named '{name}' already exists in '{dir}'. Choose another -Name, or remove it first with Get-TursoBranch -Directory '{dir}' | Where-Object Name -eq '{name}' | Remove-TursoBranch.", target);
+                    $"A branch named '{name}' already exists in '{dir}'. Choose another -Name, or remove it first with Get-TursoBranch -Directory '{dir}' | Where-Object Name -eq '{name}' | Remove-TursoBranch.", target) { ErrorId = "BranchExists" };
             }
             DateTimeOffset pointInTime;
             if (timestamp.HasValue)

@@ -16,7 +16,7 @@ namespace TursoBackup.Engine.Wal
                 case DateTimeOffset dto: return dto.ToUniversalTime();
                 case DateTime dt: return (dt.Kind == DateTimeKind.Unspecified ? new DateTimeOffset(dt, TimeSpan.Zero) : new DateTimeOffset(dt)).ToUniversalTime();
                 case string s: return ParseText(s);
-                default: throw new TursoBackupException(FailureKind.InvalidArgument, InvalidFormat + ".", value);
+                default: throw new TursoBackupException(FailureKind.InvalidArgument, InvalidFormat + ".", value) { ErrorId = "TimestampFormat" };
             }
         }
 
@@ -36,7 +36,7 @@ namespace TursoBackup.Engine.Wal
             {
                 return t.ToUniversalTime();
             }
-            throw new TursoBackupException(FailureKind.InvalidArgument, InvalidFormat + $" ('{text}' is not one).", text);
+            throw new TursoBackupException(FailureKind.InvalidArgument, InvalidFormat + $" ('{text}' is not one).", text) { ErrorId = "TimestampFormat" };
         }
     }
 }

@@ -114,7 +114,7 @@ namespace TursoBackup.Engine.Wal
                 throw new TursoBackupException(FailureKind.Busy,
                     $"The WAL archive of '{Database}' in vault '{Vault.Root}' is already being written by " +
                     (holder.Length > 0 ? holder : $"another archiver (it holds '{LockPath}')") +
-                    ". One archiver per archive: that one already archives this database — stop it first if this one should take over.", LockPath);
+                    ". One archiver per archive: that one already archives this database — stop it first if this one should take over.", LockPath) { ErrorId = "ArchiverRunning" };
             }
             var me = Process.GetCurrentProcess();
             DateTimeOffset started;
@@ -632,7 +632,7 @@ namespace TursoBackup.Engine.Wal
                     hold.Dispose();
                     hold = null;
                     throw new TursoBackupException(FailureKind.NotEnabled,
-                        $"'{dbPath}' is not in WAL mode (its journal mode is '{mode}'), so its changes cannot be archived continuously. Switch it once, while no application has it open: sqlite3 '{dbPath}' 'PRAGMA journal_mode=WAL;' (or Backup-TursoDatabase takes snapshots in any mode).", dbPath);
+                        $"'{dbPath}' is not in WAL mode (its journal mode is '{mode}'), so its changes cannot be archived continuously. Switch it once, while no application has it open: sqlite3 '{dbPath}' 'PRAGMA journal_mode=WAL;' (or Backup-TursoDatabase takes snapshots in any mode).", dbPath) { ErrorId = "NotWalMode" };
                 }
                 using (var cmd = hold.CreateCommand())
                 {

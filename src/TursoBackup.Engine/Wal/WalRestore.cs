@@ -220,23 +220,23 @@ namespace TursoBackup.Engine.Wal
             if (timestamp > now)
             {
                 throw new TursoBackupException(FailureKind.InvalidArgument,
-                    $"Timestamp {timestamp.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ} is in the future (now is {now.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ}). Give a time in the past.", timestamp);
+                    $"Timestamp {timestamp.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ} is in the future (now is {now.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ}). Give a time in the past.", timestamp) { ErrorId = "TimestampInFuture" };
             }
             if (!window.Earliest.HasValue)
             {
                 throw new TursoBackupException(FailureKind.NotFound,
-                    $"The vault '{vaultRoot}' has no WAL archive of '{database}'. Start one with Start-TursoWalArchive or Sync-TursoWalArchive.", database);
+                    $"The vault '{vaultRoot}' has no WAL archive of '{database}'. Start one with Start-TursoWalArchive or Sync-TursoWalArchive.", database) { ErrorId = "NoWalArchive" };
             }
             if (timestamp < window.Earliest.Value)
             {
                 throw new TursoBackupException(FailureKind.InvalidArgument,
-                    $"Timestamp too old: the earliest restore point of '{database}' is {window.Earliest.Value.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ}.", timestamp);
+                    $"Timestamp too old: the earliest restore point of '{database}' is {window.Earliest.Value.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ}.", timestamp) { ErrorId = "TimestampTooOld" };
             }
             var gap = window.Gaps.FirstOrDefault(g => timestamp > g.From && timestamp < g.To);
             if (gap != null)
             {
                 throw new TursoBackupException(FailureKind.InvalidArgument,
-                    $"Timestamp {timestamp.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ} falls in a gap of the archive of '{database}' ({gap.From.ToUniversalTime():u} – {(gap.To == DateTimeOffset.MaxValue ? "now" : gap.To.ToUniversalTime().ToString("u", CultureInfo.InvariantCulture))}: {gap.Reason}). Choose a time outside it (Get-TursoRestorePoint shows the gaps).", timestamp);
+                    $"Timestamp {timestamp.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ} falls in a gap of the archive of '{database}' ({gap.From.ToUniversalTime():u} – {(gap.To == DateTimeOffset.MaxValue ? "now" : gap.To.ToUniversalTime().ToString("u", CultureInfo.InvariantCulture))}: {gap.Reason}). Choose a time outside it (Get-TursoRestorePoint shows the gaps).", timestamp) { ErrorId = "RestoreGap" };
             }
             string generation = layout.Generations().Where(g => SnapshotTime(layout, g) <= timestamp).Last();
             // Segments are verified (frames, salts, checksum chain) as they are applied to the temporary file: a damaged
@@ -251,7 +251,7 @@ namespace TursoBackup.Engine.Wal
                 if (timestamp > lastGood)
                 {
                     throw new TursoBackupException(FailureKind.InvalidData,
-                        $"Timestamp {timestamp.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ} falls after the last restorable point of generation {generation} of '{database}' ({lastGood.ToUniversalTime():u}): {broken}. Choose a time up to {lastGood.ToUniversalTime():u}.", timestamp);
+                        $"Timestamp {timestamp.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ} falls after the last restorable point of generation {generation} of '{database}' ({lastGood.ToUniversalTime():u}): {broken}. Choose a time up to {lastGood.ToUniversalTime():u}.", timestamp) { ErrorId = "RestoreGap" };
                 }
             }
             var pointInTime = segments.Count > 0 ? segments.Last().CaptureTime : SnapshotTime(layout, generation).Value;

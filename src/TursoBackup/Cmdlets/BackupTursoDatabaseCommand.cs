@@ -16,7 +16,7 @@ namespace TursoBackup.Cmdlets
     /// finish. Engine work runs on worker threads; everything PowerShell sees (output, errors, verbose, progress) is
     /// written from the pipeline thread.
     /// </summary>
-    [Cmdlet(VerbsData.Backup, "TursoDatabase", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Path")]
+    [Cmdlet(VerbsData.Backup, "TursoDatabase", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = ParameterSets.Path)]
     [OutputType(typeof(BackupInfo))]
     public sealed class BackupTursoDatabaseCommand : TursoCmdlet
     {
@@ -26,18 +26,25 @@ namespace TursoBackup.Cmdlets
         private int finished;
         private long bytesDone;
 
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "Path")]
-        [Alias("FullName")]
+        /// <summary>Database files; wildcards are expanded. Binds strings from the pipeline, and an object's Path property.</summary>
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true, ParameterSetName = ParameterSets.Path)]
+        [SupportsWildcards]
         [ValidateNotNullOrEmpty]
         public string[] Path { get; set; }
 
+        /// <summary>Database files taken as they are (never expanded); FileInfo (Get-ChildItem) binds here by PSPath / FullName.</summary>
+        [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = ParameterSets.LiteralPath)]
+        [Alias("PSPath", "LP", "FullName")]
+        [ValidateNotNullOrEmpty]
+        public string[] LiteralPath { get; set; }
+
         /// <summary>A remote libSQL / Turso database (libsql://, https://, http://), backed up as a SQL dump; a TursoBranch binds by its Url.</summary>
-        [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "Url")]
+        [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = ParameterSets.Url)]
         [ValidateNotNullOrEmpty]
         public string Url { get; set; }
 
         /// <summary>The database token for -Url (default: $env:TURSO_AUTH_TOKEN); plain text is accepted and kept as a SecureString.</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = "Url")]
+        [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = ParameterSets.Url)]
         [SecretTransformation]
         public System.Security.SecureString AuthToken { get; set; }
 
@@ -45,8 +52,9 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string Vault { get; set; }
 
-        [Parameter(ParameterSetName = "Path")]
-        [Parameter(ParameterSetName = "Url", ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = ParameterSets.Path)]
+        [Parameter(ParameterSetName = ParameterSets.LiteralPath)]
+        [Parameter(ParameterSetName = ParameterSets.Url, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
         public string Name { get; set; }
 
@@ -80,24 +88,27 @@ namespace TursoBackup.Cmdlets
         protected override void ProcessRecord()
         {
             string vault = ResolveNewPath(Vault);
-            if (ParameterSetName == "Url")
+            if (ParameterSetName == ParameterSets.Url)
             {
-                if (ShouldProcess(Url, $"Back up as a SQL dump into vault '{vault}'" + (Name != null ? $" as '{Name}'" : "")))
+                if (ShouldProcessUnattended(Url, $"Back up as a SQL dump into vault '{vault}'" + (Name != null ? $" as '{Name}'" : ""), "Backing up", "back it up", "written"))
                 {
                     RunPipelineActions(untilFreeSlot: true);
-                    Start(Url, vault, remote: true);
+                    Start(Url, vault, Name, remote: true);
                 }
                 RunPipelineActions(untilFreeSlot: false);
                 return;
             }
-            foreach (var input in Path)
+            bool literal = ParameterSetName == ParameterSets.LiteralPath;
+            foreach (var input in literal ? LiteralPath : Path)
             {
-                foreach (var source in ResolveExistingPaths(input))
+                foreach (var source in ResolveExistingPaths(input, literal))
                 {
-                    string name = Name ?? SnapshotBackup.DefaultName(source);
-                    if (!ShouldProcess(source, $"Back up as '{name}' into vault '{vault}'")) continue;
+                    // A local database's -Name counts only from the command line (a piped FileInfo's Name is "x.db").
+                    string given = FromCommandLine(nameof(Name)) ? Name : null;
+                    string name = given ?? SnapshotBackup.DefaultName(source);
+                    if (!ShouldProcessUnattended(source, $"Back up as '{name}' into vault '{vault}'", "Backing up", "back it up", "written")) continue;
                     RunPipelineActions(untilFreeSlot: true);
-                    Start(source, vault);
+                    Start(source, vault, given);
                 }
             }
             RunPipelineActions(untilFreeSlot: false);
@@ -113,7 +124,7 @@ namespace TursoBackup.Cmdlets
             base.EndProcessing();
         }
 
-        private void Start(string source, string vault, bool remote = false)
+        private void Start(string source, string vault, string name, bool remote = false)
         {
             Interlocked.Increment(ref running);
             queued++;
@@ -124,7 +135,7 @@ namespace TursoBackup.Cmdlets
                 SourceUrl = remote ? source : null,
                 AuthToken = remote ? RemoteAuth.Token(AuthToken) : null,
                 VaultPath = vault,
-                Name = Name,
+                Name = name,
                 Compression = Compression,
                 Kind = Kind,
                 Tier = Tier,
@@ -165,7 +176,7 @@ namespace TursoBackup.Cmdlets
                     }
                     else if (!(failure is OperationCanceledException))
                     {
-                        WriteError(new ErrorRecord(failure, "BackupTursoDatabase,Unexpected", ErrorCategory.NotSpecified, source));
+                        WriteError(new ErrorRecord(failure, ErrorIds.Unexpected, ErrorCategory.NotSpecified, source));
                     }
                     if (queued > 1)
                     {

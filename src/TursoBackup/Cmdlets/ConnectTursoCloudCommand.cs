@@ -33,14 +33,14 @@ namespace TursoBackup.Cmdlets
             string token = ApiToken != null ? Secrets.Reveal(ApiToken) : Environment.GetEnvironmentVariable("TURSO_API_TOKEN");
             if (string.IsNullOrEmpty(org))
             {
-                ThrowFailure(new TursoBackupException(FailureKind.InvalidArgument, "No organization: pass -Organization <slug> or set TURSO_ORG.", "Organization"));
+                ThrowFailure(new TursoBackupException(FailureKind.InvalidArgument, "No organization: pass -Organization <slug> or set TURSO_ORG.", "Organization") { ErrorId = ErrorIds.NoOrganization });
             }
             if (string.IsNullOrEmpty(token))
             {
                 ThrowFailure(new TursoBackupException(FailureKind.InvalidArgument,
-                    "No API token: pass -ApiToken or set TURSO_API_TOKEN (create one with `turso auth api-tokens mint <name>`).", "ApiToken"));
+                    "No API token: pass -ApiToken or set TURSO_API_TOKEN (create one with `turso auth api-tokens mint <name>`).", "ApiToken") { ErrorId = ErrorIds.NoApiToken });
             }
-            if (!ShouldProcess(org, "Connect this PowerShell session to the Turso Platform API")) return;
+            if (!ShouldProcessUnattended(org, "Connect this PowerShell session to the Turso Platform API", "Connecting to organization", "connect", "changed")) return;
             TursoCloudClient client = null;
             TursoCloudConnection connection = null;
             try

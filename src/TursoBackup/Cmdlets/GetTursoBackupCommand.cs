@@ -67,15 +67,39 @@ namespace TursoBackup.Cmdlets
             }
             var patterns = (Database ?? new[] { "*" }).Select(d => new WildcardPattern(d, WildcardOptions.IgnoreCase)).ToArray();
             WriteVerbose($"Reading manifests in vault '{vault.Root}'.");
+            var unreadable = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             var all = vault.List(null, (manifest, ex) =>
             {
                 // Only what cannot be read of the databases asked for.
                 string database = System.IO.Path.GetFileName(System.IO.Path.GetDirectoryName(System.IO.Path.GetDirectoryName(manifest)));
                 if (!patterns.Any(p => p.IsMatch(database))) return;
+                unreadable.Add(database);
                 WriteFailure(new TursoBackupException(FailureKind.InvalidData,
                     UnreadableBackup(manifest, ex) + " That backup is skipped. Inspect the folder; repair its manifest or remove it.", manifest, ex));
             });
-            IEnumerable<BackupInfo> selected = all.Where(b => patterns.Any(p => p.IsMatch(b.Database)));
+            var ofDatabases = all.Where(b => patterns.Any(p => p.IsMatch(b.Database))).ToList();
+            // An error only for what truly is not there: a database named without wildcards that has no backup at all (one
+            // whose backups could not be read was reported above), or an -Id that none of the databases has. Filters
+            // (-Kind, -Before, -After, -Tier, -Tag, -Latest) that match nothing are an empty result, silently.
+            var missing = new List<string>();
+            foreach (var name in (Database ?? new string[0]).Where(d => !WildcardPattern.ContainsWildcardCharacters(d)))
+            {
+                if (!ofDatabases.Any(b => string.Equals(b.Database, name, StringComparison.OrdinalIgnoreCase)) && !unreadable.Contains(name)) missing.Add(name);
+            }
+            if (missing.Count > 0)
+            {
+                WriteFailure(new TursoBackupException(FailureKind.NotFound,
+                    $"The vault '{vault.Root}' has no backups of '{string.Join("', '", missing)}'. List what it has with Get-TursoBackup -Vault '{vault.Root}'.", string.Join(",", missing))
+                    { ErrorId = ErrorIds.BackupNotFound });
+            }
+            if (Id != null && !ofDatabases.Any(b => string.Equals(b.Id, Id, StringComparison.OrdinalIgnoreCase)) && missing.Count == 0)
+            {
+                WriteFailure(new TursoBackupException(FailureKind.NotFound,
+                    $"The vault '{vault.Root}' has no backup '{Id}'" + (Database != null ? $" of '{string.Join("', '", Database)}'" : "") +
+                    $". List what it has with Get-TursoBackup -Vault '{vault.Root}'.", Id) { ErrorId = ErrorIds.BackupNotFound });
+                return;
+            }
+            IEnumerable<BackupInfo> selected = ofDatabases;
             if (Id != null) selected = selected.Where(b => string.Equals(b.Id, Id, StringComparison.OrdinalIgnoreCase));
             if (Kind != null) selected = selected.Where(b => Kind.Contains(b.Kind));
             if (Before.HasValue) selected = selected.Where(b => b.CreatedAt < Before.Value);
@@ -92,15 +116,7 @@ namespace TursoBackup.Cmdlets
                 if (!IncludeEmergency) selected = selected.Where(b => b.Emergency == null);
                 selected = selected.GroupBy(b => b.Database).Select(g => g.First());
             }
-            var list = selected.ToList();
-            if (list.Count == 0 && (Id != null || (Database != null && !Database.Any(WildcardPattern.ContainsWildcardCharacters))))
-            {
-                string what = Id != null ? $"backup '{Id}'" : $"backups of '{string.Join("', '", Database)}'";
-                WriteFailure(new TursoBackupException(FailureKind.NotFound,
-                    $"The vault '{vault.Root}' has no {what}. List what it has with Get-TursoBackup -Vault '{vault.Root}'.", Id ?? (object)string.Join(",", Database)));
-                return;
-            }
-            foreach (var b in list) WriteObject(b);
+            foreach (var b in selected) WriteObject(b);
         }
     }
 }

@@ -32,7 +32,8 @@ namespace TursoBackup.Cmdlets
                 if (window.Generations == 0)
                 {
                     throw new TursoBackupException(FailureKind.NotFound,
-                        $"The vault '{vault.Root}' has no WAL archive of '{Database}'. Start one with Start-TursoWalArchive -Path <db> -Vault '{vault.Root}'.", Database);
+                        $"The vault '{vault.Root}' has no WAL archive of '{Database}'. Start one with Start-TursoWalArchive -Path <db> -Vault '{vault.Root}'.", Database)
+                        { ErrorId = ErrorIds.NoWalArchive };
                 }
                 if (Verify)
                 {

@@ -9,11 +9,12 @@ using TursoBackup.Internal;
 namespace TursoBackup.Cmdlets
 {
     /// <summary>Loads a SQL dump (ours or a sqlite3 .dump; plain, .gz or .zst) into a new database.</summary>
-    [Cmdlet(VerbsData.Import, "TursoDatabase", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [Cmdlet(VerbsData.Import, "TursoDatabase", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
     [OutputType(typeof(ImportResult))]
     public sealed class ImportTursoDatabaseCommand : TursoCmdlet
     {
 
+        /// <summary>The dump to load, taken as it is (no wildcards).</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [Alias("FullName", "OutFile")]
         [ValidateNotNullOrEmpty]

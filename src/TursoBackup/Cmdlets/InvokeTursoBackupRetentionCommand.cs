@@ -74,7 +74,8 @@ namespace TursoBackup.Cmdlets
                 WriteVerbose($"'{database}': {backups.Count} backup(s), {verified.Count} with a passing Test-Backup; policy {policy}.");
                 foreach (var decision in RetentionPlanner.Plan(backups, policy, now, verified))
                 {
-                    if (!decision.Keep && ShouldProcess($"{decision.Database}/{decision.Id} ({decision.CreatedAt:u})", "Remove backup (" + decision.Reason + ")"))
+                    if (!decision.Keep && ShouldProcessUnattended($"{decision.Database}/{decision.Id} ({decision.CreatedAt:u})", "Remove backup (" + decision.Reason + ")",
+                            "Removing backup", "apply retention", "removed"))
                     {
                         decision.Removed = TryRun(() => vault.Remove(decision.Backup), decision.Id);
                     }

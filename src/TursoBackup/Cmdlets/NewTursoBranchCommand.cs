@@ -18,23 +18,35 @@ namespace TursoBackup.Cmdlets
     {
         private const string Now = "LocalNow";
         private const string AtTimestamp = "LocalTimestamp";
+        private const string LiteralNow = "LiteralNow";
+        private const string LiteralAtTimestamp = "LiteralTimestamp";
         private const string Cloud = "Cloud";
 
+        /// <summary>The source database; a wildcard must match one file. Binds an object's Path property.</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = Now)]
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = AtTimestamp)]
-        [Alias("FullName")]
+        [SupportsWildcards]
         [ValidateNotNullOrEmpty]
         public string Path { get; set; }
 
+        /// <summary>The source database taken as it is (never expanded); FileInfo binds here by PSPath / FullName.</summary>
+        [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LiteralNow)]
+        [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LiteralAtTimestamp)]
+        [Alias("PSPath", "LP", "FullName")]
+        [ValidateNotNullOrEmpty]
+        public string LiteralPath { get; set; }
+
         [Parameter(Mandatory = true, ParameterSetName = AtTimestamp)]
+        [Parameter(Mandatory = true, ParameterSetName = LiteralAtTimestamp)]
         [ValidateNotNullOrEmpty]
         public string Vault { get; set; }
 
         /// <summary>A DateTimeOffset, DateTime or ISO 8601 text; a date alone is the start of that day, UTC.</summary>
         [Parameter(Mandatory = true, ParameterSetName = AtTimestamp)]
+        [Parameter(Mandatory = true, ParameterSetName = LiteralAtTimestamp)]
         [Parameter(ParameterSetName = Cloud)]
-        [ValidateNotNull]
-        public object Timestamp { get; set; }
+        [TimestampTransformation]
+        public DateTimeOffset Timestamp { get; set; }
 
         /// <summary>Cloud: the Turso database to branch (Connect-TursoCloud first).</summary>
         [Parameter(Mandatory = true, ParameterSetName = Cloud, ValueFromPipelineByPropertyName = true)]
@@ -54,6 +66,8 @@ namespace TursoBackup.Cmdlets
         /// <summary>Folder for the branch (default: the source's folder).</summary>
         [Parameter(ParameterSetName = Now)]
         [Parameter(ParameterSetName = AtTimestamp)]
+        [Parameter(ParameterSetName = LiteralNow)]
+        [Parameter(ParameterSetName = LiteralAtTimestamp)]
         [ValidateNotNullOrEmpty]
         public string Destination { get; set; }
 
@@ -61,18 +75,24 @@ namespace TursoBackup.Cmdlets
         {
             if (ParameterSetName == Cloud)
             {
-                CloudBranches.Create(this, Database, Name, Timestamp, Group);
+                CloudBranches.Create(this, Database, Name, MyInvocation.BoundParameters.ContainsKey(nameof(Timestamp)) ? Timestamp : (DateTimeOffset?)null, Group);
                 return;
             }
-            string source = ResolveNewPath(Path);
+            bool literal = ParameterSetName == LiteralNow || ParameterSetName == LiteralAtTimestamp;
+            // -LiteralPath and a -Path without wildcards name the source as it is: it need not exist for a branch at a
+            // timestamp (the vault's archive is the source; the database may be the very thing lost).
+            string source = literal || !WildcardPattern.ContainsWildcardCharacters(Path)
+                ? ResolveNewPath(literal ? LiteralPath : Path)
+                : ResolveOneExistingPath(Path, false, nameof(Path));
+            if (source == null) return;
             string directory = Destination == null ? null : ResolveNewPath(Destination);
             DateTimeOffset? at = null;
             string vaultRoot = null;
             try
             {
-                if (ParameterSetName == AtTimestamp)
+                if (ParameterSetName == AtTimestamp || ParameterSetName == LiteralAtTimestamp)
                 {
-                    at = ParseTimestamp(Timestamp);
+                    at = Timestamp;
                     vaultRoot = BackupVault.OpenExisting(ResolveNewPath(Vault)).Root;
                 }
                 else
@@ -86,8 +106,8 @@ namespace TursoBackup.Cmdlets
             }
             var now = DateTimeOffset.UtcNow;
             string name = Name ?? LocalBranches.DefaultName(at, now);
-            if (!ShouldProcess(System.IO.Path.Combine(directory ?? System.IO.Path.GetDirectoryName(source), name + ".db"),
-                    at.HasValue ? $"Create branch '{name}' of '{source}' as of {at:yyyy-MM-ddTHH:mm:ssZ}" : $"Create branch '{name}' of '{source}' as of now")) return;
+            if (!ShouldProcessUnattended(System.IO.Path.Combine(directory ?? System.IO.Path.GetDirectoryName(source), name + ".db"),
+                    at.HasValue ? $"Create branch '{name}' of '{source}' as of {at:yyyy-MM-ddTHH:mm:ssZ}" : $"Create branch '{name}' of '{source}' as of now", "Creating a branch at", "create it", "created")) return;
             TursoBranch branch = null;
             try
             {

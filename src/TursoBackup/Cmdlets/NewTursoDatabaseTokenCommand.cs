@@ -41,7 +41,7 @@ namespace TursoBackup.Cmdlets
             {
                 ThrowFailure(ex);
             }
-            if (!ShouldProcess(Database, $"Create a {(ReadOnly ? "read-only" : "full-access")} database token expiring '{expiration}'")) return;
+            if (!ShouldProcessUnattended(Database, $"Create a {(ReadOnly ? "read-only" : "full-access")} database token expiring '{expiration}'", "Creating a token for", "create it", "created")) return;
             TryRun(() =>
             {
                 var client = CloudSession.Require(VerboseFromAnyThread);

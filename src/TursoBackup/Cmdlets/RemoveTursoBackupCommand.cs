@@ -21,7 +21,7 @@ namespace TursoBackup.Cmdlets
         {
             foreach (var backup in InputObject)
             {
-                if (!ShouldProcess($"{backup.Database}/{backup.Id} in {backup.Vault}", "Remove backup")) continue;
+                if (!ShouldProcessUnattended($"{backup.Database}/{backup.Id} in {backup.Vault}", "Remove backup", "Removing backup", "remove it", "removed")) continue;
                 bool ok = TryRun(() => BackupVault.OpenExisting(backup.Vault).Remove(backup), backup.Id);
                 if (!ok) continue;
                 WriteVerbose($"Removed backup {backup.Id} of '{backup.Database}' from '{backup.Vault}'.");

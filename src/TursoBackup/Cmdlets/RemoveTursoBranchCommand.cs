@@ -26,11 +26,12 @@ namespace TursoBackup.Cmdlets
             {
                 if (branch.IsCloud)
                 {
-                    if (!ShouldProcess($"{branch.Organization}/{branch.Name}", $"Delete Turso database '{branch.Name}' (a branch{(branch.Source != null ? " of '" + branch.Source + "'" : "")})")) continue;
+                    if (!ShouldProcessUnattended($"{branch.Organization}/{branch.Name}", $"Delete Turso database '{branch.Name}' (a branch{(branch.Source != null ? " of '" + branch.Source + "'" : "")})",
+                            "Deleting Turso database", "delete it", "deleted")) continue;
                     if (TryRun(() => CloudSession.Require(VerboseFromAnyThread).DeleteBranch(branch, Force, Cancellation), branch.Name) && PassThru) WriteObject(branch);
                     continue;
                 }
-                if (!ShouldProcess(branch.Location, $"Remove branch '{branch.Name}'")) continue;
+                if (!ShouldProcessUnattended(branch.Location, $"Remove branch '{branch.Name}'", "Removing branch", "remove it", "removed")) continue;
                 if (TryRun(() => LocalBranches.Remove(branch), branch.Location) && PassThru) WriteObject(branch);
             }
         }

@@ -10,7 +10,7 @@ using TursoBackup.Internal;
 namespace TursoBackup.Cmdlets
 {
     /// <summary>Restores a snapshot backup to a database file.</summary>
-    [Cmdlet(VerbsData.Restore, "TursoBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByObject)]
+    [Cmdlet(VerbsData.Restore, "TursoBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = ByObject)]
     [OutputType(typeof(RestoreResult))]
     public sealed class RestoreTursoBackupCommand : TursoCmdlet
     {

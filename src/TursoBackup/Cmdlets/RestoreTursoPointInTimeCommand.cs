@@ -10,7 +10,7 @@ using TursoBackup.Internal;
 namespace TursoBackup.Cmdlets
 {
     /// <summary>Restores a database as of a timestamp from a vault's WAL archive, to a new file.</summary>
-    [Cmdlet(VerbsData.Restore, "TursoPointInTime", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = Local)]
+    [Cmdlet(VerbsData.Restore, "TursoPointInTime", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = Local)]
     [OutputType(typeof(RestoreResult), ParameterSetName = new[] { Local })]
     [OutputType(typeof(TursoBranch), ParameterSetName = new[] { Cloud })]
     public sealed class RestoreTursoPointInTimeCommand : TursoCmdlet
@@ -31,8 +31,8 @@ namespace TursoBackup.Cmdlets
         /// <summary>A DateTimeOffset, DateTime or ISO 8601 text ("2024-01-15T10:30:00Z", or "2024-01-15" for the start of that day, UTC).</summary>
         [Parameter(Mandatory = true, Position = 2, ParameterSetName = Local)]
         [Parameter(Mandatory = true, Position = 1, ParameterSetName = Cloud)]
-        [ValidateNotNull]
-        public object Timestamp { get; set; }
+        [TimestampTransformation]
+        public DateTimeOffset Timestamp { get; set; }
 
         [Parameter(Mandatory = true, Position = 3, ParameterSetName = Local)]
         [ValidateNotNullOrEmpty]
@@ -62,11 +62,10 @@ namespace TursoBackup.Cmdlets
                 CloudBranches.Create(this, Database, NewDatabase, Timestamp, Group);
                 return;
             }
-            DateTimeOffset at = default(DateTimeOffset);
+            DateTimeOffset at = Timestamp;
             BackupVault vault = null;
             try
             {
-                at = ParseTimestamp(Timestamp);
                 vault = BackupVault.OpenExisting(ResolveNewPath(Vault));
             }
             catch (TursoBackupException ex)

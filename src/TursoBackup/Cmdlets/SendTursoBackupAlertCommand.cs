@@ -62,7 +62,7 @@ namespace TursoBackup.Cmdlets
                     break;
                 default:
                     WriteFailure(new TursoBackupException(FailureKind.InvalidArgument,
-                        $"Send-TursoBackupAlert takes HealthReport (Get-TursoBackupHealth), BackupTestResult (Test-Backup) or ErrorRecord ($Error, -ErrorVariable) objects, not {InputObject.BaseObject?.GetType().Name}.", InputObject));
+                        $"Send-TursoBackupAlert takes HealthReport (Get-TursoBackupHealth), BackupTestResult (Test-Backup) or ErrorRecord ($Error, -ErrorVariable) objects, not {InputObject.BaseObject?.GetType().Name}.", InputObject) { ErrorId = ErrorIds.UnexpectedInput });
                     break;
             }
         }
@@ -98,7 +98,7 @@ namespace TursoBackup.Cmdlets
             }
             var message = new AlertMessage { Items = items, At = DateTimeOffset.UtcNow, Source = Environment.MachineName };
             string where = Uri.TryCreate(WebhookUrl, UriKind.Absolute, out var parsed) ? WebhookAlertSender.DisplayUrl(parsed) : "(the webhook)";
-            if (ShouldProcess(where, $"Post an alert about {items.Count} database(s) ({message.EffectiveStatus})"))
+            if (ShouldProcessUnattended(where, $"Post an alert about {items.Count} database(s) ({message.EffectiveStatus})", "Posting to", "post it", "sent"))
             {
                 AlertSendResult result = null;
                 bool ok = TryRun(() =>

@@ -12,14 +12,21 @@ namespace TursoBackup.Cmdlets
     /// Archives a WAL-mode database continuously until -Duration has passed or Ctrl+C / StopProcessing. It holds the
     /// WAL so other connections' checkpoints cannot discard frames it has not archived.
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Start, "TursoWalArchive", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+    [Cmdlet(VerbsLifecycle.Start, "TursoWalArchive", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = ParameterSets.Path)]
     [OutputType(typeof(WalArchiveStatus))]
     public sealed class StartTursoWalArchiveCommand : TursoCmdlet
     {
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-        [Alias("FullName")]
+        /// <summary>The WAL-mode database; a wildcard must match one file. Binds an object's Path property.</summary>
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = ParameterSets.Path)]
+        [SupportsWildcards]
         [ValidateNotNullOrEmpty]
         public string Path { get; set; }
+
+        /// <summary>The WAL-mode database taken as it is (never expanded); FileInfo binds here by PSPath / FullName.</summary>
+        [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = ParameterSets.LiteralPath)]
+        [Alias("PSPath", "LP", "FullName")]
+        [ValidateNotNullOrEmpty]
+        public string LiteralPath { get; set; }
 
         [Parameter(Mandatory = true, Position = 1)]
         [ValidateNotNullOrEmpty]
@@ -51,11 +58,17 @@ namespace TursoBackup.Cmdlets
         {
             if (SyncInterval <= TimeSpan.Zero || SyncInterval > TimeSpan.FromSeconds(1))
             {
-                ThrowFailure(new TursoBackupException(FailureKind.InvalidArgument, "-SyncInterval must be more than 0 and at most 1 second.", SyncInterval));
+                ThrowFailure(new TursoBackupException(FailureKind.InvalidArgument, "-SyncInterval must be more than 0 and at most 1 second.", SyncInterval)
+                    { ErrorId = ErrorIds.InvalidSyncInterval });
             }
-            string source = GetUnresolvedProviderPathFromPSPath(Path);
+            // A missing database is reported by the first sync below (terminating); a wildcard must match one file.
+            bool literal = ParameterSetName == ParameterSets.LiteralPath;
+            string source = literal || !WildcardPattern.ContainsWildcardCharacters(Path)
+                ? GetUnresolvedProviderPathFromPSPath(literal ? LiteralPath : Path)
+                : ResolveOneExistingPath(Path, false, nameof(Path));
+            if (source == null) return;
             string vault = ResolveNewPath(Vault);
-            if (!ShouldProcess(source, $"Archive WAL frames continuously into vault '{vault}'")) return;
+            if (!ShouldProcessUnattended(source, $"Archive WAL frames continuously into vault '{vault}'", "Archiving", "archive it", "archived")) return;
             WalArchiver archiver = null;
             try
             {
@@ -82,13 +95,42 @@ namespace TursoBackup.Cmdlets
                 var sinceStatus = Stopwatch.StartNew();
                 var token = stop.Token;
                 WriteVerbose($"Archiving '{source}' into '{vault}' every {SyncInterval.TotalMilliseconds:N0} ms" + (Duration.HasValue ? $" for {Duration.Value}." : " until stopped."));
+                bool started = false;
                 while (!token.IsCancellationRequested && (!Duration.HasValue || run.Elapsed < Duration.Value))
                 {
                     WalArchiveStatus status = null;
                     bool synced;
                     try
                     {
-                        synced = TryRun(() => status = archiver.Sync(token), source);
+                        if (!started)
+                        {
+                            // The first sync proves the setup (a database in WAL mode, a writable vault): its failure is
+                            // one terminating error and no status — nothing was archived, and a service supervisor
+                            // (systemd Restart=, a scheduled task's restart) sees the exit instead of a silent retry loop.
+                            try
+                            {
+                                status = archiver.Sync(token);
+                            }
+                            catch (TursoBackupException ex)
+                            {
+                                ThrowFailure(ex);
+                            }
+                            catch (UnauthorizedAccessException ex)
+                            {
+                                ThrowFailure(new TursoBackupException(FailureKind.PermissionDenied, ex.Message + " Run as an account with access, or choose another location.", source, ex));
+                            }
+                            catch (System.IO.IOException ex)
+                            {
+                                ThrowFailure(new TursoBackupException(FailureKind.WriteFailed, ex.Message + " Check the disk and the path, then try again.", source, ex));
+                            }
+                            started = true;
+                            synced = true;
+                        }
+                        else synced = TryRun(() => status = archiver.Sync(token), source);
+                    }
+                    catch (OperationCanceledException) when (token.IsCancellationRequested)
+                    {
+                        break; // stopped in the middle of the first sync: the seal below archives the rest
                     }
                     catch (PipelineStoppedException) when (token.IsCancellationRequested)
                     {

@@ -6,14 +6,21 @@ using TursoBackup.Internal;
 namespace TursoBackup.Cmdlets
 {
     /// <summary>One incremental capture of a WAL-mode database's new transactions into a vault, for schedulers.</summary>
-    [Cmdlet(VerbsData.Sync, "TursoWalArchive", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+    [Cmdlet(VerbsData.Sync, "TursoWalArchive", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = ParameterSets.Path)]
     [OutputType(typeof(WalArchiveStatus))]
     public sealed class SyncTursoWalArchiveCommand : TursoCmdlet
     {
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-        [Alias("FullName")]
+        /// <summary>WAL-mode databases (wildcards expanded); binds strings from the pipeline and an object's Path property.</summary>
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true, ParameterSetName = ParameterSets.Path)]
+        [SupportsWildcards]
         [ValidateNotNullOrEmpty]
         public string Path { get; set; }
+
+        /// <summary>A WAL-mode database taken as it is (never expanded); FileInfo binds here by PSPath / FullName.</summary>
+        [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = ParameterSets.LiteralPath)]
+        [Alias("PSPath", "LP", "FullName")]
+        [ValidateNotNullOrEmpty]
+        public string LiteralPath { get; set; }
 
         [Parameter(Mandatory = true, Position = 1)]
         [ValidateNotNullOrEmpty]
@@ -31,9 +38,10 @@ namespace TursoBackup.Cmdlets
 
         protected override void ProcessRecord()
         {
-            foreach (var source in ResolveExistingPaths(Path))
+            bool literal = ParameterSetName == ParameterSets.LiteralPath;
+            foreach (var source in ResolveExistingPaths(literal ? LiteralPath : Path, literal))
             {
-                if (!ShouldProcess(source, $"Archive new WAL frames into vault '{ResolveNewPath(Vault)}'")) continue;
+                if (!ShouldProcessUnattended(source, $"Archive new WAL frames into vault '{ResolveNewPath(Vault)}'", "Archiving", "archive it", "archived")) continue;
                 WalArchiveStatus status = null;
                 bool ok = TryRun(() =>
                 {

@@ -18,8 +18,9 @@ namespace TursoBackup.Cmdlets
     {
         private const string ByObject = "InputObject";
         private const string ByName = "Vault";
-        private const string ByPath = "Path";
-        private const string ByUrl = "Url";
+        private const string ByPath = ParameterSets.Path;
+        private const string ByLiteralPath = ParameterSets.LiteralPath;
+        private const string ByUrl = ParameterSets.Url;
 
         [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ByObject)]
         [ValidateNotNull]
@@ -43,14 +44,20 @@ namespace TursoBackup.Cmdlets
 
         /// <summary>With -Vault -Database: test the restore point at this time from the vault's WAL archive instead of a backup.</summary>
         [Parameter(ParameterSetName = ByName)]
-        [ValidateNotNull]
-        public object Timestamp { get; set; }
+        [TimestampTransformation]
+        public DateTimeOffset Timestamp { get; set; }
 
-        /// <summary>A live local database: tested through a consistent copy in scratch space.</summary>
+        /// <summary>Live local databases (wildcards expanded): each tested through a consistent copy in scratch space.</summary>
         [Parameter(Mandatory = true, ParameterSetName = ByPath, ValueFromPipelineByPropertyName = true)]
-        [Alias("FullName")]
+        [SupportsWildcards]
         [ValidateNotNullOrEmpty]
         public string Path { get; set; }
+
+        /// <summary>A live local database taken as it is (never expanded); FileInfo binds here by PSPath / FullName.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ByLiteralPath, ValueFromPipelineByPropertyName = true)]
+        [Alias("PSPath", "LP", "FullName")]
+        [ValidateNotNullOrEmpty]
+        public string LiteralPath { get; set; }
 
         /// <summary>A live remote libSQL / Turso database (a TursoBranch binds by its Url): tested through a SQL dump loaded in scratch space.</summary>
         [Parameter(Mandatory = true, ParameterSetName = ByUrl, ValueFromPipelineByPropertyName = true)]
@@ -62,8 +69,13 @@ namespace TursoBackup.Cmdlets
         [SecretTransformation]
         public System.Security.SecureString AuthToken { get; set; }
 
-        /// <summary>-Url: the name the results carry (a TursoBranch binds its Name; default: the URL's first host label).</summary>
+        /// <summary>
+        /// The name the results carry. -Url: a TursoBranch binds its Name (default: the URL's first host label).
+        /// -Path/-LiteralPath: from the command line only (default: the file's base name).
+        /// </summary>
         [Parameter(ParameterSetName = ByUrl, ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = ByPath)]
+        [Parameter(ParameterSetName = ByLiteralPath)]
         [ValidateNotNullOrEmpty]
         public string Name { get; set; }
 
@@ -79,12 +91,12 @@ namespace TursoBackup.Cmdlets
 
         protected override void ProcessRecord()
         {
-            if (ParameterSetName == ByPath || ParameterSetName == ByUrl)
+            if (ParameterSetName == ByPath || ParameterSetName == ByLiteralPath || ParameterSetName == ByUrl)
             {
                 TestLive();
                 return;
             }
-            if (Timestamp != null)
+            if (MyInvocation.BoundParameters.ContainsKey(nameof(Timestamp)))
             {
                 TestRestorePoint();
                 return;
@@ -120,11 +132,12 @@ namespace TursoBackup.Cmdlets
             var queries = Query?.Cast<DictionaryEntry>().ToDictionary(e => Convert.ToString(e.Key), e => Convert.ToString(e.Value));
             var verifier = new BackupVerifier { Log = VerboseFromAnyThread, Warn = WriteWarning, Cancellation = Cancellation };
             string keep = KeepRestored == null ? null : ResolveNewPath(KeepRestored);
-            if (ParameterSetName == ByPath)
+            if (ParameterSetName == ByPath || ParameterSetName == ByLiteralPath)
             {
-                foreach (var source in ResolveExistingPaths(Path))
+                bool literal = ParameterSetName == ByLiteralPath;
+                foreach (var source in ResolveExistingPaths(literal ? LiteralPath : Path, literal))
                 {
-                    string name = System.IO.Path.GetFileNameWithoutExtension(source);
+                    string name = FromCommandLine(nameof(Name)) ? Name : System.IO.Path.GetFileNameWithoutExtension(source);
                     BackupTestResult local = null;
                     if (TryRun(() => local = verifier.TestLive(name, source, restored =>
                         {
@@ -161,11 +174,10 @@ namespace TursoBackup.Cmdlets
         private void TestRestorePoint()
         {
             var queries = Query?.Cast<DictionaryEntry>().ToDictionary(e => Convert.ToString(e.Key), e => Convert.ToString(e.Value));
-            DateTimeOffset at = default(DateTimeOffset);
+            DateTimeOffset at = Timestamp;
             string vault = null;
             try
             {
-                at = ParseTimestamp(Timestamp);
                 vault = BackupVault.OpenExisting(ResolveNewPath(Vault)).Root;
             }
             catch (TursoBackupException ex)

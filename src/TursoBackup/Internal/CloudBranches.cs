@@ -9,13 +9,11 @@ namespace TursoBackup.Internal
         /// <summary>Read-only tokens attached to new branches last this long (enough for a recovery drill).</summary>
         public static readonly TimeSpan TokenLifetime = TimeSpan.FromDays(1);
 
-        public static void Create(TursoCmdlet cmdlet, string database, string name, object timestamp, string group)
+        public static void Create(TursoCmdlet cmdlet, string database, string name, DateTimeOffset? at, string group)
         {
-            DateTimeOffset? at = null;
             Engine.Cloud.TursoCloudClient client = null;
             try
             {
-                if (timestamp != null) at = TursoCmdlet.ParseTimestamp(timestamp);
                 client = CloudSession.Require(cmdlet.VerboseFromAnyThread);
             }
             catch (TursoBackupException ex)
@@ -23,8 +21,8 @@ namespace TursoBackup.Internal
                 cmdlet.ThrowFailure(ex);
             }
             string shown = name ?? Engine.Cloud.TursoCloudClient.DefaultBranchName(at, DateTimeOffset.UtcNow);
-            if (!cmdlet.ShouldProcess($"{client.Organization}/{shown}",
-                    at.HasValue ? $"Create branch '{shown}' of Turso database '{database}' as of {at:yyyy-MM-ddTHH:mm:ssZ}" : $"Create branch '{shown}' of Turso database '{database}' as of now")) return;
+            if (!cmdlet.ShouldProcessUnattended($"{client.Organization}/{shown}",
+                    at.HasValue ? $"Create branch '{shown}' of Turso database '{database}' as of {at:yyyy-MM-ddTHH:mm:ssZ}" : $"Create branch '{shown}' of Turso database '{database}' as of now", "Creating Turso database", "create it", "created")) return;
             TursoBranch branch = null;
             try
             {

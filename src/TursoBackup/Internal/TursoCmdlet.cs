@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Collections.ObjectModel;
 using System.IO;
 using System.Linq;
 using System.Management.Automation;
@@ -53,8 +54,17 @@ namespace TursoBackup.Internal
             while (verboseQueue.TryDequeue(out var message)) WriteVerbose(message);
         }
 
+        private HashSet<string> commandLine = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+
+        /// <summary>
+        /// Whether <paramref name="parameter"/> was given on the command line (not bound from a pipeline object's
+        /// property): a FileInfo piped to -LiteralPath also offers its Name, which means nothing to a local -Name.
+        /// </summary>
+        protected bool FromCommandLine(string parameter) => commandLine.Contains(parameter);
+
         protected override void BeginProcessing()
         {
+            commandLine = new HashSet<string>(MyInvocation.BoundParameters.Keys, StringComparer.OrdinalIgnoreCase);
             pipelineThread = Thread.CurrentThread.ManagedThreadId;
             cancellation = new CancellationTokenSource();
             ActivityId = NewActivityId();
@@ -86,12 +96,13 @@ namespace TursoBackup.Internal
             {
                 throw new TursoBackupException(FailureKind.NotFound,
                     $"The vault '{vault.Root}' has only emergency backups of '{database}' (taken of files a restore or import replaced). " +
-                    $"Pass -IncludeEmergency to use the newest of them, or choose one with -Id (Get-TursoBackup -Vault '{vault.Root}' -Database '{database}' lists them).", database);
+                    $"Pass -IncludeEmergency to use the newest of them, or choose one with -Id (Get-TursoBackup -Vault '{vault.Root}' -Database '{database}' lists them).", database)
+                { ErrorId = ErrorIds.OnlyEmergencyBackups };
             }
             throw new TursoBackupException(FailureKind.NotFound, id == null
                     ? $"The vault '{vault.Root}' has no backup of '{database}'. List what it has with Get-TursoBackup -Vault '{vault.Root}'."
                     : $"The vault '{vault.Root}' has no backup '{id}' of '{database}'. List them with Get-TursoBackup -Vault '{vault.Root}' -Database '{database}'.",
-                id ?? database);
+                id ?? database) { ErrorId = ErrorIds.BackupNotFound };
         }
 
         /// <summary>
@@ -121,10 +132,6 @@ namespace TursoBackup.Internal
 
         /// <summary>A fresh activity id for one progress bar.</summary>
         protected static int NewActivityId() => Interlocked.Increment(ref nextActivityId);
-
-        /// <summary>-Timestamp as the contract reads it (DateTimeOffset, DateTime or ISO 8601 text).</summary>
-        protected internal static DateTimeOffset ParseTimestamp(object value) =>
-            Engine.Wal.Timestamps.Parse(value is PSObject pso ? pso.BaseObject : value);
 
         /// <summary>
         /// Files the consistent copy of a database about to be replaced (taken by the engine's DatabaseWriter under the
@@ -172,22 +179,59 @@ namespace TursoBackup.Internal
                 WriteFailure(ex);
                 return false;
             }
-            if (!exists) return ShouldProcess(target, createAction);
-            if (!ShouldProcess(target, replaceAction)) return false;
+            return exists ? ShouldOverwrite(target, replaceAction, "Replace a database") : ShouldProcessUnattended(target, createAction, "Writing", "write it", "written", terminating: false);
+        }
+
+        /// <summary>
+        /// Overwriting an existing file (after -Force): ShouldProcess (-WhatIf), then a confirmation that -Confirm:$false
+        /// skips (-Confirm asks once, through ShouldProcess). A session that cannot ask gets a ConfirmationRequired error
+        /// (non-terminating: the next target is judged on its own) and nothing is written.
+        /// </summary>
+        protected bool ShouldOverwrite(string target, string replaceAction, string caption)
+        {
+            if (!ShouldProcessUnattended(target, replaceAction, "Replacing", "replace it", "written", terminating: false)) return false;
             bool confirmOff = MyInvocation.BoundParameters.TryGetValue("Confirm", out var confirm) && !((SwitchParameter)confirm).IsPresent;
             bool confirmOn = MyInvocation.BoundParameters.ContainsKey("Confirm") && !confirmOff; // ShouldProcess already asked
             if (confirmOff || confirmOn) return true;
             try
             {
-                return ShouldContinue($"{replaceAction}: '{target}'?", "Replace a database");
+                return ShouldContinue($"{replaceAction}: '{target}'?", caption);
             }
-            catch (Exception ex) when (ex is PSInvalidOperationException || ex is System.Management.Automation.Host.HostException || ex is NotImplementedException)
+            catch (Exception ex) when (CannotPrompt(ex))
             {
-                WriteFailure(new TursoBackupException(FailureKind.InvalidOperation,
-                    $"Replacing '{target}' needs a confirmation, and this session cannot ask for one (it is non-interactive). Add -Confirm:$false to replace it; nothing was written.", target, ex));
+                WriteFailure(ConfirmationRequired(target, "Replacing", "replace it", "written", ex));
                 return false;
             }
         }
+
+        /// <summary>
+        /// ShouldProcess for work that may prompt (ConfirmImpact High: removing; or any cmdlet under -Confirm or a low
+        /// $ConfirmPreference). When the session cannot prompt (pwsh -NonInteractive, a host without UI), the host's
+        /// "NonInteractive mode" exception becomes a ConfirmationRequired error that says to add -Confirm:$false:
+        /// terminating when <paramref name="terminating"/> (nothing further can be confirmed either), else written and false.
+        /// </summary>
+        protected internal bool ShouldProcessUnattended(string target, string action, string doing, string doIt, string done, bool terminating = true)
+        {
+            try
+            {
+                return ShouldProcess(target, action);
+            }
+            catch (Exception ex) when (CannotPrompt(ex))
+            {
+                var failure = ConfirmationRequired(target, doing, doIt, done, ex);
+                if (terminating) ThrowFailure(failure);
+                WriteFailure(failure);
+                return false;
+            }
+        }
+
+        private static bool CannotPrompt(Exception ex) =>
+            ex is PSInvalidOperationException || ex is System.Management.Automation.Host.HostException || ex is NotImplementedException;
+
+        private static TursoBackupException ConfirmationRequired(string target, string doing, string doIt, string done, Exception cause) =>
+            new TursoBackupException(FailureKind.InvalidOperation,
+                $"{doing} '{target}' needs a confirmation, and this session cannot ask for one (it is non-interactive). Add -Confirm:$false to {doIt}; nothing was {done}.", target, cause)
+            { ErrorId = ErrorIds.ConfirmationRequired };
 
         /// <summary>-Mode as admins write it (octal: 600, 0640, '0o640').</summary>
         protected internal static int ParseMode(string text)
@@ -202,32 +246,87 @@ namespace TursoBackup.Internal
             catch (FormatException) { }
             catch (ArgumentException) { }
             catch (OverflowException) { }
-            throw new TursoBackupException(FailureKind.InvalidArgument, $"-Mode '{text}' is not an octal permission mode. Give one such as 0600 or 0640.", text);
+            throw new TursoBackupException(FailureKind.InvalidArgument, $"-Mode '{text}' is not an octal permission mode. Give one such as 0600 or 0640.", text) { ErrorId = "InvalidMode" };
         }
 
         /// <summary>Resolves a path that may not exist yet against the current PowerShell location.</summary>
         protected string ResolveNewPath(string path) => GetUnresolvedProviderPathFromPSPath(path);
 
-        /// <summary>Resolves an existing path (wildcards allowed); a miss is a non-terminating ObjectNotFound error.</summary>
-        protected IEnumerable<string> ResolveExistingPaths(string path)
+        /// <summary>
+        /// Resolves an existing file path as -Path and -LiteralPath do: with <paramref name="literal"/> the path is taken
+        /// as it is (never expanded: 'shop[1].db' is that file); otherwise wildcards are expanded through the provider
+        /// (SessionState.Path.GetResolvedProviderPathFromPSPath, as Get-FileHash does). A missing file is a non-terminating
+        /// PathNotFound error, a wildcard that matches nothing an ItemNotFound error, a path of another provider
+        /// (Env:, HKLM:) a NotFileSystemPath error; each returns nothing.
+        /// </summary>
+        protected IEnumerable<string> ResolveExistingPaths(string path, bool literal = false)
         {
-            if (!WildcardPattern.ContainsWildcardCharacters(path))
+            if (literal || !WildcardPattern.ContainsWildcardCharacters(path))
             {
-                string resolved = GetUnresolvedProviderPathFromPSPath(path);
+                string resolved;
+                try
+                {
+                    resolved = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
+                    if (!IsFileSystem(provider)) return NotFileSystem(path, provider);
+                }
+                catch (Exception ex) when (ex is NotSupportedException || ex is ProviderNotFoundException || ex is System.Management.Automation.DriveNotFoundException || ex is PSArgumentException)
+                {
+                    WriteFailure(new TursoBackupException(FailureKind.NotFound, $"'{path}' is not a file-system path: {ex.Message}", path, ex) { ErrorId = ErrorIds.PathNotFound });
+                    return new string[0];
+                }
                 if (File.Exists(resolved) || Directory.Exists(resolved)) return new[] { resolved };
                 WriteFailure(new TursoBackupException(FailureKind.NotFound,
-                    $"Database file '{resolved}' does not exist. Check the path (relative paths are resolved against the current location); nothing was written.", resolved));
+                    $"Database file '{resolved}' does not exist. Check the path (relative paths are resolved against the current location); nothing was written.", resolved)
+                    { ErrorId = ErrorIds.PathNotFound });
                 return new string[0];
             }
+            Collection<string> matches;
+            ProviderInfo matchedProvider;
             try
             {
-                return GetResolvedProviderPathFromPSPath(path, out _);
+                matches = SessionState.Path.GetResolvedProviderPathFromPSPath(path, out matchedProvider);
             }
-            catch (ItemNotFoundException)
+            catch (Exception ex) when (ex is ItemNotFoundException || ex is System.Management.Automation.DriveNotFoundException || ex is ProviderNotFoundException)
             {
-                WriteFailure(new TursoBackupException(FailureKind.NotFound, $"No file matches '{path}'. Check the path and the wildcard.", path));
+                matches = null;
+                matchedProvider = null;
+            }
+            if (matches == null || matches.Count == 0)
+            {
+                WriteFailure(new TursoBackupException(FailureKind.NotFound,
+                    $"No file matches '{path}'. Check the path and the wildcard (use -LiteralPath for a name that contains [ ] * or ?); nothing was written.", path)
+                    { ErrorId = ErrorIds.ItemNotFound });
                 return new string[0];
             }
+            if (!IsFileSystem(matchedProvider)) return NotFileSystem(path, matchedProvider);
+            return matches;
+        }
+
+        /// <summary>
+        /// The one existing database a single-database cmdlet (-Path or -LiteralPath) works on, or null after a
+        /// non-terminating error: missing, or a wildcard that matches more than one file.
+        /// </summary>
+        protected string ResolveOneExistingPath(string path, bool literal, string parameter)
+        {
+            var matches = ResolveExistingPaths(path, literal).ToList();
+            if (matches.Count > 1)
+            {
+                WriteFailure(new TursoBackupException(FailureKind.InvalidArgument,
+                    $"-{parameter} '{path}' matches {matches.Count} files ({string.Join(", ", matches.Take(3).Select(m => "'" + m + "'"))}{(matches.Count > 3 ? ", …" : "")}), but this command works on one database. Give one path, or pipe several: Get-ChildItem <pattern> | {MyInvocation.MyCommand.Name} ….", path)
+                    { ErrorId = ErrorIds.AmbiguousPath });
+                return null;
+            }
+            return matches.Count == 1 ? matches[0] : null;
+        }
+
+        private static bool IsFileSystem(ProviderInfo provider) =>
+            provider == null || string.Equals(provider.Name, "FileSystem", StringComparison.OrdinalIgnoreCase);
+
+        private IEnumerable<string> NotFileSystem(string path, ProviderInfo provider)
+        {
+            WriteFailure(new TursoBackupException(FailureKind.InvalidArgument,
+                $"'{path}' is a path of the {provider.Name} provider, not a file. Give the path of a database file.", path) { ErrorId = ErrorIds.NotFileSystemPath });
+            return new string[0];
         }
 
         /// <summary>Reports an engine failure as a non-terminating error with a matching category.</summary>
@@ -237,8 +336,8 @@ namespace TursoBackup.Internal
 
         protected ErrorRecord ToErrorRecord(TursoBackupException ex)
         {
-            string command = MyInvocation?.MyCommand?.Name?.Replace("-", "") ?? "TursoBackup";
-            return new ErrorRecord(ex, command + "," + ex.Kind, Category(ex.Kind), ex.Target);
+            // PowerShell appends ",<cmdlet type>" to the id: FullyQualifiedErrorId = "TimestampTooOld,TursoBackup.Cmdlets.RestoreTursoPointInTimeCommand".
+            return new ErrorRecord(ex, ex.ErrorId ?? ex.Kind.ToString(), Category(ex.Kind), ex.Target);
         }
 
         public static ErrorCategory Category(FailureKind kind)
