@@ -88,22 +88,3 @@ public static class Repo
         "Release";
 #endif
 }
-
-/// <summary>A temporary folder removed after the test.</summary>
-public sealed class TempDir : IDisposable
-{
-    public TempDir()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "tb-test-" + Guid.NewGuid().ToString("N")[..10]);
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public string this[string name] => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        try { Directory.Delete(Path, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
-}

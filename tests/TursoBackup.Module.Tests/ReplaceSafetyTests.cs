@@ -31,16 +31,14 @@ public sealed class ReplaceSafetyTests : IClassFixture<ModuleSession>
     [InlineData("delete")]
     public void RestoreOverADatabaseInUseLosesNoAcknowledgedCommit(string journalMode)
     {
-        string sqlite3 = Peers.Require("sqlite3");
+        Peers.Require("sqlite3");
         using var dir = new TempDir();
         string db = dir["app.db"];
         Peers.Sqlite3(db, $"PRAGMA journal_mode={journalMode}; CREATE TABLE log(seq INTEGER PRIMARY KEY, at TEXT); CREATE TABLE data(x); INSERT INTO data VALUES ('from the backup');");
         var vars = Vars(("db", db), ("vault", dir["vault"]));
         session.Run("Backup-TursoDatabase -Path $db -Vault $vault", vars).NoErrors();
 
-        var psi = new ProcessStartInfo(sqlite3) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(db);
-        using var app = Process.Start(psi)!;
+        using var app = Peers.Sqlite3Session(db);
         var acks = new ConcurrentBag<long>();
         var errors = new StringBuilder();
         app.OutputDataReceived += (_, e) => { if (e.Data != null && e.Data.StartsWith("ack ")) acks.Add(long.Parse(e.Data[4..])); };
@@ -94,15 +92,13 @@ public sealed class ReplaceSafetyTests : IClassFixture<ModuleSession>
     [SkippableFact]
     public void ALongWriteTransactionMakesTheRestoreFailClearlyWithNothingChanged()
     {
-        string sqlite3 = Peers.Require("sqlite3");
+        Peers.Require("sqlite3");
         using var dir = new TempDir();
         string db = SampleDatabases.CreateShop(dir["shop.db"]);
         var vars = Vars(("db", db), ("vault", dir["vault"]));
         session.Run("Backup-TursoDatabase -Path $db -Vault $vault", vars).NoErrors();
         Peers.Sqlite3(db, "DELETE FROM items;");
-        var psi = new ProcessStartInfo(sqlite3) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
-        psi.ArgumentList.Add(db);
-        using var app = Process.Start(psi)!;
+        using var app = Peers.Sqlite3Session(db);
         app.StandardInput.WriteLine("BEGIN IMMEDIATE; INSERT INTO customers(id, name) VALUES (9999, 'pending'); SELECT 'locked';");
         app.StandardInput.Flush();
         Assert.Equal("locked", app.StandardOutput.ReadLine());
@@ -166,7 +162,6 @@ public sealed class ReplaceSafetyTests : IClassFixture<ModuleSession>
     public void APartialWhoseOwnerIsAliveIsKept()
     {
         Skip.If(OperatingSystem.IsWindows(), "flock(1)");
-        string flock = Peers.Require("flock");
         using var dir = new TempDir();
         string db = SampleDatabases.CreateShop(dir["shop.db"]);
         var vars = Vars(("db", db), ("vault", dir["vault"]), ("dest", dir["copy.db"]));
@@ -174,18 +169,15 @@ public sealed class ReplaceSafetyTests : IClassFixture<ModuleSession>
         string partial = dir[".copy.db.restore-0000live.partial"];
         File.WriteAllText(partial, "another host's restore in progress");
         File.WriteAllText(partial + ".lock", "");
-        using var owner = Process.Start(new ProcessStartInfo(flock, $"-x \"{partial}.lock\" sleep 60") { UseShellExecute = false })!;
+        using var owner = Peers.HoldLock(partial + ".lock");
         try
         {
-            var until = DateTime.UtcNow.AddSeconds(10);
-            while (!TursoBackup.Engine.IO.OwnerLock.IsHeld(partial + ".lock") && DateTime.UtcNow < until) Thread.Sleep(20);
             session.Run("Restore-TursoBackup -Vault $vault -Database shop -Destination $dest", vars).NoErrors();
             Assert.Equal("another host's restore in progress", File.ReadAllText(partial));
         }
         finally
         {
-            owner.Kill(true);
-            owner.WaitForExit();
+            Peers.Kill(owner);
         }
     }
 
@@ -228,7 +220,7 @@ public sealed class ReplaceSafetyTests : IClassFixture<ModuleSession>
     public void ADamagedDestinationIsKeptAsideAndReplaced(string damage)
     {
         Skip.If(OperatingSystem.IsWindows(), "Unix modes, kill -9");
-        string sqlite3 = Peers.Require("sqlite3");
+        Peers.Require("sqlite3");
         using var dir = new TempDir();
         string source = SampleDatabases.CreateShop(dir["shop.db"]);
         var vars = Vars(("db", source), ("vault", dir["vault"]), ("dest", dir["app.db"]));
@@ -244,7 +236,7 @@ public sealed class ReplaceSafetyTests : IClassFixture<ModuleSession>
                 File.WriteAllBytes(dest, Array.Empty<byte>());
                 break;
             default:
-                MakeHotJournal(sqlite3, dest);
+                MakeHotJournal(dest);
                 Assert.True(new FileInfo(dest + "-journal").Length > 0, "the crashed writer left a journal");
                 break;
         }
@@ -277,12 +269,10 @@ public sealed class ReplaceSafetyTests : IClassFixture<ModuleSession>
     }
 
     /// <summary>A rollback-journal database whose writer was killed mid-transaction (pages already spilled): a hot journal.</summary>
-    private static void MakeHotJournal(string sqlite3, string db)
+    private static void MakeHotJournal(string db)
     {
         Peers.Sqlite3(db, "PRAGMA journal_mode=DELETE; CREATE TABLE t(x, pad); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 500) INSERT INTO t SELECT 'before', randomblob(2000) FROM n;");
-        var psi = new ProcessStartInfo(sqlite3) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
-        psi.ArgumentList.Add(db);
-        using var writer = Process.Start(psi)!;
+        using var writer = Peers.Sqlite3Session(db);
         writer.StandardInput.WriteLine("PRAGMA cache_size=2; BEGIN; UPDATE t SET x = 'after', pad = randomblob(2000); SELECT 'spilled';");
         writer.StandardInput.Flush();
         Assert.Equal("spilled", writer.StandardOutput.ReadLine());

@@ -23,9 +23,7 @@ public sealed class StagingSafetyCmdletTests : IClassFixture<ModuleSession>
 
         public ExclusiveLock(string db)
         {
-            var psi = new ProcessStartInfo(Peers.Require("sqlite3")) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            psi.ArgumentList.Add(db);
-            sqlite3 = Process.Start(psi)!;
+            sqlite3 = Peers.Sqlite3Session(db);
             // .timeout: a reader's SHARED lock at this instant must not make BEGIN EXCLUSIVE fail for good; the
             // acknowledgement on stdout says the lock is held (probing with another sqlite3 raced with it).
             sqlite3.StandardInput.WriteLine(".timeout 20000");

@@ -44,9 +44,7 @@ public sealed class TestBackupSafetyTests : IClassFixture<ModuleSession>
     /// <summary>A copy of <paramref name="db"/> (rollback journal) taken while sqlite3 was half way through a write: the copy has a hot journal.</summary>
     private static string MakeHotJournal(string db, string copy)
     {
-        var psi = new ProcessStartInfo(Peers.Require("sqlite3")) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
-        psi.ArgumentList.Add(db);
-        using var p = Process.Start(psi)!;
+        using var p = Peers.Sqlite3Session(db);
         // A tiny cache: the changed pages spill into the database file while the journal holds the originals.
         p.StandardInput.WriteLine("PRAGMA cache_size=2; BEGIN IMMEDIATE; UPDATE items SET photo = randomblob(64); UPDATE customers SET note = 'half done'; SELECT 'ready';");
         p.StandardInput.Flush();

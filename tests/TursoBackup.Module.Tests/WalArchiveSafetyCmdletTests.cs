@@ -164,7 +164,7 @@ public sealed class WalArchiveSafetyCmdletTests : IClassFixture<ModuleSession>
         Peers.Sqlite3(db, "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);");
         var vars = Vars(("db", db), ("vault", dir["vault"]));
         // The application: one sqlite3 session that stays open between the scheduled syncs (each sync seals).
-        var app = Process.Start(new ProcessStartInfo(Peers.Require("sqlite3")) { ArgumentList = { db }, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var app = Peers.Sqlite3Session(db);
         try
         {
             for (int i = 0; i < 5; i++)
