@@ -14,7 +14,7 @@ public sealed class ModuleSession : IDisposable
 
     public ModuleSession()
     {
-        ModulePath = Path.Combine(Repo.Root, "out", "TursoBackup", "TursoBackup.psd1");
+        ModulePath = Peers.ModulePath;
         if (!File.Exists(ModulePath)) throw new InvalidOperationException($"{ModulePath} is missing: build the solution first (dotnet build TursoBackup.sln -c Release).");
         var iss = InitialSessionState.CreateDefault2();
         iss.ImportPSModule(new[] { ModulePath });
@@ -62,29 +62,4 @@ public sealed class ModuleSession : IDisposable
             return this;
         }
     }
-}
-
-/// <summary>The repository's folders.</summary>
-public static class Repo
-{
-    public static string Root { get; } = FindRoot();
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "TursoBackup.sln"))) return dir.FullName;
-        }
-        throw new InvalidOperationException("TursoBackup.sln not found above " + AppContext.BaseDirectory);
-    }
-
-    /// <summary>The console host built by this solution (references only the PowerShell engine).</summary>
-    public static string HostDll => Path.Combine(Root, "src", "TursoBackup.Host", "bin", BuildConfiguration, "net10.0", "tbhost.dll");
-
-    public static string BuildConfiguration =>
-#if DEBUG
-        "Debug";
-#else
-        "Release";
-#endif
 }

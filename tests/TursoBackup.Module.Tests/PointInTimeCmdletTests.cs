@@ -167,14 +167,10 @@ public sealed class PointInTimeCmdletTests : IClassFixture<ModuleSession>
             if (i % 50 == 0) sql.Append($"PRAGMA wal_checkpoint({modes[i / 50 % 4]});\n");
             sql.Append("SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 30000) SELECT x FROM c);\n");
         }
-        Process StartArchiver() => Process.Start(new ProcessStartInfo("dotnet")
-        {
-            ArgumentList = { Repo.HostDll, "-Command", $"Start-TursoWalArchive -Path '{db}' -Vault '{dir["vault"]}' -Duration '00:01:00' -SyncInterval '00:00:00.05'" },
-            RedirectStandardOutput = true, RedirectStandardError = true,
-        })!;
+        Process StartArchiver() => Peers.StartPwsh($"Start-TursoWalArchive -Path '{db}' -Vault '{dir["vault"]}' -Duration '00:01:00' -SyncInterval '00:00:00.05'");
         var archiver = StartArchiver();
-        // Wait for the archive to start (its first snapshot), not a fixed time: under a loaded CI machine the console
-        // host alone can take seconds to start.
+        // Wait for the archive to start (its first snapshot), not a fixed time: under a loaded CI machine pwsh
+        // alone can take seconds to start.
         var started = System.Diagnostics.Stopwatch.StartNew();
         string generations = Path.Combine(dir["vault"], "wal", "app", "generations");
         while (!(Directory.Exists(generations) && Directory.EnumerateFiles(generations, "snapshot.json", SearchOption.AllDirectories).Any()))

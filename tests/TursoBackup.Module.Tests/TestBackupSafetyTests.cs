@@ -91,12 +91,12 @@ public sealed class TestBackupSafetyTests : IClassFixture<ModuleSession>
         string log = Path.Combine(dir["vault"], "databases", "shop", "verifications.jsonl");
         bool logBefore = File.Exists(log);
 
-        // The console host in its own mount namespace, where the vault is mounted read-only (EROFS, as on a read-only share).
+        // pwsh in its own mount namespace, where the vault is mounted read-only (EROFS, as on a read-only share).
         string vault = dir["vault"];
         string script = $"$r = Test-Backup -Vault '{vault}' -Database shop; 'PASSED=' + $r.Passed; 'CHECKS=' + $r.Checks.Count";
-        string shell = $"mount --bind '{vault}' '{vault}' && mount -o remount,bind,ro '{vault}' && exec dotnet '{Repo.HostDll}' -Command \"$TB_SCRIPT\"";
+        string shell = $"mount --bind '{vault}' '{vault}' && mount -o remount,bind,ro '{vault}' && exec {Peers.PwshShellLine(script)}";
         var (code, stdout, stderr) = Peers.Run("unshare", new[] { "-rm", "/bin/sh", "-c", shell },
-            env: new Dictionary<string, string> { ["NO_COLOR"] = "1", ["TB_SCRIPT"] = script });
+            env: new Dictionary<string, string> { ["NO_COLOR"] = "1" });
         Assert.True(code == 0, $"exit {code}\nstdout:\n{stdout}\nstderr:\n{stderr}");
         Assert.Contains("PASSED=True", stdout);
         string all = stdout + stderr;

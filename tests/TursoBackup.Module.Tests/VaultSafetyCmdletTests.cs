@@ -75,12 +75,10 @@ public sealed class VaultSafetyCmdletTests : IClassFixture<ModuleSession>
         Assert.Equal(good.Id, health.LastBackup.Id);
         Assert.Equal(good.CreatedAt, health.LastBackupAt);
 
-        // The table view marks them (printed by the console host through PowerShell's formatting).
-        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { Repo.HostDll, "-Command", $"Get-TursoBackup -Vault '{dir["vault"]}'" }) psi.ArgumentList.Add(a);
-        using var host = System.Diagnostics.Process.Start(psi)!;
-        string table = host.StandardOutput.ReadToEnd();
-        Assert.True(host.WaitForExit(120_000));
+        // The table view marks them (printed by pwsh through the module's format view; pwsh formats redirected output
+        // 80 columns wide, which leaves the emergency column out, so the table goes through Out-String -Width as into a report).
+        var (code, table, stderr) = Peers.RunPwsh($"Get-TursoBackup -Vault '{dir["vault"]}' | Out-String -Width 200", timeoutMs: 120_000);
+        Assert.True(code == 0, $"exit {code}: {stderr}");
         Assert.Contains("before-restore-" + good.Id, table);
     }
 
