@@ -7,8 +7,8 @@
     proves the backup with Test-Backup, damages a second backup on purpose and shows the check that catches
     it, then restores the good backup to a new file and checks it.
 
-    Runs in pwsh 7.4+ and Windows PowerShell 5.1 with the module imported, and on machines without pwsh
-    through the console host:  dotnet run --project src/TursoBackup.Host -c Release -- -File examples/Quickstart.ps1
+    Runs in pwsh 7.4+ and Windows PowerShell 5.1 with the module imported; on machines without pwsh, the pinned
+    pwsh is one `dotnet tool restore` away:  dotnet pwsh -NoProfile -File examples/Quickstart.ps1
     It uses only the engine's core commands and the module's own, so it runs in any host.
 
 .PARAMETER WorkDir

@@ -145,7 +145,7 @@ namespace TursoBackup.Benchmarks
             }
             if (!HasSqlite3) Console.Error.WriteLine($"warning: {Tools.Sqlite3} not found; the sqlite3 rows are left out.");
             if (!HasZstdCli) Console.Error.WriteLine($"note: {Tools.Zstd} not found; the `sqlite3 .dump | zstd` row is left out.");
-            if (Tools.GnuTime == null) Console.Error.WriteLine("note: /usr/bin/time not found; peak RSS of cp, sqlite3 and the console host is not measured.");
+            if (Tools.GnuTime == null) Console.Error.WriteLine("note: /usr/bin/time not found; peak RSS of cp, sqlite3 and pwsh is not measured.");
 
             Directory.CreateDirectory(options.Dir);
             string work = Path.Combine(options.Dir, "work");

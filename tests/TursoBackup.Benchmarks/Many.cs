@@ -2,14 +2,14 @@ using System.Text.RegularExpressions;
 
 namespace TursoBackup.Benchmarks
 {
-    /// <summary>The many-small-databases measurement: one Backup-TursoDatabase pipeline per run, through the console host.</summary>
+    /// <summary>The many-small-databases measurement: one Backup-TursoDatabase pipeline per run, in one pwsh process.</summary>
     public sealed class ManyResult
     {
         public int Count;
         public long Bytes;
         public int Runs;
         public double OtherCores;
-        public string HostDll, ModulePsd1;
+        public string PwshDll, ModulePsd1;
         /// <summary>Whether the module's TursoBackup.Engine.dll is byte-identical to the one this program measured in process.</summary>
         public bool ModuleEngineMatches;
         /// <summary>The same pipeline over one database: process start, runtime, PowerShell and module load, one backup.</summary>
@@ -23,7 +23,7 @@ namespace TursoBackup.Benchmarks
         public static double Median(List<Sample> s) => SizeResult.MedianOf(s.Select(x => x.Seconds));
         public static long? Rss(List<Sample> s) => s.Any(x => x.PeakRssKiB.HasValue) ? s.Max(x => x.PeakRssKiB ?? 0) : (long?)null;
 
-        /// <summary>Seconds per database once the host is up: (best of N − best of 1) ÷ (N − 1).</summary>
+        /// <summary>Seconds per database once pwsh is up: (best of N − best of 1) ÷ (N − 1).</summary>
         public double PerDatabase(int throttle) => (Best(ByThrottle[throttle]) - Best(Startup)) / (Count - 1);
     }
 
@@ -44,22 +44,24 @@ namespace TursoBackup.Benchmarks
         public ManyResult Run()
         {
             string root = Report.RepoRoot();
-            string hostDll = options.HostDll ?? Path.Combine(root, "src", "TursoBackup.Host", "bin", "Release", "net10.0", "tbhost.dll");
+            string pwshDll;
+            try { pwshDll = options.PwshDll ?? Pwsh.Dll(root); }
+            catch (FileNotFoundException ex) { Console.Error.WriteLine($"warning: {ex.Message} The many-databases section is left out."); return null; }
             string psd1 = options.ModulePsd1 ?? Path.Combine(root, "out", "TursoBackup", "TursoBackup.psd1");
-            if (!File.Exists(hostDll) || !File.Exists(psd1))
+            if (!File.Exists(pwshDll) || !File.Exists(psd1))
             {
-                Console.Error.WriteLine($"warning: {hostDll} or {psd1} is missing (build with `dotnet build TursoBackup.sln -c Release`); the many-databases section is left out.");
+                Console.Error.WriteLine($"warning: {pwshDll} or {psd1} is missing (`dotnet tool restore`, then build with `dotnet build TursoBackup.sln -c Release`); the many-databases section is left out.");
                 return null;
             }
-            // Private copies: another build replacing the module or the host half-way would spoil the measurement.
-            string hostCopy = Path.Combine(work, "tbhost", "bin"), moduleCopy = Path.Combine(work, "tbhost", "module");
-            CopyDirectory(Path.GetDirectoryName(hostDll), hostCopy);
+            // A private copy of the module: another build replacing it half-way would spoil the measurement (pwsh is a
+            // pinned package in the NuGet folder, which no build changes).
+            string moduleCopy = Path.Combine(work, "pwsh-module");
             CopyDirectory(Path.GetDirectoryName(psd1), moduleCopy);
-            string host = Path.Combine(hostCopy, Path.GetFileName(hostDll)), module = Path.Combine(moduleCopy, Path.GetFileName(psd1));
+            string module = Path.Combine(moduleCopy, Path.GetFileName(psd1));
 
             var result = new ManyResult
             {
-                Count = options.Many, Bytes = bytes, Runs = options.ManyRuns, HostDll = hostDll, ModulePsd1 = psd1,
+                Count = options.Many, Bytes = bytes, Runs = options.ManyRuns, PwshDll = pwshDll, ModulePsd1 = psd1,
                 ModuleEngineMatches = SameBytes(Path.Combine(moduleCopy, "TursoBackup.Engine.dll"), typeof(TursoBackup.Engine.Backup.SnapshotBackup).Assembly.Location),
                 StartupThrottle = 4,
             };
@@ -72,11 +74,11 @@ namespace TursoBackup.Benchmarks
             var variants = new List<(string Name, Func<Sample> Run, List<Sample> Into)>
             {
                 ("cp -r + fsync", () => CopyFolder(), result.CpSync),
-                ("1 database", () => Pipeline(host, module, 1, result.StartupThrottle), result.Startup),
+                ("1 database", () => Pipeline(pwshDll, module, 1, result.StartupThrottle), result.Startup),
             };
-            variants.AddRange(options.Throttles.Select(t => ($"{options.Many} databases, -ThrottleLimit {t}", (Func<Sample>)(() => Pipeline(host, module, options.Many, t)), result.ByThrottle[t])));
+            variants.AddRange(options.Throttles.Select(t => ($"{options.Many} databases, -ThrottleLimit {t}", (Func<Sample>)(() => Pipeline(pwshDll, module, options.Many, t)), result.ByThrottle[t])));
 
-            // Warm-up (untimed): the sources, the host and the module into the page cache; the first vault folder.
+            // Warm-up (untimed): the sources, pwsh and the module into the page cache; the first vault folder.
             foreach (var v in variants.Take(2)) v.Run();
             var random = new Random(options.Many);
             for (int run = 1; run <= options.ManyRuns; run++)
@@ -92,19 +94,19 @@ namespace TursoBackup.Benchmarks
             return result;
         }
 
-        /// <summary>One tbhost process: the first n files | Backup-TursoDatabase -ThrottleLimit t into a fresh vault.</summary>
-        private Sample Pipeline(string host, string module, int n, int throttle)
+        /// <summary>One pwsh process: the first n files | Backup-TursoDatabase -ThrottleLimit t into a fresh vault.</summary>
+        private Sample Pipeline(string pwshDll, string module, int n, int throttle)
         {
             string vault = Path.Combine(work, "many-vault");
             string Q(string s) => "'" + s.Replace("'", "''") + "'";
-            // The host has the PowerShell engine without the Management/Utility modules (no Get-ChildItem, Measure-Object): .NET does the listing.
+            // .NET does the listing (not Get-ChildItem): the same work in every run, whatever the shell adds.
             string script =
                 $"$files = [System.IO.Directory]::GetFiles({Q(folder)}, '*.db'); [Array]::Sort($files); $files = $files[0..{n - 1}]; " +
                 $"$n = @($files | Backup-TursoDatabase -Vault {Q(vault)} -ThrottleLimit {throttle}).Count; " +
                 "\"RESULT count=$n\"";
             try
             {
-                var s = Tools.Run("dotnet", host, "-Module", module, "-Command", script);
+                var s = Tools.Run("dotnet", Pwsh.Args(pwshDll, module, script));
                 var m = Regex.Match(s.Output ?? "", @"RESULT count=(\d+)");
                 if (!m.Success || int.Parse(m.Groups[1].Value) != n)
                 {

@@ -109,7 +109,7 @@ namespace TursoBackup.Benchmarks
 
         /// <summary>
         /// CPU time (clock ticks) used machine-wide and by this process with its waited-for children (cp, sqlite3, the
-        /// child processes, the console host), and the wall clock: the difference between two of these is the CPU that
+        /// child processes, pwsh), and the wall clock: the difference between two of these is the CPU that
         /// other processes used meanwhile — the noise in a measurement.
         /// </summary>
         public readonly record struct CpuMark(long MachineBusy, long Ours, DateTime At);

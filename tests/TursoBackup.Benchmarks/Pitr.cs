@@ -138,7 +138,7 @@ namespace TursoBackup.Benchmarks
     {
         private readonly PitrOptions o;
         private readonly string root = Report.RepoRoot();
-        private string host, module, litestream, work;
+        private string pwsh, module, litestream, work;
         public readonly List<ArchiverRun> Flat = new List<ArchiverRun>();
         public readonly List<ArchiverRun> Steady = new List<ArchiverRun>();
         public readonly List<RestoreRun> Restores = new List<RestoreRun>();
@@ -153,10 +153,10 @@ namespace TursoBackup.Benchmarks
         public int Run()
         {
             var total = Stopwatch.StartNew();
-            host = Path.Combine(root, "src", "TursoBackup.Host", "bin", "Release", "net10.0", "tbhost.dll");
+            pwsh = Pwsh.Dll(root);
             module = Path.Combine(root, "out", "TursoBackup", "TursoBackup.psd1");
             litestream = Path.Combine(root, "tools", "peers", "node_modules", "@flydotio", "litestream-linux-x64", "litestream");
-            foreach (var f in new[] { host, module, litestream })
+            foreach (var f in new[] { pwsh, module, litestream })
             {
                 if (!File.Exists(f)) throw new FileNotFoundException($"{f} is missing: build with `dotnet build TursoBackup.sln -c Release` and install the peers with `cd tools/peers && npm ci`.");
             }
@@ -252,8 +252,8 @@ namespace TursoBackup.Benchmarks
             run.Archive = archive;
             if (name == "TursoBackup")
             {
-                archiver = StartProcess("dotnet", host, "-Module", module, "-Command",
-                    $"Start-TursoWalArchive -Path '{db}' -Vault '{archive}' -Name app -SyncInterval ([TimeSpan]::FromMilliseconds({interval})) -StatusInterval ([TimeSpan]::FromHours(1))");
+                archiver = StartProcess("dotnet", Pwsh.Args(pwsh, module,
+                    $"Start-TursoWalArchive -Path '{db}' -Vault '{archive}' -Name app -SyncInterval ([TimeSpan]::FromMilliseconds({interval})) -StatusInterval ([TimeSpan]::FromHours(1))"));
                 WaitFor(() => new WalArchiveLayout(archive, "app").Generations().Any(g => File.Exists(new WalArchiveLayout(archive, "app").SnapshotInfoPath(g))), archiver, "our first snapshot");
             }
             else if (name == "Litestream")
@@ -310,8 +310,8 @@ namespace TursoBackup.Benchmarks
                     if (r.Name == "TursoBackup")
                     {
                         string ts = stamp ?? DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
-                        s = Tools.Run("/usr/bin/env", "dotnet", host, "-Module", module, "-Command",
-                            $"Restore-TursoPointInTime -Confirm:$false -Vault '{r.Archive}' -Database app -Timestamp '{ts}' -Destination '{target}' | Out-Null");
+                        s = Tools.Run("/usr/bin/env", new[] { "dotnet" }.Concat(Pwsh.Args(pwsh, module,
+                            $"Restore-TursoPointInTime -Confirm:$false -Vault '{r.Archive}' -Database app -Timestamp '{ts}' -Destination '{target}' | Out-Null")).ToArray());
 
                     }
                     else
@@ -333,12 +333,12 @@ namespace TursoBackup.Benchmarks
             if (result.Error == null && r.Name == "TursoBackup")
             {
                 // The same cmdlet in a PowerShell session that has the module loaded (a runbook, an admin's console):
-                // one console host runs it o.Runs + 1 times and times each call itself; the first is the warm-up.
+                // one pwsh process runs it o.Runs + 1 times and times each call itself; the first is the warm-up.
                 string ts = stamp ?? DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
                 string script = $"foreach ($i in 0..{o.Runs}) {{ [IO.File]::Delete('{target}'); & /bin/sync; $w = [Diagnostics.Stopwatch]::StartNew(); " +
                                 $"Restore-TursoPointInTime -Confirm:$false -Vault '{r.Archive}' -Database app -Timestamp '{ts}' -Destination '{target}' | Out-Null; " +
                                 "'elapsed {0}' -f $w.Elapsed.TotalSeconds.ToString([Globalization.CultureInfo]::InvariantCulture) }";
-                var session = Tools.Run("/usr/bin/env", "dotnet", host, "-Module", module, "-Command", script);
+                var session = Tools.Run("/usr/bin/env", new[] { "dotnet" }.Concat(Pwsh.Args(pwsh, module, script)).ToArray());
                 var times = session.Output.Split('\n').Where(l => l.StartsWith("elapsed ")).Select(l => double.Parse(l.Substring(8), CultureInfo.InvariantCulture)).ToList();
                 result.EngineSeconds.AddRange(times.Skip(1));
             }
@@ -360,8 +360,8 @@ namespace TursoBackup.Benchmarks
             string db = Path.Combine(dir, "app.db");
             File.Copy(baseDb, db);
             string vault = Path.Combine(dir, "vault");
-            var p = StartProcess("dotnet", host, "-Module", module, "-Command",
-                $"Start-TursoWalArchive -Path '{db}' -Vault '{vault}' -Name app -SyncInterval ([TimeSpan]::FromMilliseconds({intervalMs})) -StatusInterval ([TimeSpan]::FromHours(1))");
+            var p = StartProcess("dotnet", Pwsh.Args(pwsh, module,
+                $"Start-TursoWalArchive -Path '{db}' -Vault '{vault}' -Name app -SyncInterval ([TimeSpan]::FromMilliseconds({intervalMs})) -StatusInterval ([TimeSpan]::FromHours(1))"));
             WaitFor(() => new WalArchiveLayout(vault, "app").Generations().Any(g => File.Exists(new WalArchiveLayout(vault, "app").SnapshotInfoPath(g))), p, "our first snapshot");
             Thread.Sleep(2000);
             double Cpu() => CpuSeconds(p.Id);

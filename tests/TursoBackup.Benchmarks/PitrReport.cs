@@ -72,7 +72,7 @@ namespace TursoBackup.Benchmarks
             var sb = new StringBuilder();
             sb.AppendLine("## Point-in-time recovery (Layer 2) against Litestream 0.3.13").AppendLine();
             sb.AppendLine("The same application workload runs on fresh copies of one database with no archiver, with TursoBackup's " +
-                          $"`Start-TursoWalArchive` (through the console host, `-SyncInterval {o.SyncIntervalMs} ms`) and with Litestream 0.3.13 " +
+                          $"`Start-TursoWalArchive` (in pwsh, `-SyncInterval {o.SyncIntervalMs} ms`) and with Litestream 0.3.13 " +
                           "(`litestream replicate` with a file replica and its defaults: WAL checked every second, replica synced every second). " +
                           "The writer is an ordinary application: WAL mode, `synchronous=NORMAL`, SQLite's default auto-checkpoint, a busy timeout; each transaction appends " +
                           "a row carrying its sequence number and updates a random row of the `orders` table, and the time its COMMIT returned is recorded.").AppendLine();
@@ -80,8 +80,8 @@ namespace TursoBackup.Benchmarks
                           "(our segments; Litestream's `wal/<index>_<offset>.wal.lz4` files) in order, and after each one read the highest sequence number the database holds. " +
                           "A transaction's lag is the capture time of the first unit that holds it (ours: the time stamped in the segment; Litestream: the file's " +
                           "modification time, which is what its own restore goes by) minus the time its COMMIT returned.");
-            sb.AppendLine("- **Restores** run the admin's command: `Restore-TursoPointInTime` through the console host (`tbhost`, start-up of the PowerShell " +
-                          "engine included) and `litestream restore -timestamp … file://replica`; both write a new file. The point is given as the wall-clock " +
+            sb.AppendLine("- **Restores** run the admin's command: `Restore-TursoPointInTime` in a new pwsh process (`pwsh -NoProfile -NonInteractive -Command`, start-up of " +
+                          "pwsh and the module included) and `litestream restore -timestamp … file://replica`; both write a new file. The point is given as the wall-clock " +
                           "time one second after the middle transaction's COMMIT returned in that run, so each archive is asked for the same moment of its own run.");
             sb.AppendLine("- **Archive size** is every file under the vault's folder or the replica's folder after the run.").AppendLine();
             sb.AppendLine("### Machine and run").AppendLine();
@@ -119,9 +119,9 @@ namespace TursoBackup.Benchmarks
                 double inSession = r.EngineBest;
                 string peerText = peer == null ? "" : peer.Error != null ? $"; Litestream refused this point ({peer.Error})"
                     : $"; against `litestream restore` {X(peer.Best / inSession)} as fast in a session (aim 2×: {(peer.Best / inSession >= 2 ? "met" : "**missed**")}), " +
-                      $"{X(peer.Best / r.Best)} from a cold console host" + (peer.RowsPresent < peer.RowsExpected ? $" (Litestream's restore held {peer.RowsPresent:N0} of {peer.RowsExpected:N0} transactions, ours {r.RowsPresent:N0})" : "");
+                      $"{X(peer.Best / r.Best)} from a cold pwsh" + (peer.RowsPresent < peer.RowsExpected ? $" (Litestream's restore held {peer.RowsPresent:N0} of {peer.RowsExpected:N0} transactions, ours {r.RowsPresent:N0})" : "");
                 yield return $"Restore to the {r.Point} within 1.5× a `cp` of the restored file: {X(inSession / r.Cp)} in a PowerShell session with the module loaded, " +
-                             $"{X(vsCp)} including the console host's start-up ({X(inSession / r.CpSync)} of `cp` + fsync) — {(inSession / r.Cp <= 1.5 ? "met" : "**missed**")}{peerText}.";
+                             $"{X(vsCp)} including pwsh's start-up ({X(inSession / r.CpSync)} of `cp` + fsync) — {(inSession / r.Cp <= 1.5 ? "met" : "**missed**")}{peerText}.";
             }
         }
     }

@@ -2,7 +2,7 @@
 //   - our snapshot backup (none / zstd / gzip) against `cp`, `cp` + fsync and `sqlite3 .backup`;
 //   - our SQL dump (Export to a .sql file, and a Dump backup with zstd) against `sqlite3 .dump > file`;
 //   - zstd (levels 1 and 3) against gzip: ratio, throughput, and the restore side;
-//   - 1,000 small databases through Backup-TursoDatabase (the console host), -ThrottleLimit 1 / 4 / 8;
+//   - 1,000 small databases through Backup-TursoDatabase (one pwsh process), -ThrottleLimit 1 / 4 / 8;
 //   - peak memory (max RSS) of each, in a child process.
 // It reports ratios (not absolute pass/fail timings). See docs/benchmarks.md.
 //
@@ -16,9 +16,9 @@
 //   --many 1000          how many small databases Backup-TursoDatabase backs up in one pipeline (0: skip)
 //   --throttles 1,4,8    the -ThrottleLimit values measured over them
 //   --many-runs 2        timed runs per many-databases variant
-//   --host PATH          tbhost.dll (default: src/TursoBackup.Host/bin/Release/net10.0/tbhost.dll in the repository)
-//   --module PATH        TursoBackup.psd1 (default: out/TursoBackup/TursoBackup.psd1); both are copied into the work
-//                        folder first, so a build running meanwhile cannot change them under the measurement
+//   --pwsh PATH          pwsh.dll (default: the PowerShell pinned in .config/dotnet-tools.json; `dotnet tool restore`)
+//   --module PATH        TursoBackup.psd1 (default: out/TursoBackup/TursoBackup.psd1); copied into the work folder
+//                        first, so a build running meanwhile cannot change it under the measurement
 //   --wait-load 0.8      before measuring, wait (up to 10 minutes) until the 1-minute load average is below this
 //   --dir PATH           work folder for the databases, copies and vaults (default: <temp>/tursobackup-bench);
 //                        put it on the disk you want to measure
@@ -89,7 +89,7 @@ namespace TursoBackup.Benchmarks
         public int Many { get; private set; } = DefaultMany;
         public int[] Throttles { get; private set; } = DefaultThrottles;
         public int ManyRuns { get; private set; } = DefaultManyRuns;
-        public string HostDll { get; private set; }
+        public string PwshDll { get; private set; }
         public string ModulePsd1 { get; private set; }
         public double? WaitLoad { get; private set; }
         public string Dir { get; private set; } = Path.Combine(Path.GetTempPath(), "tursobackup-bench");
@@ -117,7 +117,7 @@ namespace TursoBackup.Benchmarks
                     case "--many": o.Many = Math.Max(0, int.Parse(Next())); break;
                     case "--throttles": o.Throttles = Ints(Next()); break;
                     case "--many-runs": o.ManyRuns = Math.Max(1, int.Parse(Next())); break;
-                    case "--host": o.HostDll = Path.GetFullPath(Next()); break;
+                    case "--pwsh": o.PwshDll = Path.GetFullPath(Next()); break;
                     case "--module": o.ModulePsd1 = Path.GetFullPath(Next()); break;
                     case "--wait-load": o.WaitLoad = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--dir": o.Dir = Path.GetFullPath(Next()); o.DirGiven = true; break;
@@ -128,7 +128,7 @@ namespace TursoBackup.Benchmarks
                     case "-h":
                     case "--help":
                         Console.WriteLine("usage: TursoBackup.Benchmarks [--sizes 64,256,2048] [--runs 3] [--codec-size 256] [--many 1000] [--throttles 1,4,8] [--many-runs 2]\n" +
-                                          "                              [--host tbhost.dll] [--module TursoBackup.psd1] [--wait-load 0.8] [--dir PATH] [--fresh] [--clean] [--write-doc] [--doc PATH]");
+                                          "                              [--pwsh pwsh.dll] [--module TursoBackup.psd1] [--wait-load 0.8] [--dir PATH] [--fresh] [--clean] [--write-doc] [--doc PATH]");
                         return null;
                     default:
                         Console.Error.WriteLine("unknown option " + args[i] + " (try --help)");

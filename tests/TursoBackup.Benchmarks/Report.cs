@@ -230,7 +230,7 @@ namespace TursoBackup.Benchmarks
             double startup = ManyResult.Best(m.Startup);
             sb.AppendLine($"| `cp -r` of the folder, then fsync of every copy (`sync <files>`) | {S(ManyResult.Best(m.CpSync))} | {S(ManyResult.Median(m.CpSync))} | " +
                           $"{m.Count / ManyResult.Best(m.CpSync):N0} | {ManyResult.Best(m.CpSync) / m.Count * 1000:F2} ms | {Rss(ManyResult.Rss(m.CpSync))} |");
-            sb.AppendLine($"| tbhost + module start-up and 1 database (`-ThrottleLimit {m.StartupThrottle}`) | {S(startup)} | {S(ManyResult.Median(m.Startup))} | — | — | {Rss(ManyResult.Rss(m.Startup))} |");
+            sb.AppendLine($"| pwsh + module start-up and 1 database (`-ThrottleLimit {m.StartupThrottle}`) | {S(startup)} | {S(ManyResult.Median(m.Startup))} | — | — | {Rss(ManyResult.Rss(m.Startup))} |");
             foreach (var (t, samples) in m.ByThrottle)
             {
                 double best = ManyResult.Best(samples);
@@ -238,13 +238,13 @@ namespace TursoBackup.Benchmarks
                               $"{m.Count / best:N0} ({(m.Count - 1) / (best - startup):N0} after start-up) | {m.PerDatabase(t) * 1000:F2} ms | {Rss(ManyResult.Rss(samples))} |");
             }
             sb.AppendLine();
-            sb.AppendLine($"Each run is one process: `dotnet tbhost.dll -Command \"$files | Backup-TursoDatabase -Vault <new vault> -ThrottleLimit T\"` " +
+            sb.AppendLine($"Each run is one process: `dotnet pwsh.dll -NoProfile -NonInteractive -Command \"Import-Module <module>; $files | Backup-TursoDatabase -Vault <new vault> -ThrottleLimit T\"` " +
                           "with `$files` the first N paths of the folder (sorted), timed from start to exit (so .NET, PowerShell and module start-up are in it), " +
                           $"default compression (zstd level {Ours.DefaultZstdLevel}), a fresh vault each run, `sync` before each, best and median of {m.Runs} run(s) after an untimed warm-up. " +
                           "Databases/s is N ÷ best time, and in brackets (N − 1) ÷ (best time − the 1-database run), which leaves out the start-up; " +
-                          "per database is the same without start-up, as time. Peak RSS: GNU `time` on the host process (max over the runs). " +
+                          "per database is the same without start-up, as time. Peak RSS: GNU `time` on the pwsh process (max over the runs). " +
                           $"Each database: the four tables of the big ones with fewer rows (customers, orders with an index, events, attachments), 50–200 KiB, WAL mode. " +
-                          "The host and module are copied from the repository's Release build into the work folder before the runs" +
+                          "pwsh is the PowerShell pinned in .config/dotnet-tools.json; the module is copied from the repository's Release build into the work folder before the runs" +
                           (m.ModuleEngineMatches ? "; the module's engine is byte-identical to the one measured in process above." : "; **the module's TursoBackup.Engine.dll differs from the engine measured in process above** (built at another time).")).AppendLine();
         }
 
@@ -269,7 +269,7 @@ namespace TursoBackup.Benchmarks
             sb.AppendLine();
             if (Many != null)
             {
-                sb.AppendLine($"The console host over {Many.Count:N0} small databases (no database size applies): start-up run with 1 database {Rss(ManyResult.Rss(Many.Startup))}; " +
+                sb.AppendLine($"pwsh over {Many.Count:N0} small databases (no database size applies): start-up run with 1 database {Rss(ManyResult.Rss(Many.Startup))}; " +
                               string.Join(", ", Many.ByThrottle.Select(t => $"-ThrottleLimit {t.Key} {Rss(ManyResult.Rss(t.Value))}")) + ".").AppendLine();
             }
             sb.Append("The child processes also time their one backup, cold (no JIT warm-up, as in a fresh shell; .NET start-up excluded): ")
@@ -347,8 +347,8 @@ namespace TursoBackup.Benchmarks
                           "compressor throughput, and the restore side (`BackupRestore.Restore` to a new file, and the decompressor alone);");
             if (Many != null)
             {
-                sb.AppendLine($"- **many databases** — {Many.Count:N0} small databases backed up by one `Backup-TursoDatabase` pipeline through the console host " +
-                              $"(`tbhost`), with `-ThrottleLimit` {string.Join(", ", Many.ByThrottle.Keys)}, against the start-up cost (the same pipeline with one database);");
+                sb.AppendLine($"- **many databases** — {Many.Count:N0} small databases backed up by one `Backup-TursoDatabase` pipeline in one pwsh process " +
+                              $"(the PowerShell pinned in `.config/dotnet-tools.json`), with `-ThrottleLimit` {string.Join(", ", Many.ByThrottle.Keys)}, against the start-up cost (the same pipeline with one database);");
             }
             sb.AppendLine("- **memory** — the peak RSS of each of ours in a child process, of the tools with GNU `time`.").AppendLine();
             sb.AppendLine("Each method runs once untimed to warm the page cache (and the JIT), then the given number of times in a shuffled order; the best " +
@@ -361,7 +361,7 @@ namespace TursoBackup.Benchmarks
             sb.AppendLine();
 
             sb.AppendLine("## Reproduce").AppendLine();
-            sb.AppendLine("From the repository root, after `dotnet build TursoBackup.sln -c Release` (the many-databases runs use the console host and the module it builds):").AppendLine();
+            sb.AppendLine("From the repository root, after `dotnet build TursoBackup.sln -c Release` and `dotnet tool restore` (the many-databases runs use the pinned pwsh and the module the build assembles):").AppendLine();
             sb.AppendLine("```sh").AppendLine(options.ReproduceCommand()).AppendLine("```").AppendLine();
             sb.AppendLine($"This run took {bench.Elapsed.TotalMinutes:F1} minutes. Leave out `--write-doc` to print the tables only; `--sizes 64,256` and `--many 200` make a quicker run; " +
                           "`--wait-load 0.8` waits for a quiet machine before measuring. The databases are kept in the work folder (`--dir`, default " +
@@ -512,13 +512,13 @@ namespace TursoBackup.Benchmarks
                 double tLo = ManyResult.Best(m.ByThrottle[lo]);
                 var bestT = m.ByThrottle.OrderBy(t => ManyResult.Best(t.Value)).First();
                 sb.Append($"**Many small databases.** One pipeline backed up {m.Count:N0} databases ({MiB(m.Bytes)}) in {S(tLo)} with `-ThrottleLimit {lo}` " +
-                          $"({m.PerDatabase(lo) * 1000:F1} ms per database once the host is up)");
+                          $"({m.PerDatabase(lo) * 1000:F1} ms per database once pwsh is up)");
                 foreach (var (t, samples) in m.ByThrottle.Where(t => t.Key != lo))
                 {
                     double tt = ManyResult.Best(samples);
                     sb.Append($", {S(tt)} with {t} ({m.PerDatabase(t) * 1000:F1} ms; {(tLo - startup) / (tt - startup):F2}× the throughput of {lo} after start-up)");
                 }
-                sb.Append($". The host's start-up with one database takes {S(startup)} — paid once per pipeline, so it matters for one database and not for a thousand. ");
+                sb.Append($". pwsh's start-up with one database takes {S(startup)} — paid once per pipeline, so it matters for one database and not for a thousand. ");
                 sb.Append($"The fastest setting, `-ThrottleLimit {bestT.Key}`, reached {m.Count / ManyResult.Best(bestT.Value):N0} databases/s " +
                           $"({(m.Count - 1) / (ManyResult.Best(bestT.Value) - startup):N0}/s after start-up); `cp -r` + fsync of the same files took {S(ManyResult.Best(m.CpSync))}. ");
                 int cores = Environment.ProcessorCount;
@@ -583,7 +583,7 @@ namespace TursoBackup.Benchmarks
             }
             if (Many != null)
             {
-                sb.Append($"The console host running the {Many.Count:N0}-database pipeline peaked at " +
+                sb.Append($"pwsh running the {Many.Count:N0}-database pipeline peaked at " +
                           string.Join(", ", Many.ByThrottle.Select(t => $"{Rss(ManyResult.Rss(t.Value))} (-ThrottleLimit {t.Key})")) +
                           $", against {Rss(ManyResult.Rss(Many.Startup))} for one database: PowerShell and the module, plus a bounded amount per backup running at the same time.");
             }

@@ -26,7 +26,7 @@ public sealed class AlertCmdletTests : IClassFixture<ModuleSession>
             $b | Test-Backup | Out-Null
             """, Vars(("good", good), ("bad", bad), ("vault", dir["vault"]))).NoErrors();
 
-        using var webhook = new WebhookListener();
+        using var webhook = new WebhookServer();
         {
             string hook = webhook.Url();
             // -WhatIf posts nothing.

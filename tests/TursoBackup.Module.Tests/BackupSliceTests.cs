@@ -104,9 +104,7 @@ public sealed class BackupSliceTests : IClassFixture<ModuleSession>
             if (i % 3 == 0) sql.Append($"DELETE FROM items WHERE order_id = {1 + i % 1000}; ");
             sql.Append("COMMIT;\n");
         }
-        var psi = new ProcessStartInfo(Peers.Require("sqlite3")) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(db);
-        using var writer = Process.Start(psi)!;
+        using var writer = Peers.Sqlite3Session(db);
         var feed = Task.Run(() => { writer.StandardInput.Write(sql.ToString()); writer.StandardInput.Close(); });
         var errors = writer.StandardError.ReadToEndAsync();
         int backupsTaken = 0;

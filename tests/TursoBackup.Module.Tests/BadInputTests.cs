@@ -157,9 +157,7 @@ public sealed class BadInputTests : IClassFixture<ModuleSession>
         using var dir = new TempDir();
         string db = SampleDatabases.CreateLarge(dir["large.db"], 300);
         string vault = dir["vault"];
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Repo.HostDll, "-Command", $"Backup-TursoDatabase -Path '{db}' -Vault '{vault}' -Compression Gzip" }) psi.ArgumentList.Add(a);
-        using (var p = Process.Start(psi)!)
+        using (var p = Peers.StartPwsh($"Backup-TursoDatabase -Path '{db}' -Vault '{vault}' -Compression Gzip"))
         {
             // Kill it once it is writing into its staging folder.
             var watch = Stopwatch.StartNew();

@@ -195,7 +195,7 @@ public sealed class HelpTests : IClassFixture<ModuleSession>
         var r = session.Run("Get-Help about_TursoBackup").NoErrors();
         string text = string.Join("\n", r.Output.Select(o => o.ToString()));
         Assert.Contains("about_TursoBackup", text);
-        foreach (var word in new[] { "vault", "Snapshot", "Test-Backup", "-Force", "emergency", "tbhost" })
+        foreach (var word in new[] { "vault", "Snapshot", "Test-Backup", "-Force", "emergency" })
         {
             Assert.Contains(word, text);
         }

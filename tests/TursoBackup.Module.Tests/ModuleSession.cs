@@ -14,7 +14,7 @@ public sealed class ModuleSession : IDisposable
 
     public ModuleSession()
     {
-        ModulePath = Path.Combine(Repo.Root, "out", "TursoBackup", "TursoBackup.psd1");
+        ModulePath = Peers.ModulePath;
         if (!File.Exists(ModulePath)) throw new InvalidOperationException($"{ModulePath} is missing: build the solution first (dotnet build TursoBackup.sln -c Release).");
         var iss = InitialSessionState.CreateDefault2();
         iss.ImportPSModule(new[] { ModulePath });
@@ -61,49 +61,5 @@ public sealed class ModuleSession : IDisposable
             Assert.True(Errors.Count == 0, "errors: " + string.Join(" | ", Errors.Select(e => e.ToString())));
             return this;
         }
-    }
-}
-
-/// <summary>The repository's folders.</summary>
-public static class Repo
-{
-    public static string Root { get; } = FindRoot();
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "TursoBackup.sln"))) return dir.FullName;
-        }
-        throw new InvalidOperationException("TursoBackup.sln not found above " + AppContext.BaseDirectory);
-    }
-
-    /// <summary>The console host built by this solution (references only the PowerShell engine).</summary>
-    public static string HostDll => Path.Combine(Root, "src", "TursoBackup.Host", "bin", BuildConfiguration, "net10.0", "tbhost.dll");
-
-    public static string BuildConfiguration =>
-#if DEBUG
-        "Debug";
-#else
-        "Release";
-#endif
-}
-
-/// <summary>A temporary folder removed after the test.</summary>
-public sealed class TempDir : IDisposable
-{
-    public TempDir()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "tb-test-" + Guid.NewGuid().ToString("N")[..10]);
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public string this[string name] => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        try { Directory.Delete(Path, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }

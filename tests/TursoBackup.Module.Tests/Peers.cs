@@ -1,48 +1,10 @@
 using System.Diagnostics;
-using System.Text;
 
-namespace TursoBackup.Module.Tests;
+namespace TursoBackup.TestSupport;
 
-/// <summary>
-/// Real peer programs the tests use (sqlite3 …). Locally a missing peer skips the test with a reason;
-/// under CI (CI=true) it fails, never skips silently.
-/// </summary>
-public static class Peers
+/// <summary>Real pwsh for the module tests (the rest of <see cref="Peers"/> is shared with the engine tests: tests/Shared/Peers.cs).</summary>
+public static partial class Peers
 {
-    public static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
-
-    public static string Require(string program)
-    {
-        string found = Find(program);
-        if (found != null) return found;
-        string message = NpmPeers.ContainsKey(program)
-            ? $"The peer program '{program}' is not installed. .ci/run installs it (npm ci --prefix tools/peers)."
-            : $"The peer program '{program}' is not installed. .ci/run installs it (apt-get install {program}).";
-        if (InCi) throw new InvalidOperationException(message);
-        Skip.If(true, message);
-        return null;
-    }
-
-    /// <summary>Peers installed from npm by the project's own tools/peers/package.json (pinned versions).</summary>
-    private static readonly Dictionary<string, string> NpmPeers = new Dictionary<string, string>
-    {
-        ["litestream"] = "@flydotio/litestream-linux-x64/litestream",
-        ["tursodb"] = "@tursodatabase/cli-linux-x64-gnu/tursodb",
-    };
-
-    /// <summary>The repository root (the folder holding TursoBackup.sln), found upwards from the test binaries.</summary>
-    public static string RepoRoot
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "TursoBackup.sln"))) return dir.FullName;
-            }
-            throw new InvalidOperationException("TursoBackup.sln not found above " + AppContext.BaseDirectory);
-        }
-    }
-
     /// <summary>
     /// Real pwsh: the PowerShell tool pinned in .config/dotnet-tools.json (`dotnet tool restore` puts it in the NuGet package
     /// folder), as the program and arguments that start pwsh.dll itself. The tool's launcher (`dotnet pwsh`) runs
@@ -53,7 +15,7 @@ public static class Peers
     {
         string own = Environment.GetEnvironmentVariable("TURSOBACKUP_PWSH");
         if (!string.IsNullOrEmpty(own) && File.Exists(own)) return (own, new string[0]);
-        string manifest = File.ReadAllText(Path.Combine(RepoRoot, ".config", "dotnet-tools.json"));
+        string manifest = File.ReadAllText(Path.Combine(Repo.Root, ".config", "dotnet-tools.json"));
         var version = System.Text.RegularExpressions.Regex.Match(manifest, "\"powershell\"\\s*:\\s*\\{\\s*\"version\"\\s*:\\s*\"([^\"]+)\"").Groups[1].Value;
         string packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES");
         if (string.IsNullOrEmpty(packages)) packages = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
@@ -68,12 +30,12 @@ public static class Peers
             // The README's test command needs nothing but the SDK: restore the pinned tool once, as .ci/run does.
             lock (PwshRestore)
             {
-                if (Installed() == null) Run("dotnet", new[] { "tool", "restore" }, env: new Dictionary<string, string> { ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1" }, workingDirectory: RepoRoot);
+                if (Installed() == null) Run("dotnet", new[] { "tool", "restore" }, env: new Dictionary<string, string> { ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1" }, workingDirectory: Repo.Root);
             }
             dll = Installed();
         }
         if (dll != null) return ("dotnet", new[] { dll });
-        string message = $"pwsh {version} is not installed and `dotnet tool restore` in {RepoRoot} did not install it.";
+        string message = $"pwsh {version} is not installed and `dotnet tool restore` in {Repo.Root} did not install it.";
         if (InCi) throw new InvalidOperationException(message);
         Skip.If(true, message);
         return default;
@@ -81,68 +43,51 @@ public static class Peers
 
     private static readonly object PwshRestore = new object();
 
-    public static string Find(string program)
+    /// <summary>The module under test: out/TursoBackup/TursoBackup.psd1, assembled by building the solution.</summary>
+    public static string ModulePath => Path.Combine(Repo.Root, "out", "TursoBackup", "TursoBackup.psd1");
+
+    /// <summary>
+    /// Real pwsh running <paramref name="command"/> as an admin's script or a scheduled task would:
+    /// <c>pwsh -NoProfile -NonInteractive -Command "Import-Module '&lt;out/TursoBackup/TursoBackup.psd1&gt;'; &lt;command&gt;"</c>,
+    /// as the program and its arguments. Its exit code is pwsh's: the script's own <c>exit N</c>, else 1 when the last
+    /// statement failed (or the pipeline was stopped), else 0 — an earlier failed statement does not change it.
+    /// </summary>
+    public static (string Program, string[] Args) PwshCommand(string command)
     {
-        if (NpmPeers.TryGetValue(program, out var npmPath))
-        {
-            string installed = Path.Combine(RepoRoot, "tools", "peers", "node_modules", npmPath);
-            if (File.Exists(installed)) return installed;
-        }
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
-        {
-            if (dir.Length == 0) continue;
-            string candidate = Path.Combine(dir, program);
-            if (File.Exists(candidate)) return candidate;
-        }
-        return null;
+        var (program, args) = Pwsh();
+        return (program, args.Concat(new[] { "-NoProfile", "-NonInteractive", "-Command", $"Import-Module '{ModulePath}'; {command}" }).ToArray());
     }
 
-    /// <summary>Runs sqlite3 on a database with SQL on stdin; returns stdout, fails the test on a non-zero exit.</summary>
-    public static string Sqlite3(string database, string sql, params string[] options)
+    /// <summary>The environment pwsh runs with in these tests: NO_COLOR=1 (plain text on stdout and stderr).</summary>
+    private static Dictionary<string, string> PwshEnv(IDictionary<string, string> env)
     {
-        var (code, stdout, stderr) = Run(Require("sqlite3"), options.Append(database), sql);
-        Assert.True(code == 0, $"sqlite3 failed ({code}): {stderr}");
-        return stdout;
+        var all = new Dictionary<string, string> { ["NO_COLOR"] = "1" };
+        if (env != null) foreach (var kv in env) all[kv.Key] = kv.Value;
+        return all;
     }
 
-    public static (int Code, string Stdout, string Stderr) Run(string program, IEnumerable<string> args, string stdin = null, IDictionary<string, string> env = null, int timeoutMs = 600_000, string workingDirectory = null)
+    /// <summary>Starts <see cref="PwshCommand"/> with stdin, stdout and stderr redirected, NO_COLOR=1 (and <paramref name="env"/>).</summary>
+    public static Process StartPwsh(string command, IDictionary<string, string> env = null)
     {
-        var psi = new ProcessStartInfo(program)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-        };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        if (workingDirectory != null) psi.WorkingDirectory = workingDirectory;
-        if (env != null) foreach (var kv in env) psi.Environment[kv.Key] = kv.Value;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (stdin != null) p.StandardInput.Write(stdin);
-        p.StandardInput.Close();
-        if (!p.WaitForExit(timeoutMs))
-        {
-            p.Kill(true);
-            throw new TimeoutException($"{program} did not finish in {timeoutMs} ms");
-        }
-        return (p.ExitCode, stdout.Result, stderr.Result);
+        var (program, args) = PwshCommand(command);
+        return Start(program, args, PwshEnv(env));
     }
 
-    /// <summary>Every table's rows, in storage order (rowid or primary key), as text: two databases are equal table by table when these match.</summary>
-    public static Dictionary<string, string> TableContents(string database)
+    /// <summary>Runs <see cref="PwshCommand"/> to its end: exit code, stdout, stderr (errors and warnings are on stderr).</summary>
+    public static (int Code, string Stdout, string Stderr) RunPwsh(string command, IDictionary<string, string> env = null, int timeoutMs = 600_000)
     {
-        var tables = Sqlite3(database, "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name;")
-            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        var result = new Dictionary<string, string>();
-        foreach (var t in tables)
-        {
-            string q = "\"" + t.Replace("\"", "\"\"") + "\"";
-            result[t] = Sqlite3(database, $"SELECT * FROM {q};", "-line");
-        }
-        result["(schema)"] = Sqlite3(database, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name;", "-line");
-        return result;
+        var (program, args) = PwshCommand(command);
+        return Run(program, args, env: PwshEnv(env), timeoutMs: timeoutMs);
+    }
+
+    /// <summary>
+    /// <see cref="PwshCommand"/> as one line for <c>sh -c</c> (each word single-quoted, so nothing in
+    /// <paramref name="command"/> is expanded by the shell), for tests that run pwsh inside unshare. NO_COLOR is the
+    /// caller's to set (it passes through unshare and sh).
+    /// </summary>
+    public static string PwshShellLine(string command)
+    {
+        var (program, args) = PwshCommand(command);
+        return string.Join(" ", new[] { program }.Concat(args).Select(w => "'" + w.Replace("'", "'\\''") + "'"));
     }
 }

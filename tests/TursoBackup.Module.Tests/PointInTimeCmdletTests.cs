@@ -41,11 +41,10 @@ public sealed class PointInTimeCmdletTests : IClassFixture<ModuleSession>
         // One long sqlite3 session (as an application keeps its database open): a row every ~20 ms for ~3 s.
         var script = new System.Text.StringBuilder();
         for (int i = 1; i <= 120; i++) script.Append($"INSERT INTO ev(at) VALUES (strftime('%Y-%m-%dT%H:%M:%fZ','now'));\nSELECT 1 FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 60000) SELECT count(*) FROM c);\n");
-        var psi = new ProcessStartInfo(Peers.Require("sqlite3")) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(db);
+        Peers.Require("sqlite3");
         var archive = Task.Run(() => session.Run("Start-TursoWalArchive -Path $db -Vault $vault -Duration '00:00:06' -SyncInterval '00:00:00.1'", Vars(("db", db), ("vault", dir["vault"]))));
         Thread.Sleep(500);
-        using (var writer = Process.Start(psi)!)
+        using (var writer = Peers.Sqlite3Session(db))
         {
             writer.StandardInput.Write(script.ToString());
             writer.StandardInput.Close();
@@ -168,14 +167,10 @@ public sealed class PointInTimeCmdletTests : IClassFixture<ModuleSession>
             if (i % 50 == 0) sql.Append($"PRAGMA wal_checkpoint({modes[i / 50 % 4]});\n");
             sql.Append("SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 30000) SELECT x FROM c);\n");
         }
-        Process StartArchiver() => Process.Start(new ProcessStartInfo("dotnet")
-        {
-            ArgumentList = { Repo.HostDll, "-Command", $"Start-TursoWalArchive -Path '{db}' -Vault '{dir["vault"]}' -Duration '00:01:00' -SyncInterval '00:00:00.05'" },
-            RedirectStandardOutput = true, RedirectStandardError = true,
-        })!;
+        Process StartArchiver() => Peers.StartPwsh($"Start-TursoWalArchive -Path '{db}' -Vault '{dir["vault"]}' -Duration '00:01:00' -SyncInterval '00:00:00.05'");
         var archiver = StartArchiver();
-        // Wait for the archive to start (its first snapshot), not a fixed time: under a loaded CI machine the console
-        // host alone can take seconds to start.
+        // Wait for the archive to start (its first snapshot), not a fixed time: under a loaded CI machine pwsh
+        // alone can take seconds to start.
         var started = System.Diagnostics.Stopwatch.StartNew();
         string generations = Path.Combine(dir["vault"], "wal", "app", "generations");
         while (!(Directory.Exists(generations) && Directory.EnumerateFiles(generations, "snapshot.json", SearchOption.AllDirectories).Any()))
@@ -185,7 +180,7 @@ public sealed class PointInTimeCmdletTests : IClassFixture<ModuleSession>
             Thread.Sleep(50);
         }
         Thread.Sleep(300);
-        var writer = Process.Start(new ProcessStartInfo(Peers.Require("sqlite3")) { ArgumentList = { db }, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var writer = Peers.Sqlite3Session(db);
         var feed = Task.Run(() => { writer.StandardInput.Write(sql.ToString()); writer.StandardInput.Close(); });
         var drain = writer.StandardOutput.ReadToEndAsync();
         Thread.Sleep(1500);

@@ -23,9 +23,7 @@ public sealed class StagingSafetyCmdletTests : IClassFixture<ModuleSession>
 
         public ExclusiveLock(string db)
         {
-            var psi = new ProcessStartInfo(Peers.Require("sqlite3")) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            psi.ArgumentList.Add(db);
-            sqlite3 = Process.Start(psi)!;
+            sqlite3 = Peers.Sqlite3Session(db);
             // .timeout: a reader's SHARED lock at this instant must not make BEGIN EXCLUSIVE fail for good; the
             // acknowledgement on stdout says the lock is held (probing with another sqlite3 raced with it).
             sqlite3.StandardInput.WriteLine(".timeout 20000");
@@ -47,7 +45,7 @@ public sealed class StagingSafetyCmdletTests : IClassFixture<ModuleSession>
     }
 
     /// <summary>
-    /// The console host backing up <paramref name="db"/> in a PID namespace of its own, where it runs as PID 30000 (a
+    /// pwsh backing up <paramref name="db"/> in a PID namespace of its own, where it runs as PID 30000 (a
     /// PID that names no process out here, so a check by PID would call its work abandoned), then restore-testing it.
     /// </summary>
     private static (Process Process, StringBuilder Out, StringBuilder Err) StartBackupInAnotherPidNamespace(string db, string vault, string name)
@@ -56,8 +54,8 @@ public sealed class StagingSafetyCmdletTests : IClassFixture<ModuleSession>
         string unshare = Peers.Require("unshare");
         string command = $"Backup-TursoDatabase -Path '{db}' -Vault '{vault}' -LockTimeout '00:03:00' | Out-Null; " +
                          $"'passed: ' + @(Get-TursoBackup -Vault '{vault}' -Database '{name}' | Test-Backup | Where-Object Passed).Count";
-        // "; exit $?" keeps the shell from exec'ing dotnet as PID 1: dotnet is forked after ns_last_pid was set.
-        string script = $"echo 29999 > /proc/sys/kernel/ns_last_pid; dotnet '{Repo.HostDll}' -Command \"{command}\"; exit $?";
+        // "; exit $?" keeps the shell from exec'ing dotnet as PID 1: dotnet (pwsh.dll) is forked after ns_last_pid was set.
+        string script = $"echo 29999 > /proc/sys/kernel/ns_last_pid; {Peers.PwshShellLine(command)}; exit $?";
         var psi = new ProcessStartInfo(unshare) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { "-rpf", "--mount-proc", "sh", "-c", script }) psi.ArgumentList.Add(a);
         psi.Environment["NO_COLOR"] = "1";
@@ -146,13 +144,13 @@ public sealed class StagingSafetyCmdletTests : IClassFixture<ModuleSession>
             .All<BackupInfo>().Select(b => b.Database).Distinct());
     }
 
-    /// <summary>Runs the console host in a private mount namespace with a tmpfs of <paramref name="megabytes"/> MiB at <paramref name="mountPoint"/>.</summary>
+    /// <summary>Runs pwsh in a private mount namespace with a tmpfs of <paramref name="megabytes"/> MiB at <paramref name="mountPoint"/>.</summary>
     private static (int Code, string Stdout, string Stderr) RunOnSmallDisk(string mountPoint, int megabytes, string command)
     {
         Skip.IfNot(OperatingSystem.IsLinux(), "tmpfs");
         string unshare = Peers.Require("unshare");
         Directory.CreateDirectory(mountPoint);
-        string script = $"mount -t tmpfs -o size={megabytes}m tmpfs '{mountPoint}' && dotnet '{Repo.HostDll}' -Command \"{command.Replace("$", "\\$")}\"";
+        string script = $"mount -t tmpfs -o size={megabytes}m tmpfs '{mountPoint}' && {Peers.PwshShellLine(command)}";
         return Peers.Run(unshare, new[] { "-rm", "sh", "-c", script }, env: new Dictionary<string, string> { ["NO_COLOR"] = "1" });
     }
 
@@ -186,12 +184,15 @@ public sealed class StagingSafetyCmdletTests : IClassFixture<ModuleSession>
         string db = SampleDatabases.CreateLarge(dir["big.db"], 12); // random blobs: zstd stores about as much as the source
         string disk = dir["small-disk"];
         // The vault on 6 MiB: the stored artifact itself does not fit.
+        // pwsh's exit code tells only whether its last statement failed: the failure is counted with -ErrorVariable.
         var (code, stdout, stderr) = RunOnSmallDisk(disk, 6,
-            $"Backup-TursoDatabase -Path '{db}' -Vault '{disk}/vault' -ScratchPath '{dir["scratch"]}'; " +
+            $"Backup-TursoDatabase -Path '{db}' -Vault '{disk}/vault' -ScratchPath '{dir["scratch"]}' -ErrorVariable failed; " +
+            $"'failed: ' + $failed.Count; " +
             $"'listed: ' + @(Get-TursoBackup -Vault '{disk}/vault').Count; " +
             $"'staging: ' + @([System.IO.Directory]::GetFileSystemEntries('{disk}/vault/.staging')).Count; " +
             $"'scratch: ' + @([System.IO.Directory]::GetFileSystemEntries('{dir["scratch"]}')).Count");
-        Assert.True(code == 1, $"exit {code}: {stdout} {stderr}");
+        Assert.True(code == 0, $"exit {code}: {stdout} {stderr}");
+        Assert.Contains("failed: 1", stdout);
         Assert.Contains("vault's disk is full", stderr);
         Assert.Contains("listed: 0", stdout);
         Assert.Contains("staging: 0", stdout);
@@ -199,11 +200,13 @@ public sealed class StagingSafetyCmdletTests : IClassFixture<ModuleSession>
 
         // The scratch folder on 6 MiB, the vault with room: the error names the scratch folder and -ScratchPath.
         (code, stdout, stderr) = RunOnSmallDisk(disk, 6,
-            $"Backup-TursoDatabase -Path '{db}' -Vault '{dir["vault"]}' -ScratchPath '{disk}/scratch'; " +
+            $"Backup-TursoDatabase -Path '{db}' -Vault '{dir["vault"]}' -ScratchPath '{disk}/scratch' -ErrorVariable failed; " +
+            $"'failed: ' + $failed.Count; " +
             $"'listed: ' + @(Get-TursoBackup -Vault '{dir["vault"]}').Count; " +
             $"'staging: ' + @([System.IO.Directory]::GetFileSystemEntries('{dir["vault"]}/.staging')).Count; " +
             $"'scratch: ' + @([System.IO.Directory]::GetFileSystemEntries('{disk}/scratch')).Count");
-        Assert.True(code == 1, $"exit {code}: {stdout} {stderr}");
+        Assert.True(code == 0, $"exit {code}: {stdout} {stderr}");
+        Assert.Contains("failed: 1", stdout);
         Assert.Contains($"scratch folder '{disk}/scratch/tursobackup-scratch-", stderr);
         Assert.Contains("-ScratchPath", stderr);
         Assert.DoesNotContain("vault's disk is full", stderr);

@@ -44,9 +44,7 @@ public sealed class TestBackupSafetyTests : IClassFixture<ModuleSession>
     /// <summary>A copy of <paramref name="db"/> (rollback journal) taken while sqlite3 was half way through a write: the copy has a hot journal.</summary>
     private static string MakeHotJournal(string db, string copy)
     {
-        var psi = new ProcessStartInfo(Peers.Require("sqlite3")) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
-        psi.ArgumentList.Add(db);
-        using var p = Process.Start(psi)!;
+        using var p = Peers.Sqlite3Session(db);
         // A tiny cache: the changed pages spill into the database file while the journal holds the originals.
         p.StandardInput.WriteLine("PRAGMA cache_size=2; BEGIN IMMEDIATE; UPDATE items SET photo = randomblob(64); UPDATE customers SET note = 'half done'; SELECT 'ready';");
         p.StandardInput.Flush();
@@ -93,12 +91,12 @@ public sealed class TestBackupSafetyTests : IClassFixture<ModuleSession>
         string log = Path.Combine(dir["vault"], "databases", "shop", "verifications.jsonl");
         bool logBefore = File.Exists(log);
 
-        // The console host in its own mount namespace, where the vault is mounted read-only (EROFS, as on a read-only share).
+        // pwsh in its own mount namespace, where the vault is mounted read-only (EROFS, as on a read-only share).
         string vault = dir["vault"];
         string script = $"$r = Test-Backup -Vault '{vault}' -Database shop; 'PASSED=' + $r.Passed; 'CHECKS=' + $r.Checks.Count";
-        string shell = $"mount --bind '{vault}' '{vault}' && mount -o remount,bind,ro '{vault}' && exec dotnet '{Repo.HostDll}' -Command \"$TB_SCRIPT\"";
+        string shell = $"mount --bind '{vault}' '{vault}' && mount -o remount,bind,ro '{vault}' && exec {Peers.PwshShellLine(script)}";
         var (code, stdout, stderr) = Peers.Run("unshare", new[] { "-rm", "/bin/sh", "-c", shell },
-            env: new Dictionary<string, string> { ["NO_COLOR"] = "1", ["TB_SCRIPT"] = script });
+            env: new Dictionary<string, string> { ["NO_COLOR"] = "1" });
         Assert.True(code == 0, $"exit {code}\nstdout:\n{stdout}\nstderr:\n{stderr}");
         Assert.Contains("PASSED=True", stdout);
         string all = stdout + stderr;

@@ -75,13 +75,10 @@ public sealed class VaultSafetyCmdletTests : IClassFixture<ModuleSession>
         Assert.Equal(good.Id, health.LastBackup.Id);
         Assert.Equal(good.CreatedAt, health.LastBackupAt);
 
-        // The table view marks them (printed by the console host through PowerShell's formatting).
-        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { Repo.HostDll, "-Command", $"Get-TursoBackup -Vault '{dir["vault"]}'" }) psi.ArgumentList.Add(a);
-        using var host = System.Diagnostics.Process.Start(psi)!;
-        string table = host.StandardOutput.ReadToEnd();
-        Assert.True(host.WaitForExit(120_000));
-        // Kind reads "Emergency" for them (the reason, "before-restore-<id>", is the Emergency property: Format-List).
+        // The 80-column table view marks them: Kind reads "Emergency" (the reason, "before-restore-<id>", is the
+        // Emergency property, shown by Format-List). Rendered by real pwsh, redirected, as into a log.
+        var (code, table, stderr) = Peers.RunPwsh($"Get-TursoBackup -Vault '{dir["vault"]}'", timeoutMs: 120_000);
+        Assert.True(code == 0, $"exit {code}: {stderr}");
         Assert.Equal(2, table.Split('\n').Count(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^shop\s+\S+\s+Emergency\s")));
     }
 

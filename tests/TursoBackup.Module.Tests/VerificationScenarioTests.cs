@@ -67,7 +67,7 @@ public sealed class VerificationScenarioTests : IClassFixture<ModuleSession>
         Assert.Contains(health["deleted"].Findings, f => f.Contains("RowCounts", StringComparison.Ordinal));
         Assert.Contains(health["slow"].Findings, f => f.Contains("RestoreTime", StringComparison.Ordinal));
 
-        using var webhook = new WebhookListener();
+        using var webhook = new WebhookServer();
         {
             session.Run("Get-TursoBackupHealth -Vault $vault -RecoveryTimeObjective '00:10:00' | Send-TursoBackupAlert -WebhookUrl $hook",
                 Vars(("vault", dir["vault"]), ("hook", webhook.Url()))).NoErrors();

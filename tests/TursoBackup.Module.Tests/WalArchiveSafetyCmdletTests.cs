@@ -7,7 +7,7 @@ using TursoBackup.Engine.Wal;
 namespace TursoBackup.Module.Tests;
 
 /// <summary>
-/// The WAL archive cmdlets in real processes: an archiver stopped by SIGINT/SIGTERM (the console host and pwsh), a
+/// The WAL archive cmdlets in real processes: an archiver stopped by SIGINT/SIGTERM (in pwsh), a
 /// second archiver beside a running one, and damage found by -Verify, Test-Backup and the health check.
 /// </summary>
 public sealed class WalArchiveSafetyCmdletTests : IClassFixture<ModuleSession>
@@ -20,21 +20,6 @@ public sealed class WalArchiveSafetyCmdletTests : IClassFixture<ModuleSession>
 
     [DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int sig);
-
-    /// <summary>Runs <paramref name="command"/> in the console host (tbhost) or in pwsh, with the assembled module.</summary>
-    private Process StartHost(string host, string command)
-    {
-        var psi = new ProcessStartInfo("dotnet") { ArgumentList = { Repo.HostDll, "-Command", command } };
-        if (host == "pwsh")
-        {
-            var (program, args) = Peers.Pwsh();
-            psi = new ProcessStartInfo(program);
-            foreach (var a in args.Concat(new[] { "-NoProfile", "-NonInteractive", "-Command", $"Import-Module '{session.ModulePath}'; {command}" })) psi.ArgumentList.Add(a);
-        }
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        return Process.Start(psi)!;
-    }
 
     /// <summary>Waits until the archiver <paramref name="p"/> holds the archive's lock (it has started archiving).</summary>
     private static void WaitForArchiver(Process p, string vault, string name)
@@ -61,17 +46,15 @@ public sealed class WalArchiveSafetyCmdletTests : IClassFixture<ModuleSession>
     }
 
     /// <summary>
-    /// Issue 11 #20 (and #19 end to end): SIGINT or SIGTERM to the process running Start-TursoWalArchive — the
-    /// console host, and pwsh with SIGINT as the README's systemd unit sends — archives what was written just before,
+    /// Issue 11 #20 (and #19 end to end): SIGINT or SIGTERM to the pwsh process running Start-TursoWalArchive (SIGINT
+    /// is what the README's systemd unit sends) archives what was written just before,
     /// checkpoints, records the archive sealed and exits 0; four restarts in a row continue one generation, without a gap.
     /// (Before: exit 1 in 0.1 s, "sealed": false, and 1 in 4 SIGINT stops crashed the console host in PowerShell.Stop().)
     /// </summary>
     [SkippableTheory]
-    [InlineData("tbhost", 2)]
-    [InlineData("tbhost", 15)]
-    [InlineData("pwsh", 2)]
-    [InlineData("pwsh", 15)]
-    public void AStopSignalArchivesTheRestSealsAndExitsZero(string host, int signal)
+    [InlineData(2)]
+    [InlineData(15)]
+    public void AStopSignalArchivesTheRestSealsAndExitsZero(int signal)
     {
         Skip.If(OperatingSystem.IsWindows(), "POSIX signals");
         using var dir = new TempDir();
@@ -82,7 +65,7 @@ public sealed class WalArchiveSafetyCmdletTests : IClassFixture<ModuleSession>
         for (int round = 1; round <= 4; round++)
         {
             // A sync interval of 1 s: the rows written right before the signal are captured by the stop, not by a sync.
-            var p = StartHost(host, $"Start-TursoWalArchive -Path '{db}' -Vault '{dir["vault"]}' -SyncInterval '00:00:01' -Verbose");
+            var p = Peers.StartPwsh($"Start-TursoWalArchive -Path '{db}' -Vault '{dir["vault"]}' -SyncInterval '00:00:01' -Verbose");
             WaitForArchiver(p, dir["vault"], "svc");
             Peers.Sqlite3(db, $"INSERT INTO t(v) SELECT randomblob(500) FROM generate_series(1, 40);");
             rows += 40;
@@ -116,7 +99,7 @@ public sealed class WalArchiveSafetyCmdletTests : IClassFixture<ModuleSession>
         string db = dir["two.db"];
         Peers.Sqlite3(db, "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);");
         var vars = Vars(("db", db), ("vault", dir["vault"]));
-        var first = StartHost("tbhost", $"Start-TursoWalArchive -Path '{db}' -Vault '{dir["vault"]}' -SyncInterval '00:00:00.1'");
+        var first = Peers.StartPwsh($"Start-TursoWalArchive -Path '{db}' -Vault '{dir["vault"]}' -SyncInterval '00:00:00.1'");
         WaitForArchiver(first, dir["vault"], "two");
         Peers.Sqlite3(db, "INSERT INTO t(v) VALUES ('a'), ('b');");
 
@@ -164,7 +147,7 @@ public sealed class WalArchiveSafetyCmdletTests : IClassFixture<ModuleSession>
         Peers.Sqlite3(db, "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);");
         var vars = Vars(("db", db), ("vault", dir["vault"]));
         // The application: one sqlite3 session that stays open between the scheduled syncs (each sync seals).
-        var app = Process.Start(new ProcessStartInfo(Peers.Require("sqlite3")) { ArgumentList = { db }, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var app = Peers.Sqlite3Session(db);
         try
         {
             for (int i = 0; i < 5; i++)

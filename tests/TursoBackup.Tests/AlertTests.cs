@@ -1,9 +1,9 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using TursoBackup.Engine.Alerts;
 using TursoBackup.Engine.Errors;
 using TursoBackup.Engine.IO;
+using static TursoBackup.TestSupport.WebhookServer;
 
 namespace TursoBackup.Tests;
 
@@ -37,9 +37,9 @@ public sealed class AlertTests : IDisposable
         Source = "db-host-01",
     };
 
-    private WebhookStandIn Server(params Func<HttpListenerContext, Task>[] answers)
+    private WebhookServer Server(params Func<HttpListenerContext, Task>[] answers)
     {
-        var server = new WebhookStandIn(answers);
+        var server = new WebhookServer(answers);
         owned.Add(server);
         return server;
     }
@@ -55,17 +55,6 @@ public sealed class AlertTests : IDisposable
         owned.Add(sender);
         return sender;
     }
-
-    private static Func<HttpListenerContext, Task> Answer(int status, string body = "ok", string retryAfter = null) => ctx =>
-    {
-        ctx.Response.StatusCode = status;
-        if (retryAfter != null) ctx.Response.Headers["Retry-After"] = retryAfter;
-        byte[] bytes = Encoding.UTF8.GetBytes(body);
-        ctx.Response.ContentType = "text/plain";
-        ctx.Response.OutputStream.Write(bytes, 0, bytes.Length);
-        ctx.Response.Close();
-        return Task.CompletedTask;
-    };
 
     private void AssertNoSecret(string text)
     {
@@ -88,7 +77,7 @@ public sealed class AlertTests : IDisposable
     public void Combined_payload_is_json_with_slack_text_and_teams_messagecard_fields_and_every_database()
     {
         var server = Server(Answer(200, "1"));
-        var sender = Sender(server.Url + SecretPath);
+        var sender = Sender(server.BaseUrl + SecretPath);
         Assert.Equal(AlertFormat.Generic, sender.Format); // 127.0.0.1 is neither Slack nor Teams
 
         var result = sender.Send(Message());
@@ -123,7 +112,7 @@ public sealed class AlertTests : IDisposable
 
         AssertNoSecret(result.ToString());
         AssertNoSecret(sender.ToString());
-        Assert.Equal(server.Url + "/…", result.Destination);
+        Assert.Equal(server.BaseUrl + "/…", result.Destination);
         AssertLogClean();
     }
 
@@ -131,7 +120,7 @@ public sealed class AlertTests : IDisposable
     public void Slack_payload_has_text_and_blocks_for_every_database()
     {
         var server = Server(Answer(200, "ok"));
-        var sender = Sender(server.Url + SecretPath, AlertFormat.Slack);
+        var sender = Sender(server.BaseUrl + SecretPath, AlertFormat.Slack);
 
         sender.Send(Message());
 
@@ -154,7 +143,7 @@ public sealed class AlertTests : IDisposable
     public void Teams_payload_is_a_messagecard_with_a_section_per_database()
     {
         var server = Server(Answer(200, "1"));
-        var sender = Sender(server.Url + SecretPath, AlertFormat.Teams);
+        var sender = Sender(server.BaseUrl + SecretPath, AlertFormat.Teams);
 
         sender.Send(Message());
 
@@ -209,7 +198,7 @@ public sealed class AlertTests : IDisposable
     public void Rate_limit_with_retry_after_is_honoured_then_sent()
     {
         var server = Server(Answer(429, "rate_limited", retryAfter: "7"), Answer(200, "ok"));
-        var sender = Sender(server.Url + SecretPath);
+        var sender = Sender(server.BaseUrl + SecretPath);
 
         var result = sender.Send(Message());
 
@@ -225,7 +214,7 @@ public sealed class AlertTests : IDisposable
     public void Server_errors_are_retried_with_backoff()
     {
         var server = Server(Answer(500, "boom"), Answer(503, "unavailable"), Answer(200, "ok"));
-        var sender = Sender(server.Url + SecretPath);
+        var sender = Sender(server.BaseUrl + SecretPath);
 
         var result = sender.Send(Message());
 
@@ -239,7 +228,7 @@ public sealed class AlertTests : IDisposable
     public void Server_errors_every_time_fail_after_the_last_attempt()
     {
         var server = Server(Answer(500), Answer(500), Answer(500));
-        var sender = Sender(server.Url + SecretPath, maxAttempts: 3);
+        var sender = Sender(server.BaseUrl + SecretPath, maxAttempts: 3);
 
         var ex = Assert.Throws<TursoBackupException>(() => sender.Send(Message()));
 
@@ -256,7 +245,7 @@ public sealed class AlertTests : IDisposable
     {
         // The server echoes the address it was called at, as some proxies do: the message still must not show it.
         var server = Server(ctx => Answer(400, "invalid_payload for " + ctx.Request.Url.AbsoluteUri)(ctx));
-        var sender = Sender(server.Url + SecretPath);
+        var sender = Sender(server.BaseUrl + SecretPath);
 
         var ex = Assert.Throws<TursoBackupException>(() => sender.Send(Message()));
 
@@ -265,7 +254,7 @@ public sealed class AlertTests : IDisposable
         Assert.Contains("HTTP 400", ex.Message);
         Assert.Contains("invalid_payload", ex.Message);
         Assert.Contains("-Format", ex.Message);
-        Assert.Contains(server.Url + "/…", ex.Message);
+        Assert.Contains(server.BaseUrl + "/…", ex.Message);
         Assert.Single(server.Requests);
         Assert.Empty(waits);
         AssertNoSecret(ex.Message);
@@ -279,7 +268,7 @@ public sealed class AlertTests : IDisposable
     public void Refusals_name_the_cause(int status, FailureKind kind, string words)
     {
         var server = Server(Answer(status, "no_service"));
-        var sender = Sender(server.Url + SecretPath);
+        var sender = Sender(server.BaseUrl + SecretPath);
 
         var ex = Assert.Throws<TursoBackupException>(() => sender.Send(Message()));
 
@@ -292,7 +281,7 @@ public sealed class AlertTests : IDisposable
     [Fact]
     public void Connection_refused_fails_clearly_after_the_retries()
     {
-        int port = FreePort(); // nothing listens there
+        int port = Ports.Free(); // nothing listens there
         var sender = Sender($"http://127.0.0.1:{port}{SecretPath}", maxAttempts: 3);
 
         var ex = Assert.Throws<TursoBackupException>(() => sender.Send(Message()));
@@ -311,7 +300,7 @@ public sealed class AlertTests : IDisposable
     public void A_slow_webhook_times_out_and_is_retried()
     {
         var server = Server(async ctx => { await Task.Delay(3000); try { ctx.Response.Abort(); } catch { } }, Answer(200, "ok"));
-        var sender = Sender(server.Url + SecretPath);
+        var sender = Sender(server.BaseUrl + SecretPath);
         sender.RequestTimeout = TimeSpan.FromMilliseconds(300);
 
         var result = sender.Send(Message());
@@ -325,7 +314,7 @@ public sealed class AlertTests : IDisposable
     public void Retry_after_longer_than_allowed_fails_at_once()
     {
         var server = Server(Answer(429, "rate_limited", retryAfter: "3600"));
-        var sender = Sender(server.Url + SecretPath);
+        var sender = Sender(server.BaseUrl + SecretPath);
 
         var ex = Assert.Throws<TursoBackupException>(() => sender.Send(Message()));
 
@@ -361,71 +350,4 @@ public sealed class AlertTests : IDisposable
         Assert.Equal("TursoBackup on db-host-01: Warning", m.EffectiveTitle);
         Assert.Equal("Healthy", new AlertMessage().EffectiveStatus);
     }
-
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
-
-    /// <summary>A webhook on 127.0.0.1 (HttpListener): records every request and answers the n-th with the n-th answer (the last one repeats).</summary>
-    private sealed class WebhookStandIn : IDisposable
-    {
-        private readonly HttpListener listener = new HttpListener();
-        private readonly Func<HttpListenerContext, Task>[] answers;
-        private readonly List<RecordedRequest> requests = new List<RecordedRequest>();
-        private int count;
-
-        public WebhookStandIn(Func<HttpListenerContext, Task>[] answers)
-        {
-            this.answers = answers;
-            for (int tries = 0; ; tries++)
-            {
-                int port = FreePort();
-                Url = $"http://127.0.0.1:{port}";
-                listener.Prefixes.Clear();
-                listener.Prefixes.Add(Url + "/");
-                try { listener.Start(); break; }
-                catch (HttpListenerException) when (tries < 5) { }
-            }
-            _ = Task.Run(Loop);
-        }
-
-        public string Url { get; private set; }
-
-        public List<RecordedRequest> Requests { get { lock (requests) return requests.ToList(); } }
-
-        private async Task Loop()
-        {
-            while (listener.IsListening)
-            {
-                HttpListenerContext ctx;
-                try { ctx = await listener.GetContextAsync(); }
-                catch { return; }
-                _ = Task.Run(async () =>
-                {
-                    string body;
-                    using (var reader = new StreamReader(ctx.Request.InputStream, Encoding.UTF8)) body = await reader.ReadToEndAsync();
-                    int n;
-                    lock (requests)
-                    {
-                        requests.Add(new RecordedRequest(ctx.Request.HttpMethod, ctx.Request.Url.AbsolutePath, ctx.Request.ContentType, body));
-                        n = count++;
-                    }
-                    try { await answers[Math.Min(n, answers.Length - 1)](ctx); }
-                    catch { }
-                });
-            }
-        }
-
-        public void Dispose()
-        {
-            try { listener.Stop(); listener.Close(); } catch { }
-        }
-    }
-
-    private sealed record RecordedRequest(string Method, string Path, string ContentType, string Body);
 }

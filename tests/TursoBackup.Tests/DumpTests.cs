@@ -6,79 +6,9 @@ using TursoBackup.Engine.Dump;
 using TursoBackup.Engine.Errors;
 using TursoBackup.Engine.Sqlite;
 using Xunit.Abstractions;
+using static TursoBackup.Tests.TestDb;
 
 namespace TursoBackup.Tests;
-
-/// <summary>The sqlite3 shell, for the interop tests: missing, it skips them (it fails them when CI=true).</summary>
-internal static class Sqlite3Cli
-{
-    public static readonly string Exe = Find();
-
-    private static string Find()
-    {
-        if (File.Exists("/usr/bin/sqlite3")) return "/usr/bin/sqlite3";
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
-        {
-            foreach (var name in new[] { "sqlite3", "sqlite3.exe" })
-            {
-                try
-                {
-                    string p = Path.Combine(dir, name);
-                    if (File.Exists(p)) return p;
-                }
-                catch (ArgumentException) { }
-            }
-        }
-        return null;
-    }
-
-    public static void Require()
-    {
-        bool missing = Exe == null;
-        if (missing && string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
-        {
-            Assert.Fail("The sqlite3 shell is not installed (expected /usr/bin/sqlite3 or sqlite3 on PATH); CI must run the dump interop tests.");
-        }
-        Skip.If(missing, "The sqlite3 shell is not installed; dump interop tests skipped.");
-    }
-
-    /// <summary>Runs sqlite3 with <paramref name="args"/>, stdin from a file, stdout to a file; fails on any error output.</summary>
-    public static void Run(string[] args, string stdinFile = null, string stdoutFile = null)
-    {
-        var psi = new ProcessStartInfo(Exe)
-        {
-            RedirectStandardInput = stdinFile != null,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi);
-        var err = p.StandardError.ReadToEndAsync();
-        Task<string> outText = null;
-        Task outCopy = null;
-        FileStream outFile = null;
-        if (stdoutFile != null)
-        {
-            outFile = new FileStream(stdoutFile, FileMode.Create, FileAccess.Write);
-            outCopy = p.StandardOutput.BaseStream.CopyToAsync(outFile);
-        }
-        else
-        {
-            outText = p.StandardOutput.ReadToEndAsync();
-        }
-        if (stdinFile != null)
-        {
-            using (var fs = File.OpenRead(stdinFile)) fs.CopyTo(p.StandardInput.BaseStream);
-            p.StandardInput.Close();
-        }
-        p.WaitForExit();
-        outCopy?.Wait();
-        outFile?.Dispose();
-        string stderr = err.Result;
-        Assert.True(p.ExitCode == 0 && stderr.Length == 0, $"sqlite3 {string.Join(" ", args)} failed (exit {p.ExitCode}): {stderr}");
-    }
-}
 
 /// <summary>Everything a dump must carry, as comparable lines: schema, rows with types, sequences, stats, header fields.</summary>
 internal static class DbImage
@@ -174,32 +104,11 @@ internal static class DbImage
 }
 
 /// <summary>SqlDumpWriter and SqlDumpImporter: round trips through sqlite3 and through each other, streaming, errors.</summary>
-public sealed class DumpTests : IDisposable
+public sealed class DumpTests : TempFolderTest
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-dump-" + Guid.NewGuid().ToString("N")[..10]);
     private readonly ITestOutputHelper log;
 
-    public DumpTests(ITestOutputHelper log)
-    {
-        this.log = log;
-        Directory.CreateDirectory(dir);
-    }
-
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        try { Directory.Delete(dir, true); } catch (IOException) { }
-    }
-
-    private string P(string name) => Path.Combine(dir, name);
-
-    internal static void Exec(SqliteConnection c, string sql, params (string, object)[] args)
-    {
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
-        cmd.ExecuteNonQuery();
-    }
+    public DumpTests(ITestOutputHelper log) => this.log = log;
 
     internal static readonly object[] NastyValues =
     {
@@ -310,12 +219,6 @@ public sealed class DumpTests : IDisposable
         return new SqlDumpImporter().Import(r, target, overwrite);
     }
 
-    private static long Scalar(string db, string sql)
-    {
-        using var c = SqliteFile.OpenReadOnly(db);
-        return Convert.ToInt64(SqliteFile.Scalar(c, sql));
-    }
-
     private static void AssertFtsWorks(string db)
     {
         using var c = SqliteFile.OpenReadWrite(db);
@@ -329,7 +232,7 @@ public sealed class DumpTests : IDisposable
     [SkippableFact]
     public void OurDumpLoadsInSqlite3IntoAnEqualDatabase()
     {
-        Sqlite3Cli.Require();
+        Peers.Require("sqlite3");
         string src = MakeNasty(P("nasty.db"));
         var stats = Dump(src, P("dump.sql"));
         Assert.Equal(new FileInfo(P("dump.sql")).Length, stats.Utf8Bytes);
@@ -338,21 +241,21 @@ public sealed class DumpTests : IDisposable
         Assert.Equal(3, stats.Triggers);
         Assert.Equal(4, stats.Indexes);
         Assert.Contains(stats.TableRows, t => t.Name == "vals" && t.Rows == NastyValues.Length - 3 + 1 + 4 + 1);
-        Sqlite3Cli.Run(new[] { "-bail", P("loaded.db") }, stdinFile: P("dump.sql"));
+        Peers.Sqlite3Files(new[] { "-bail", P("loaded.db") }, stdinFile: P("dump.sql"));
         DbImage.AssertEqual(src, P("loaded.db"));
         AssertFtsWorks(P("loaded.db"));
-        Assert.Equal(40L, Scalar(P("loaded.db"), "SELECT seq FROM sqlite_sequence WHERE name='order'"));
-        Assert.Equal(3L, Scalar(P("loaded.db"), "SELECT seq FROM sqlite_sequence WHERE name='auto2'"));
+        Assert.Equal(40L, Long(P("loaded.db"), "SELECT seq FROM sqlite_sequence WHERE name='order'"));
+        Assert.Equal(3L, Long(P("loaded.db"), "SELECT seq FROM sqlite_sequence WHERE name='auto2'"));
     }
 
     [SkippableFact]
     public void MultiRowInsertsLoadInSqlite3Too()
     {
-        Sqlite3Cli.Require();
+        Peers.Require("sqlite3");
         string src = MakeNasty(P("nasty.db"));
         Dump(src, P("dump.sql"), w => w.RowsPerInsert = 7);
         Assert.Contains(",\n(", File.ReadAllText(P("dump.sql")));
-        Sqlite3Cli.Run(new[] { "-bail", P("loaded.db") }, stdinFile: P("dump.sql"));
+        Peers.Sqlite3Files(new[] { "-bail", P("loaded.db") }, stdinFile: P("dump.sql"));
         DbImage.AssertEqual(src, P("loaded.db"));
         Import(P("dump.sql"), P("ours.db"));
         DbImage.AssertEqual(src, P("ours.db"));
@@ -361,10 +264,10 @@ public sealed class DumpTests : IDisposable
     [SkippableFact]
     public void Sqlite3DumpLoadsWithOurImporter()
     {
-        Sqlite3Cli.Require();
+        Peers.Require("sqlite3");
         // sqlite3 writes text that is not UTF-8 as raw bytes, which a TextReader cannot carry: left out here.
         string src = MakeNasty(P("nasty.db"), invalidUtf8: false);
-        Sqlite3Cli.Run(new[] { src, ".dump" }, stdoutFile: P("sqlite3.sql"));
+        Peers.Sqlite3Files(new[] { src, ".dump" }, stdoutFile: P("sqlite3.sql"));
         var stats = Import(P("sqlite3.sql"), P("loaded.db"));
         log.WriteLine($"{stats.Statements} statements, {stats.RowsInserted} rows, {stats.Tables} tables, {stats.TargetBytes} bytes");
         Assert.True(stats.Statements > 100);
@@ -400,7 +303,7 @@ public sealed class DumpTests : IDisposable
         Assert.Equal(dump.Rows + dump.VirtualTables, stats.RowsInserted); // + the sqlite_master rows of virtual tables
         DbImage.AssertEqual(src, P("loaded.db"));
         AssertFtsWorks(P("loaded.db"));
-        Assert.Equal(3L, Scalar(P("loaded.db"), "SELECT length(CAST(t AS BLOB)) FROM extra WHERE id = 1"));
+        Assert.Equal(3L, Long(P("loaded.db"), "SELECT length(CAST(t AS BLOB)) FROM extra WHERE id = 1"));
         Assert.Equal(new FileInfo(P("loaded.db")).Length, stats.TargetBytes);
     }
 
@@ -548,9 +451,9 @@ public sealed class DumpTests : IDisposable
                      + "SELECT 1;\n"
                      + "INSERT INTO \"t;1\"(v) VALUES ('last')";
         var stats = new SqlDumpImporter().Import(new StringReader(sql), P("s.db"), false);
-        Assert.Equal(5L, Scalar(P("s.db"), "SELECT count(*) FROM \"t;1\""));
-        Assert.Equal(10L, Scalar(P("s.db"), "SELECT count(*) FROM log"));
-        Assert.Equal(5L, Scalar(P("s.db"), "SELECT count(*) FROM log WHERE m = 'a;'"));
+        Assert.Equal(5L, Long(P("s.db"), "SELECT count(*) FROM \"t;1\""));
+        Assert.Equal(10L, Long(P("s.db"), "SELECT count(*) FROM log"));
+        Assert.Equal(5L, Long(P("s.db"), "SELECT count(*) FROM log WHERE m = 'a;'"));
         Assert.Equal("x;\ny;", ScalarText(P("s.db"), "SELECT v FROM \"t;1\" WHERE id = 1"));
         Assert.Equal("multi", ScalarText(P("s.db"), "SELECT v FROM \"t;1\" WHERE id = 4"));
         Assert.Equal(8, stats.Statements);
@@ -570,8 +473,8 @@ public sealed class DumpTests : IDisposable
         var stats = new SqlDumpImporter().Import(new StringReader(sb.ToString()), P("t.db"), false);
         log.WriteLine($"{stats.Statements} statements in {watch.Elapsed.TotalSeconds:F2} s");
         Assert.Equal(20002, stats.Statements);
-        Assert.Equal(20001L, Scalar(P("t.db"), "SELECT count(*) FROM t"));
-        Assert.Equal(50000L, Scalar(P("t.db"), "SELECT length(v) - length(replace(v, ';', '')) FROM t WHERE typeof(v) = 'text'"));
+        Assert.Equal(20001L, Long(P("t.db"), "SELECT count(*) FROM t"));
+        Assert.Equal(50000L, Long(P("t.db"), "SELECT length(v) - length(replace(v, ';', '')) FROM t WHERE typeof(v) = 'text'"));
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"took {watch.Elapsed}");
     }
 
@@ -618,7 +521,7 @@ public sealed class DumpTests : IDisposable
 
         // A savepoint rollback is ordinary SQL.
         new SqlDumpImporter().Import(new StringReader("CREATE TABLE a(x); SAVEPOINT s; INSERT INTO a VALUES(1); ROLLBACK TO s; RELEASE s; INSERT INTO a VALUES(2);"), P("sp.db"), false);
-        Assert.Equal(2L, Scalar(P("sp.db"), "SELECT sum(x) FROM a"));
+        Assert.Equal(2L, Long(P("sp.db"), "SELECT sum(x) FROM a"));
     }
 
     [Fact]
@@ -644,8 +547,8 @@ public sealed class DumpTests : IDisposable
         var stats = new SqlDumpImporter().Import(new StringReader(sql), target, overwrite: true, fileEmergency: (copy, p) => { replaced = p; return null; });
         Assert.True(stats.Replaced);
         Assert.Equal(target, replaced);
-        Assert.Equal(1L, Scalar(stats.ReplacedFileKeptAt, "SELECT x FROM old"));
-        Assert.Equal(2L, Scalar(target, "SELECT y FROM fresh"));
+        Assert.Equal(1L, Long(stats.ReplacedFileKeptAt, "SELECT x FROM old"));
+        Assert.Equal(2L, Long(target, "SELECT y FROM fresh"));
 
         // A stale journal beside it (SQLite would call it hot and roll it back onto the new file): the old file and its
         // journal are kept aside together, and the new file has none.
@@ -654,13 +557,13 @@ public sealed class DumpTests : IDisposable
         Assert.True(stats.Replaced);
         Assert.True(File.Exists(stats.ReplacedFileKeptAt + "-journal"));
         Assert.False(File.Exists(target + "-journal"));
-        Assert.Equal(2L, Scalar(target, "SELECT y FROM fresh"));
-        Assert.Equal(0L, Scalar(target, "SELECT count(*) FROM sqlite_master WHERE name = 'old'"));
+        Assert.Equal(2L, Long(target, "SELECT y FROM fresh"));
+        Assert.Equal(0L, Long(target, "SELECT count(*) FROM sqlite_master WHERE name = 'old'"));
 
         // An empty file is not a database: it is replaced without overwrite.
         File.WriteAllBytes(P("empty.db"), Array.Empty<byte>());
         Assert.True(new SqlDumpImporter().Import(new StringReader(sql), P("empty.db"), overwrite: false).Replaced);
-        Assert.Equal(2L, Scalar(P("empty.db"), "SELECT y FROM fresh"));
+        Assert.Equal(2L, Long(P("empty.db"), "SELECT y FROM fresh"));
     }
 
     [Fact]
@@ -683,22 +586,11 @@ public sealed class DumpTests : IDisposable
 public sealed class DumpMemoryCollection { }
 
 [Collection("DumpMemory")]
-public sealed class DumpStreamingTests : IDisposable
+public sealed class DumpStreamingTests : TempFolderTest
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-dumpmem-" + Guid.NewGuid().ToString("N")[..10]);
     private readonly ITestOutputHelper log;
 
-    public DumpStreamingTests(ITestOutputHelper log)
-    {
-        this.log = log;
-        Directory.CreateDirectory(dir);
-    }
-
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        try { Directory.Delete(dir, true); } catch (IOException) { }
-    }
+    public DumpStreamingTests(ITestOutputHelper log) => this.log = log;
 
     private sealed class CountingWriter : TextWriter
     {
@@ -715,8 +607,8 @@ public sealed class DumpStreamingTests : IDisposable
         string db = Path.Combine(dir, "big.db");
         using (var c = SqliteFile.OpenOrCreate(db))
         {
-            DumpTests.Exec(c, "CREATE TABLE big(id INTEGER PRIMARY KEY, t TEXT, r REAL, b BLOB, n INTEGER)");
-            DumpTests.Exec(c, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 200000) "
+            Exec(c, "CREATE TABLE big(id INTEGER PRIMARY KEY, t TEXT, r REAL, b BLOB, n INTEGER)");
+            Exec(c, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 200000) "
                               + "INSERT INTO big SELECT i, printf('row %d %s', i, hex(randomblob(80))), i / 7.0, randomblob(40), i * 1000003 FROM n");
         }
         long fileBytes = new FileInfo(db).Length;

@@ -6,24 +6,13 @@ using TursoBackup.Engine.Restore;
 using TursoBackup.Engine.Sqlite;
 using TursoBackup.Engine.Vault;
 using TursoBackup.Engine.Verification;
+using static TursoBackup.Tests.TestDb;
 
 namespace TursoBackup.Tests;
 
 /// <summary>The engine used directly, without PowerShell: real SQLite files and real vault folders.</summary>
-public sealed class EngineTests : IDisposable
+public sealed class EngineTests : TempFolderTest
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-unit-" + Guid.NewGuid().ToString("N")[..10]);
-
-    public EngineTests() => Directory.CreateDirectory(dir);
-
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        try { Directory.Delete(dir, true); } catch (IOException) { }
-    }
-
-    private string P(string name) => Path.Combine(dir, name);
-
     private string MakeDatabase(string name, int rows = 500, string journal = "WAL")
     {
         string path = P(name);
@@ -32,19 +21,6 @@ public sealed class EngineTests : IDisposable
         Exec(c, $"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < {rows}) INSERT INTO parent SELECT i, 'p' || i FROM n;");
         Exec(c, $"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < {rows * 2}) INSERT INTO child SELECT i, 1 + i % {rows}, randomblob(100) FROM n;");
         return path;
-    }
-
-    private static void Exec(SqliteConnection c, string sql)
-    {
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
-    }
-
-    private static long Count(string db, string table)
-    {
-        using var c = SqliteFile.OpenReadOnly(db);
-        return (long)SqliteFile.Scalar(c, "SELECT count(*) FROM " + table);
     }
 
     [Theory]

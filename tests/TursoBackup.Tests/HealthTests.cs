@@ -4,25 +4,16 @@ using TursoBackup.Engine.Health;
 using TursoBackup.Engine.Sqlite;
 using TursoBackup.Engine.Verification;
 using TursoBackup.Engine.Wal;
+using static TursoBackup.Tests.TestDb;
 
 namespace TursoBackup.Tests;
 
 /// <summary>Get-TursoBackupHealth's engine on real vaults: real backups, real Test-Backup records, a real WAL archive, an injected clock.</summary>
-public sealed class HealthTests : IDisposable
+public sealed class HealthTests : TempFolderTest
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-health-" + Guid.NewGuid().ToString("N")[..10]);
     private static readonly DateTimeOffset T0 = new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
     private DateTimeOffset now = T0;
 
-    public HealthTests() => Directory.CreateDirectory(dir);
-
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        try { Directory.Delete(dir, true); } catch (IOException) { }
-    }
-
-    private string P(string name) => Path.Combine(dir, name);
     private string Vault => P("vault");
 
     private string MakeDatabase(string name, int rows = 200)
@@ -32,13 +23,6 @@ public sealed class HealthTests : IDisposable
         Exec(c, "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB);");
         Exec(c, $"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < {rows}) INSERT INTO t SELECT i, randomblob(200) FROM n;");
         return path;
-    }
-
-    private static void Exec(SqliteConnection c, string sql)
-    {
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
     }
 
     private BackupInfo Backup(string db) => new SnapshotBackup(() => now).Run(new BackupRequest { SourcePath = db, VaultPath = Vault });

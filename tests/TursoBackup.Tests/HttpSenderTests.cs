@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using TursoBackup.Engine.IO;
@@ -211,10 +212,7 @@ public sealed class HttpSenderTests
     [Fact]
     public async Task AClosedPortOnLoopbackIsAConnectionFailure()
     {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
+        int port = Ports.Free();
         var waits = new List<TimeSpan>();
         var sender = new RetryingHttpSender(new HttpClient(), (w, _) => { waits.Add(w); return Task.CompletedTask; }) { MaxAttempts = 2 };
         HttpTransient last = null;

@@ -6,26 +6,12 @@ using TursoBackup.Engine.Vault;
 namespace TursoBackup.Tests;
 
 /// <summary>The per-database index is a cache of the manifests: rebuilt when missing or damaged, never trusted over them.</summary>
-public sealed class IndexTests : IDisposable
+public sealed class IndexTests : TempFolderTest
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-index-" + Guid.NewGuid().ToString("N")[..10]);
-
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        try { Directory.Delete(dir, true); } catch (IOException) { }
-    }
-
     private (BackupVault Vault, List<BackupInfo> Backups) VaultWithBackups(int n)
     {
         Directory.CreateDirectory(dir);
-        string db = Path.Combine(dir, "app.db");
-        using (var c = SqliteFile.OpenOrCreate(db))
-        using (var cmd = c.CreateCommand())
-        {
-            cmd.CommandText = "CREATE TABLE t(x); INSERT INTO t VALUES (1);";
-            cmd.ExecuteNonQuery();
-        }
+        string db = TestDb.Create(P("app.db"), "CREATE TABLE t(x); INSERT INTO t VALUES (1);");
         var list = Enumerable.Range(0, n).Select(_ => new SnapshotBackup().Run(new BackupRequest { SourcePath = db, VaultPath = Path.Combine(dir, "vault") })).ToList();
         return (BackupVault.OpenExisting(Path.Combine(dir, "vault")), list);
     }

@@ -4,29 +4,13 @@ using TursoBackup.Engine.Errors;
 using TursoBackup.Engine.Backup;
 using TursoBackup.Engine.Sqlite;
 using TursoBackup.Engine.Verification;
+using static TursoBackup.Tests.TestDb;
 
 namespace TursoBackup.Tests;
 
 /// <summary>The WAL reader and the page copy, against SQLite's own view of the same files.</summary>
-public sealed class PageCopyTests : IDisposable
+public sealed class PageCopyTests : TempFolderTest
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-pagecopy-" + Guid.NewGuid().ToString("N")[..10]);
-
-    public PageCopyTests() => Directory.CreateDirectory(dir);
-
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        try { Directory.Delete(dir, true); } catch (IOException) { }
-    }
-
-    private static void Exec(SqliteConnection c, string sql)
-    {
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
-    }
-
     private SqliteConnection WalDatabase(string name, out string path)
     {
         path = Path.Combine(dir, name);
@@ -229,9 +213,7 @@ public sealed class PageCopyTests : IDisposable
     public void ACopyWhoseReadLockWasLostIsRefused()
     {
         Skip.If(OperatingSystem.IsWindows(), "POSIX locks");
-        string sqlite3 = File.Exists("/usr/bin/sqlite3") ? "/usr/bin/sqlite3" : null;
-        if (sqlite3 == null && Environment.GetEnvironmentVariable("CI") == "true") throw new InvalidOperationException("sqlite3 is required under CI");
-        Skip.If(sqlite3 == null, "sqlite3 not installed");
+        string sqlite3 = Peers.Require("sqlite3");
         string path = Path.Combine(dir, "rollback.db");
         using (var c = SqliteFile.OpenOrCreate(path))
         {
@@ -243,9 +225,8 @@ public sealed class PageCopyTests : IDisposable
         var sabotage = new SabotagingStream(() =>
         {
             new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite).Dispose(); // drops our SHARED lock
-            var p = Process.Start(new ProcessStartInfo(sqlite3, new[] { path, ".timeout 5000", "INSERT INTO t VALUES (zeroblob(10));" }))!;
-            p.WaitForExit();
-            Assert.Equal(0, p.ExitCode); // it could write: the lock really was gone
+            var (code, _, stderr) = Peers.Run(sqlite3, new[] { path, ".timeout 5000", "INSERT INTO t VALUES (zeroblob(10));" });
+            Assert.True(code == 0, stderr); // it could write: the lock really was gone
         });
         var ex = Assert.Throws<TursoBackupException>(() => PageCopy.Copy(path, false, sabotage, null, CancellationToken.None));
         Assert.Equal(FailureKind.Busy, ex.Kind);

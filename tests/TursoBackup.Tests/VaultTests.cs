@@ -5,15 +5,8 @@ using TursoBackup.Engine.Vault;
 
 namespace TursoBackup.Tests;
 
-public sealed class VaultTests : IDisposable
+public sealed class VaultTests : TempFolderTest
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-vault-" + Guid.NewGuid().ToString("N")[..10]);
-
-    public void Dispose()
-    {
-        try { Directory.Delete(dir, true); } catch (IOException) { }
-    }
-
     [Fact]
     public void BackupIdsSortByTime()
     {
@@ -51,7 +44,7 @@ public sealed class VaultTests : IDisposable
         File.WriteAllText(OwnerLock.PathFor(dead), "");
         File.WriteAllText(Path.Combine(dead, "snapshot.db.partial"), "half");
         // Old-style folders without a lock file: a fresh one may belong to a live older version; a stale one does not.
-        using var sleeper = Process.Start(new ProcessStartInfo("sleep", "30"))!;
+        using var sleeper = Peers.Start("sleep", "30");
         string freshLegacy = Path.Combine(vault.StagingPath, "y.pid" + int.MaxValue);
         string staleLegacy = Path.Combine(vault.StagingPath, "w.pid" + sleeper.Id);
         foreach (var d in new[] { freshLegacy, staleLegacy }) Directory.CreateDirectory(d);

@@ -3,31 +3,13 @@ using Microsoft.Data.Sqlite;
 using TursoBackup.Engine.Errors;
 using TursoBackup.Engine.Sqlite;
 using TursoBackup.Engine.Wal;
+using static TursoBackup.Tests.TestDb;
 
 namespace TursoBackup.Tests;
 
 /// <summary>WAL archiving and point-in-time restore, against a real writer that also checkpoints.</summary>
-public sealed class WalArchiveTests : IDisposable
+public sealed class WalArchiveTests : TempFolderTest
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-wal-" + Guid.NewGuid().ToString("N")[..10]);
-
-    public WalArchiveTests() => Directory.CreateDirectory(dir);
-
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        try { Directory.Delete(dir, true); } catch (IOException) { }
-    }
-
-    private string P(string name) => Path.Combine(dir, name);
-
-    private static void Exec(SqliteConnection c, string sql)
-    {
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
-    }
-
     private sealed record Commit(long Id, DateTimeOffset Before, DateTimeOffset After);
 
     /// <summary>

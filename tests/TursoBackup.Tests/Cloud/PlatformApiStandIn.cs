@@ -1,6 +1,7 @@
 // A STAND-IN for the Turso Platform API, for tests. It is NOT Turso and shares no code with it: it follows the API's
 // OpenAPI document (tests/specs/turso-platform-openapi.json), which it loads at start and checks every request against.
-// It depends only on the .NET base class library (no TursoBackup types), so any test project can link this file:
+// It depends only on the .NET base class library and tests/Shared (no engine types), so any test project that compiles
+// tests/Shared can link this file:
 //   <Compile Include="../TursoBackup.Tests/Cloud/PlatformApiStandIn.cs" Link="Cloud/PlatformApiStandIn.cs" />
 
 using System;
@@ -186,44 +187,12 @@ namespace TursoBackup.Tests.Cloud
             try { loop.Wait(TimeSpan.FromSeconds(5)); } catch (AggregateException) { }
         }
 
-        /// <summary>The document above the test binaries: the folder holding TursoBackup.sln, then tests/specs/.</summary>
-        public static string DefaultDocumentPath()
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "TursoBackup.sln")))
-                {
-                    return Path.Combine(dir.FullName, "tests", "specs", "turso-platform-openapi.json");
-                }
-            }
-            throw new InvalidOperationException("TursoBackup.sln not found above " + AppContext.BaseDirectory + "; pass the OpenAPI document's path.");
-        }
+        /// <summary>The document in the repository (the folder holding TursoBackup.sln): tests/specs/.</summary>
+        public static string DefaultDocumentPath() => Path.Combine(TursoBackup.TestSupport.Repo.Root, "tests", "specs", "turso-platform-openapi.json");
 
         // ------------------------------------------------------------------ HTTP
 
-        private static (HttpListener, Uri) Listen()
-        {
-            for (int attempt = 0; ; attempt++)
-            {
-                var probe = new TcpListener(IPAddress.Loopback, 0);
-                probe.Start();
-                int port = ((IPEndPoint)probe.LocalEndpoint).Port;
-                probe.Stop();
-                var l = new HttpListener();
-                l.Prefixes.Add($"http://127.0.0.1:{port}/");
-                try
-                {
-                    l.Start();
-                    return (l, new Uri($"http://127.0.0.1:{port}"));
-                }
-                catch (HttpListenerException) when (attempt < 10)
-                {
-                    // Another process took the port between the probe and Start (tests start servers in parallel).
-                    // Closing a listener that never started may itself throw on Linux: nothing to release then.
-                    try { l.Close(); } catch (HttpListenerException) { } catch (ObjectDisposedException) { }
-                }
-            }
-        }
+        private static (HttpListener, Uri) Listen() => TursoBackup.TestSupport.Ports.StartHttpListener();
 
         private async Task AcceptLoop()
         {

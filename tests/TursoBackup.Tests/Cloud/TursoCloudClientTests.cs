@@ -359,10 +359,7 @@ public sealed class TursoCloudClientTests : IDisposable
     [Fact]
     public void AnUnreachableApiEndsInAClearError()
     {
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
+        int port = Ports.Free();
         var client = Client(baseUri: new Uri($"http://127.0.0.1:{port}"));
         client.MaxAttempts = 2;
 

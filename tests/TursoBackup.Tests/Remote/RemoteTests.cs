@@ -122,13 +122,7 @@ public sealed class HranaOfflineTests
     [Fact]
     public void ARefusedConnectionNamesTheUrlAndFailsFast()
     {
-        int port;
-        {
-            var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-            l.Start();
-            port = ((IPEndPoint)l.LocalEndpoint).Port;
-            l.Stop();
-        }
+        int port = Ports.Free();
         using var client = new HranaClient("http://127.0.0.1:" + port, "tok-SECRET", timeout: TimeSpan.FromSeconds(10));
         var watch = Stopwatch.StartNew();
         var ex = Assert.Throws<TursoBackupException>(() => client.Execute("SELECT 1"));
@@ -203,24 +197,11 @@ public sealed class HranaTimeoutTests
 }
 
 /// <summary>The Hrana client and the remote dump against a real libSQL server: tursodb --sync-server.</summary>
-public sealed class RemoteTests : IDisposable
+public sealed class RemoteTests : TempFolderTest
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-remote-" + Guid.NewGuid().ToString("N")[..10]);
     private readonly ITestOutputHelper log;
 
-    public RemoteTests(ITestOutputHelper log)
-    {
-        this.log = log;
-        Directory.CreateDirectory(dir);
-    }
-
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        try { Directory.Delete(dir, true); } catch (IOException) { }
-    }
-
-    private string P(string name) => Path.Combine(dir, name);
+    public RemoteTests(ITestOutputHelper log) => this.log = log;
 
     private static readonly object[] Values =
     {
@@ -393,9 +374,9 @@ public sealed class RemoteTests : IDisposable
         string seed = P("pages.db");
         using (var c = SqliteFile.OpenOrCreate(seed))
         {
-            DumpTests.Exec(c, "PRAGMA journal_mode=WAL; CREATE TABLE p(a TEXT, b BLOB);");
-            DumpTests.Exec(c, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 12345) INSERT INTO p(rowid, a, b) SELECT i * 3 - 100, 'row ' || i, randomblob(i % 50) FROM n;");
-            DumpTests.Exec(c, "PRAGMA wal_checkpoint(TRUNCATE)");
+            TestDb.Exec(c, "PRAGMA journal_mode=WAL; CREATE TABLE p(a TEXT, b BLOB);");
+            TestDb.Exec(c, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 12345) INSERT INTO p(rowid, a, b) SELECT i * 3 - 100, 'row ' || i, randomblob(i % 50) FROM n;");
+            TestDb.Exec(c, "PRAGMA wal_checkpoint(TRUNCATE)");
         }
         SqliteConnection.ClearAllPools();
         using var server = TursodbServer.Start(seed);
@@ -420,8 +401,8 @@ public sealed class RemoteTests : IDisposable
         string seed = P(name);
         using (var c = SqliteFile.OpenOrCreate(seed))
         {
-            DumpTests.Exec(c, "PRAGMA journal_mode=WAL; PRAGMA user_version=7;");
-            DumpTests.Exec(c, @"CREATE TABLE parent(id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, data BLOB);
+            TestDb.Exec(c, "PRAGMA journal_mode=WAL; PRAGMA user_version=7;");
+            TestDb.Exec(c, @"CREATE TABLE parent(id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, data BLOB);
 CREATE TABLE big(a INTEGER, b TEXT, c REAL, d BLOB);
 CREATE TABLE ""odd name""(""select"" TEXT, ""x""""y"" INTEGER);
 CREATE TABLE seq(id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT);
@@ -429,7 +410,7 @@ CREATE INDEX big_b ON big(b);
 CREATE UNIQUE INDEX parent_name ON parent(name);
 CREATE VIEW big_view AS SELECT a, b FROM big WHERE a % 2 = 0;
 CREATE TRIGGER parent_touch AFTER UPDATE ON parent BEGIN UPDATE parent SET score = score + 0 WHERE id = new.id; END;");
-            DumpTests.Exec(c, $"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < {bulkRows}) INSERT INTO big(rowid, a, b, c, d) SELECT i * 2 + (i % 7), i * 1000003 % 1000000007, 'text ' || i || ' é ✓', i / 7.0, CASE WHEN i % 5 = 0 THEN NULL ELSE randomblob(i % 24) END FROM n;");
+            TestDb.Exec(c, $"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < {bulkRows}) INSERT INTO big(rowid, a, b, c, d) SELECT i * 2 + (i % 7), i * 1000003 % 1000000007, 'text ' || i || ' é ✓', i / 7.0, CASE WHEN i % 5 = 0 THEN NULL ELSE randomblob(i % 24) END FROM n;");
             using (var cmd = c.CreateCommand())
             {
                 cmd.CommandText = "INSERT INTO parent(id, name, score, data) VALUES($i, $n, $s, $d)";
@@ -446,9 +427,9 @@ CREATE TRIGGER parent_touch AFTER UPDATE ON parent BEGIN UPDATE parent SET score
                     cmd.ExecuteNonQuery();
                 }
             }
-            DumpTests.Exec(c, @"INSERT INTO ""odd name"" VALUES('it''s', 1), (NULL, 2), ('x', NULL);
+            TestDb.Exec(c, @"INSERT INTO ""odd name"" VALUES('it''s', 1), (NULL, 2), ('x', NULL);
 INSERT INTO seq(v) VALUES('a'), ('b'), ('c'); DELETE FROM seq WHERE v = 'b';");
-            DumpTests.Exec(c, "PRAGMA wal_checkpoint(TRUNCATE)");
+            TestDb.Exec(c, "PRAGMA wal_checkpoint(TRUNCATE)");
         }
         SqliteConnection.ClearAllPools();
         return seed;
@@ -497,10 +478,10 @@ INSERT INTO seq(v) VALUES('a'), ('b'), ('c'); DELETE FROM seq WHERE v = 'b';");
         }
         DbImage.AssertEqual(seed, imported);
         Assert.Equal(Checksum(seed), Checksum(imported));
-        if (Sqlite3Cli.Exe != null)
+        if (Peers.Find("sqlite3") != null)
         {
             string viaShell = P("shell.db");
-            Sqlite3Cli.Run(new[] { viaShell }, stdinFile: dump);
+            Peers.Sqlite3Files(new[] { viaShell }, stdinFile: dump);
             DbImage.AssertEqual(seed, viaShell);
         }
     }
@@ -551,13 +532,13 @@ INSERT INTO seq(v) VALUES('a'), ('b'), ('c'); DELETE FROM seq WHERE v = 'b';");
         string seed = P("seed-wr.db");
         using (var c = SqliteFile.OpenOrCreate(seed))
         {
-            DumpTests.Exec(c, @"PRAGMA journal_mode=WAL;
+            TestDb.Exec(c, @"PRAGMA journal_mode=WAL;
 CREATE TABLE w(k1 TEXT, k2 INTEGER, v, PRIMARY KEY(k1, k2)) WITHOUT ROWID;
 CREATE TABLE g(a INTEGER, b INTEGER GENERATED ALWAYS AS (a * 2) VIRTUAL, c TEXT);
 CREATE INDEX w_v ON w(v);");
-            DumpTests.Exec(c, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 5000) INSERT INTO w SELECT char(65 + i % 26) || (i % 3), i % 17, CASE i % 4 WHEN 0 THEN NULL WHEN 1 THEN i * 1.5 WHEN 2 THEN 'v' || i ELSE randomblob(4) END FROM n WHERE 1 ON CONFLICT DO NOTHING;");
-            DumpTests.Exec(c, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 700) INSERT INTO g(rowid, a, c) SELECT i * 5, i, 'g' || i FROM n;");
-            DumpTests.Exec(c, "PRAGMA wal_checkpoint(TRUNCATE)");
+            TestDb.Exec(c, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 5000) INSERT INTO w SELECT char(65 + i % 26) || (i % 3), i % 17, CASE i % 4 WHEN 0 THEN NULL WHEN 1 THEN i * 1.5 WHEN 2 THEN 'v' || i ELSE randomblob(4) END FROM n WHERE 1 ON CONFLICT DO NOTHING;");
+            TestDb.Exec(c, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 700) INSERT INTO g(rowid, a, c) SELECT i * 5, i, 'g' || i FROM n;");
+            TestDb.Exec(c, "PRAGMA wal_checkpoint(TRUNCATE)");
         }
         SqliteConnection.ClearAllPools();
         // tursodb 0.7.0 opens such a database only with these flags (without them: "WITHOUT ROWID tables are an

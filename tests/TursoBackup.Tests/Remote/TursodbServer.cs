@@ -4,17 +4,17 @@ using System.Diagnostics;
 using System.IO;
 using System.Net;
 using System.Net.Http;
-using System.Net.Sockets;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
+using TursoBackup.TestSupport;
 
 namespace TursoBackup.Tests.Remote;
 
 /// <summary>
 /// A real libSQL server for tests: tursodb (npm @tursodatabase/cli-linux-x64-gnu, pinned in tools/peers) started with
 /// <c>--sync-server 127.0.0.1:&lt;free port&gt; &lt;db&gt;</c> on a database file in its own temp folder, killed on Dispose.
-/// Depends on the BCL and Xunit.SkippableFact only (no engine types), so other test projects can link this file.
+/// Depends on the BCL, Xunit.SkippableFact and tests/Shared (no engine types), so other test projects can link this file.
 /// The binary: $TURSODB if set, else tools/peers/node_modules/@tursodatabase/cli-linux-x64-gnu/tursodb under the
 /// repository root (the folder holding TursoBackup.sln). Missing, tests are skipped — or fail when CI=true.
 /// </summary>
@@ -54,27 +54,14 @@ public sealed class TursodbServer : IDisposable
         }
     }
 
-    /// <summary>The repository root (the folder with TursoBackup.sln), or null.</summary>
-    public static string RepoRoot { get; } = FindRepoRoot();
-
     /// <summary>The tursodb binary, or null when it is not installed.</summary>
     public static string BinaryPath { get; } = FindBinary();
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "TursoBackup.sln"))) return dir.FullName;
-        }
-        return null;
-    }
 
     private static string FindBinary()
     {
         string env = Environment.GetEnvironmentVariable("TURSODB");
         if (!string.IsNullOrEmpty(env) && File.Exists(env)) return env;
-        if (RepoRoot == null) return null;
-        string path = Path.Combine(RepoRoot, RelativeBinary);
+        string path = Path.Combine(Repo.Root, RelativeBinary);
         return File.Exists(path) ? path : null;
     }
 
@@ -82,7 +69,7 @@ public sealed class TursodbServer : IDisposable
     public static void Require()
     {
         bool missing = BinaryPath == null;
-        if (missing && string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+        if (missing && Peers.InCi)
         {
             throw new InvalidOperationException(
                 $"tursodb is not installed (expected {RelativeBinary} under the repository root, or $TURSODB); CI must run the libSQL server tests. Run 'npm ci' in tools/peers.");
@@ -110,7 +97,7 @@ public sealed class TursodbServer : IDisposable
         Exception last = null;
         for (int attempt = 0; attempt < 3; attempt++)
         {
-            int port = FreePort();
+            int port = Ports.Free();
             var psi = new ProcessStartInfo(BinaryPath)
             {
                 UseShellExecute = false,
@@ -152,15 +139,6 @@ public sealed class TursodbServer : IDisposable
         {
             if (log.Length < 1_000_000) log.AppendLine(line);
         }
-    }
-
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
     }
 
     /// <summary>Polls with a Hrana "SELECT 1" until the server answers 200.</summary>

@@ -3,37 +3,13 @@ using Microsoft.Data.Sqlite;
 using TursoBackup.Engine.Errors;
 using TursoBackup.Engine.Files;
 using TursoBackup.Engine.Sqlite;
+using static TursoBackup.Tests.TestDb;
 
 namespace TursoBackup.Tests.Safety;
 
 /// <summary>The one owner of database files the module writes, used directly: real files, a real sqlite3 process as the other user.</summary>
-public sealed class DatabaseWriterTests : IDisposable
+public sealed class DatabaseWriterTests : TempFolderTest
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-writer-" + Guid.NewGuid().ToString("N")[..10]);
-
-    public DatabaseWriterTests() => Directory.CreateDirectory(dir);
-
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        try { Directory.Delete(dir, true); } catch (IOException) { }
-    }
-
-    private string P(string name) => Path.Combine(dir, name);
-
-    private static void Exec(string db, string sql)
-    {
-        using var c = SqliteFile.OpenOrCreate(db);
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
-    }
-
-    private static object Scalar(string db, string sql)
-    {
-        using var c = SqliteFile.OpenReadOnly(db);
-        return SqliteFile.Scalar(c, sql);
-    }
 
     /// <summary>Writes a database with <paramref name="pageSize"/> into the writer's temporary file.</summary>
     private static void Fill(DatabaseWriter w, int pageSize, string value)
@@ -72,13 +48,10 @@ public sealed class DatabaseWriterTests : IDisposable
     [SkippableFact]
     public void APageSizeChangeOfAWalDatabaseInUseIsRefusedWithNothingChanged()
     {
-        Sqlite3Cli.Require();
-        string sqlite3 = Sqlite3Cli.Exe;
+        Peers.Require("sqlite3");
         string target = P("live.db");
         Exec(target, "PRAGMA journal_mode=WAL; CREATE TABLE t(v); INSERT INTO t VALUES ('live');");
-        var psi = new ProcessStartInfo(sqlite3) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
-        psi.ArgumentList.Add(target);
-        using var app = Process.Start(psi)!;
+        using var app = Peers.Sqlite3Session(target);
         app.StandardInput.WriteLine("SELECT v FROM t;");
         app.StandardInput.Flush();
         Assert.Equal("live", app.StandardOutput.ReadLine());

@@ -8,6 +8,7 @@ using TursoBackup.Engine.Restore;
 using TursoBackup.Engine.Sqlite;
 using TursoBackup.Engine.Vault;
 using TursoBackup.Engine.Verification;
+using static TursoBackup.Tests.TestDb;
 
 namespace TursoBackup.Tests.Safety;
 
@@ -16,34 +17,9 @@ namespace TursoBackup.Tests.Safety;
 /// error that leaves nothing, the page format survives a dump backup, and a stored dump's checksum is checked before
 /// a byte of it runs.
 /// </summary>
-public sealed class DumpSafetyTests : IDisposable
+public sealed class DumpSafetyTests : TempFolderTest
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-dumpsafe-" + Guid.NewGuid().ToString("N")[..10]);
-
-    public DumpSafetyTests() => Directory.CreateDirectory(dir);
-
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        try { Directory.Delete(dir, true); } catch (IOException) { }
-    }
-
-    private string P(string name) => Path.Combine(dir, name);
-
     private static SqlImportStats Load(string sql, string target) => new SqlDumpImporter().Import(new StringReader(sql), target, overwrite: false);
-
-    private static void Exec(SqliteConnection c, string sql)
-    {
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
-    }
-
-    private static object Scalar(string db, string sql)
-    {
-        using var c = SqliteFile.OpenReadOnly(db);
-        return SqliteFile.Scalar(c, sql);
-    }
 
     /// <summary>The refusal: InvalidData, names the line and the statement, and nothing is left of the target.</summary>
     private void AssertRefused(string sql, string target, string mustName, int line)
@@ -100,7 +76,7 @@ public sealed class DumpSafetyTests : IDisposable
         // A real shared library this process has not loaded (Debian's libsqlite3, beside the sqlite3 shell), under a
         // name of its own: if it were loaded it would show in /proc/self/maps.
         string lib = new[] { "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0", "/usr/lib/aarch64-linux-gnu/libsqlite3.so.0" }.FirstOrDefault(File.Exists);
-        if (lib == null && string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase)) Assert.Fail("libsqlite3.so.0 (Debian's libsqlite3-0, installed with sqlite3) is missing");
+        if (lib == null && Peers.InCi) Assert.Fail("libsqlite3.so.0 (Debian's libsqlite3-0, installed with sqlite3) is missing");
         Skip.If(lib == null, "libsqlite3.so.0 is not installed");
         string evil = P("evil-extension.so");
         File.Copy(lib, evil);
@@ -146,7 +122,7 @@ public sealed class DumpSafetyTests : IDisposable
     [SkippableFact]
     public void ATruncatedDumpIsAnErrorThatLeavesNothingAsSqlite3Does()
     {
-        Sqlite3Cli.Require();
+        Peers.Require("sqlite3");
         string full = BigDump(20000);
         string text = File.ReadAllText(full);
         Assert.EndsWith("COMMIT;\n", text);
@@ -155,7 +131,7 @@ public sealed class DumpSafetyTests : IDisposable
         File.WriteAllText(P("truncated.sql"), text[..cut]);
 
         // sqlite3 runs the statements inside the dump's BEGIN and rolls back at the end of input: no rows.
-        Sqlite3Cli.Run(new[] { P("sqlite3.db") }, stdinFile: P("truncated.sql"));
+        Peers.Sqlite3Files(new[] { P("sqlite3.db") }, stdinFile: P("truncated.sql"));
         long sqliteRows = File.Exists(P("sqlite3.db")) && new FileInfo(P("sqlite3.db")).Length > 0
             ? Convert.ToInt64(Scalar(P("sqlite3.db"), "SELECT count(*) FROM sqlite_master"))
             : 0;
@@ -184,7 +160,7 @@ public sealed class DumpSafetyTests : IDisposable
     [SkippableFact]
     public void ADumpBackupKeepsPageSizeAutoVacuumAndReservedBytes()
     {
-        Sqlite3Cli.Require();
+        Peers.Require("sqlite3");
         string src = P("wide.db");
         using (var c = SqliteFile.OpenOrCreate(src))
         {
@@ -192,7 +168,7 @@ public sealed class DumpSafetyTests : IDisposable
         }
         SqliteConnection.ClearAllPools();
         // Reserved bytes at the end of every page (as a checksum VFS or an encryption extension keeps them): set by the sqlite3 shell.
-        Sqlite3Cli.Run(new[] { src, ".filectrl reserve_bytes 8", "VACUUM" }, stdoutFile: P("out.txt"));
+        Peers.Sqlite3Files(new[] { src, ".filectrl reserve_bytes 8", "VACUUM" }, stdoutFile: P("out.txt"));
         Assert.Equal(8, ReservedBytes(src));
         Assert.Equal(65536L, Scalar(src, "PRAGMA page_size"));
         Assert.Equal(1L, Scalar(src, "PRAGMA auto_vacuum"));
@@ -220,7 +196,7 @@ public sealed class DumpSafetyTests : IDisposable
         Assert.Equal(65536L, Scalar(P("imported.db"), "PRAGMA page_size"));
         Assert.Equal(1L, Scalar(P("imported.db"), "PRAGMA auto_vacuum"));
         // ... and sqlite3 honours them too.
-        Sqlite3Cli.Run(new[] { "-bail", P("by-sqlite3.db") }, stdinFile: P("wide.sql"));
+        Peers.Sqlite3Files(new[] { "-bail", P("by-sqlite3.db") }, stdinFile: P("wide.sql"));
         Assert.Equal(65536L, Scalar(P("by-sqlite3.db"), "PRAGMA page_size"));
         Assert.Equal(1L, Scalar(P("by-sqlite3.db"), "PRAGMA auto_vacuum"));
     }

@@ -1,20 +1,10 @@
-using System.Diagnostics;
 using TursoBackup.Engine.IO;
 
 namespace TursoBackup.Tests.Safety;
 
 /// <summary>The ownership lock everything else decides abandonment by: real lock files, real other processes.</summary>
-public sealed class OwnerLockTests : IDisposable
+public sealed class OwnerLockTests : TempFolderTest
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-lock-" + Guid.NewGuid().ToString("N")[..10]);
-
-    public OwnerLockTests() => Directory.CreateDirectory(dir);
-
-    public void Dispose()
-    {
-        try { Directory.Delete(dir, true); } catch (IOException) { }
-    }
-
     [Fact]
     public void ALockIsExclusiveWithinAProcessAndFreedOnRelease()
     {
@@ -40,13 +30,10 @@ public sealed class OwnerLockTests : IDisposable
         string path = Path.Combine(dir, ".y.lock");
         File.WriteAllText(path, "");
         // flock(1) takes the same flock(LOCK_EX) .NET takes for FileShare.None.
-        using var holder = Process.Start(new ProcessStartInfo("flock", $"-x \"{path}\" sleep 60") { UseShellExecute = false })!;
-        var until = DateTime.UtcNow.AddSeconds(10);
-        while (!OwnerLock.IsHeld(path) && DateTime.UtcNow < until) Thread.Sleep(20);
+        using var holder = Peers.HoldLock(path);
         Assert.True(OwnerLock.IsHeld(path));
         Assert.Null(OwnerLock.TryAcquire(path));
-        holder.Kill(entireProcessTree: true);
-        holder.WaitForExit();
+        Peers.Kill(holder);
         using var mine = OwnerLock.Acquire(path, TimeSpan.FromSeconds(10));
         Assert.NotNull(mine);
     }
@@ -57,14 +44,8 @@ public sealed class OwnerLockTests : IDisposable
         Skip.If(OperatingSystem.IsWindows(), "PID namespaces are Linux");
         string path = Path.Combine(dir, ".z.lock");
         File.WriteAllText(path, "");
-        var psi = new ProcessStartInfo("unshare", $"-rpf --mount-proc flock -x \"{path}\" sleep 60") { UseShellExecute = false, RedirectStandardError = true };
-        using var holder = Process.Start(psi)!;
-        var until = DateTime.UtcNow.AddSeconds(10);
-        while (!OwnerLock.IsHeld(path) && DateTime.UtcNow < until && !holder.HasExited) Thread.Sleep(20);
-        if (holder.HasExited && Environment.GetEnvironmentVariable("CI") != "true")
-            Skip.If(true, "this machine does not allow unprivileged PID namespaces: " + holder.StandardError.ReadToEnd());
+        using var holder = Peers.HoldLock(path, inAnotherPidNamespace: true);
         Assert.True(OwnerLock.IsHeld(path), "a lock held in another PID namespace must be seen");
-        holder.Kill(entireProcessTree: true);
-        holder.WaitForExit();
+        Peers.Kill(holder);
     }
 }

@@ -11,38 +11,23 @@ namespace TursoBackup.Tests.Safety;
 /// Work folders (the vault's staging and removal folders, a backup's scratch copy) belong to whoever holds their lock:
 /// real other processes hold them, in another PID namespace too, and real kills free them.
 /// </summary>
-public sealed class StagingSafetyTests : IDisposable
+public sealed class StagingSafetyTests : TempFolderTest
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-staging-" + Guid.NewGuid().ToString("N")[..10]);
     private readonly List<Process> holders = new List<Process>();
 
-    public StagingSafetyTests() => Directory.CreateDirectory(dir);
-
-    public void Dispose()
+    public override void Dispose()
     {
         foreach (var p in holders)
         {
-            try { if (!p.HasExited) { p.Kill(entireProcessTree: true); p.WaitForExit(); } } catch (InvalidOperationException) { }
+            Peers.Kill(p);
             p.Dispose();
         }
-        SqliteConnection.ClearAllPools();
-        try { Directory.Delete(dir, true); } catch (IOException) { }
+        base.Dispose();
     }
 
-    private string P(string name) => Path.Combine(dir, name);
-
-    private string MakeDatabase(string name, int rows = 200)
-    {
-        string path = P(name);
-        using var c = SqliteFile.OpenOrCreate(path);
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);" +
-                          $"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < {rows}) INSERT INTO t SELECT i, 'row ' || i FROM n;";
-        cmd.ExecuteNonQuery();
-        return path;
-    }
-
-    private static bool InCi => Environment.GetEnvironmentVariable("CI") == "true";
+    private string MakeDatabase(string name, int rows = 200) =>
+        TestDb.Create(P(name), "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);" +
+                               $"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < {rows}) INSERT INTO t SELECT i, 'row ' || i FROM n;");
 
     /// <summary>
     /// util-linux flock(1) holds <paramref name="lockPath"/> exactly as the engine's OwnerLock does (flock LOCK_EX),
@@ -50,24 +35,9 @@ public sealed class StagingSafetyTests : IDisposable
     /// </summary>
     private Process HoldInAnotherPidNamespace(string lockPath)
     {
-        Skip.If(OperatingSystem.IsWindows(), "PID namespaces and flock(1) are Linux");
-        var psi = new ProcessStartInfo("unshare", $"-rpf --mount-proc flock -x \"{lockPath}\" sleep 120")
-        {
-            UseShellExecute = false, RedirectStandardError = true,
-        };
-        var holder = Process.Start(psi)!;
+        var holder = Peers.HoldLock(lockPath, inAnotherPidNamespace: true);
         holders.Add(holder);
-        var until = DateTime.UtcNow.AddSeconds(10);
-        while (!OwnerLock.IsHeld(lockPath) && DateTime.UtcNow < until && !holder.HasExited) Thread.Sleep(20);
-        if (holder.HasExited && !InCi) Skip.If(true, "this machine does not allow unprivileged PID namespaces: " + holder.StandardError.ReadToEnd());
-        Assert.True(OwnerLock.IsHeld(lockPath), "the other process must hold the lock");
         return holder;
-    }
-
-    private static void KillHard(Process p)
-    {
-        p.Kill(entireProcessTree: true); // SIGKILL: no cleanup of its own runs
-        p.WaitForExit();
     }
 
     [SkippableTheory]
@@ -89,7 +59,7 @@ public sealed class StagingSafetyTests : IDisposable
         Assert.True(File.Exists(Path.Combine(theirs, "snapshot.db.zst")), "a backup removed the live work of another process");
         Assert.True(File.Exists(mine.Location));
 
-        KillHard(holder);
+        Peers.Kill(holder); // SIGKILL: no cleanup of its own runs
         new SnapshotBackup().Run(new BackupRequest { SourcePath = db, VaultPath = vault.Root });
         Assert.False(Directory.Exists(theirs), "the folder of a killed owner must be removed by the next backup");
         Assert.False(File.Exists(theirLock), "and its lock file with it");
@@ -97,15 +67,8 @@ public sealed class StagingSafetyTests : IDisposable
     }
 }
 
-public sealed class LockedFolderRaceTests : IDisposable
+public sealed class LockedFolderRaceTests : TempFolderTest
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-lockrace-" + Guid.NewGuid().ToString("N")[..10]);
-
-    public void Dispose()
-    {
-        try { Directory.Delete(dir, true); } catch (IOException) { }
-    }
-
     /// <summary>
     /// Owners coming and going while others clean the same parent (parallel backups into one vault): no owner fails to
     /// take its folder, and no live owner's folder is removed.
@@ -139,36 +102,23 @@ public sealed class LockedFolderRaceTests : IDisposable
     }
 }
 
-public sealed class ScratchSafetyTests : IDisposable
+public sealed class ScratchSafetyTests : TempFolderTest
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-scratch-" + Guid.NewGuid().ToString("N")[..10]);
     private readonly List<Process> holders = new List<Process>();
 
-    public ScratchSafetyTests() => Directory.CreateDirectory(dir);
-
-    public void Dispose()
+    public override void Dispose()
     {
         foreach (var p in holders)
         {
-            try { if (!p.HasExited) { p.Kill(entireProcessTree: true); p.WaitForExit(); } } catch (InvalidOperationException) { }
+            Peers.Kill(p);
             p.Dispose();
         }
-        SqliteConnection.ClearAllPools();
-        try { Directory.Delete(dir, true); } catch (IOException) { }
+        base.Dispose();
     }
 
-    private string P(string name) => Path.Combine(dir, name);
-
-    private string MakeDatabase(string name)
-    {
-        string path = P(name);
-        using var c = SqliteFile.OpenOrCreate(path);
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);" +
-                          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2000) INSERT INTO t SELECT i, zeroblob(3000) FROM n;";
-        cmd.ExecuteNonQuery();
-        return path;
-    }
+    private string MakeDatabase(string name) =>
+        TestDb.Create(P(name), "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);" +
+                               "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2000) INSERT INTO t SELECT i, zeroblob(3000) FROM n;");
 
     [Theory]
     [InlineData(SnapshotMethod.PageCopy)]
@@ -210,10 +160,8 @@ public sealed class ScratchSafetyTests : IDisposable
         string theirs = Path.Combine(scratch, "tursobackup-scratch-0123456789abcdef");
         string theirLock = OwnerLock.PathFor(theirs);
         File.WriteAllText(theirLock, "");
-        var holder = Process.Start(new ProcessStartInfo("unshare", $"-rpf --mount-proc flock -x \"{theirLock}\" sleep 120") { UseShellExecute = false })!;
+        var holder = Peers.HoldLock(theirLock, inAnotherPidNamespace: true);
         holders.Add(holder);
-        var until = DateTime.UtcNow.AddSeconds(10);
-        while (!OwnerLock.IsHeld(theirLock) && DateTime.UtcNow < until) Thread.Sleep(20);
         Assert.True(OwnerLock.IsHeld(theirLock));
         Directory.CreateDirectory(theirs);
         File.WriteAllText(Path.Combine(theirs, "snapshot.db.partial"), "theirs");
@@ -226,8 +174,7 @@ public sealed class ScratchSafetyTests : IDisposable
         new SnapshotBackup().Run(request);
         Assert.True(File.Exists(Path.Combine(theirs, "snapshot.db.partial")), "a backup removed the scratch copy of a live backup");
 
-        holder.Kill(entireProcessTree: true);
-        holder.WaitForExit();
+        Peers.Kill(holder);
         new SnapshotBackup().Run(request);
         Assert.False(Directory.Exists(theirs));
         Assert.False(File.Exists(theirLock));

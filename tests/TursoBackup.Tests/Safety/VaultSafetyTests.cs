@@ -15,31 +15,13 @@ namespace TursoBackup.Tests.Safety;
 /// the newest by name, deletion goes only by the folder a backup was found in, names read from manifests are plain
 /// folder names that match their folders, orphaned folders are reported, and the manifest wins over the index.
 /// </summary>
-public sealed class VaultSafetyTests : IDisposable
+public sealed class VaultSafetyTests : TempFolderTest
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-vsafe-" + Guid.NewGuid().ToString("N")[..10]);
-
-    public VaultSafetyTests() => Directory.CreateDirectory(dir);
-
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        try { Directory.Delete(dir, true); } catch (IOException) { }
-    }
-
-    private string P(string name) => Path.Combine(dir, name);
     private string VaultPath => P("vault");
     private string Databases => Path.Combine(VaultPath, "databases");
 
-    private string MakeDatabase(string name, int rows = 10)
-    {
-        string path = P(name + ".db");
-        using var c = SqliteFile.OpenOrCreate(path);
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = $"CREATE TABLE IF NOT EXISTS t(x); DELETE FROM t; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < {rows}) INSERT INTO t SELECT i FROM n;";
-        cmd.ExecuteNonQuery();
-        return path;
-    }
+    private string MakeDatabase(string name, int rows = 10) =>
+        TestDb.Create(P(name + ".db"), $"CREATE TABLE IF NOT EXISTS t(x); DELETE FROM t; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < {rows}) INSERT INTO t SELECT i FROM n;");
 
     private BackupInfo Backup(string db, EmergencyInfo emergency = null, string[] tags = null)
     {

@@ -3,6 +3,7 @@ using TursoBackup.Engine.Errors;
 using TursoBackup.Engine.Health;
 using TursoBackup.Engine.Sqlite;
 using TursoBackup.Engine.Wal;
+using static TursoBackup.Tests.TestDb;
 
 namespace TursoBackup.Tests.Safety;
 
@@ -10,32 +11,9 @@ namespace TursoBackup.Tests.Safety;
 /// The WAL archive must not lose, hide or break: a lost state file, a clean restart, a second archiver and damaged
 /// archive files — each through real database files, a real sqlite3 writer process and a real vault.
 /// </summary>
-public sealed class WalArchiveSafetyTests : IDisposable
+public sealed class WalArchiveSafetyTests : TempFolderTest
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "tb-walsafe-" + Guid.NewGuid().ToString("N")[..10]);
-
-    public WalArchiveSafetyTests() => Directory.CreateDirectory(dir);
-
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        try { Directory.Delete(dir, true); } catch (IOException) { }
-    }
-
-    private string P(string name) => Path.Combine(dir, name);
-
-    private static void Exec(SqliteConnection c, string sql)
-    {
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
-    }
-
-    private static long Count(string db, string sql = "SELECT count(*) FROM t")
-    {
-        using var r = SqliteFile.OpenReadOnly(db);
-        return (long)SqliteFile.Scalar(r, sql);
-    }
+    private static long Count(string db, string sql = "SELECT count(*) FROM t") => Long(db, sql);
 
     private RestoreResult RestoreNow(string database, string name) =>
         WalRestore.Restore(P("vault"), database, DateTimeOffset.UtcNow, P(name), false, null, DateTimeOffset.UtcNow);
@@ -48,13 +26,13 @@ public sealed class WalArchiveSafetyTests : IDisposable
     [SkippableFact]
     public void ACleanRestartContinuesTheGenerationWithoutAGap()
     {
-        Sqlite3Cli.Require();
+        Peers.Require("sqlite3");
         string db = P("svc.db");
-        Sqlite3Cli.Run(new[] { db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);" });
+        Peers.Sqlite3Files(new[] { db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);" });
         using (var a = new WalArchiver(db, P("vault")))
         {
             a.Sync();
-            Sqlite3Cli.Run(new[] { db, "INSERT INTO t VALUES (2);" });
+            Peers.Sqlite3Files(new[] { db, "INSERT INTO t VALUES (2);" });
             a.Sync();
             a.Seal();
         }
@@ -62,7 +40,7 @@ public sealed class WalArchiveSafetyTests : IDisposable
         {
             using var a = new WalArchiver(db, P("vault"));
             Assert.Null(a.Sync().NewGenerationReason);
-            Sqlite3Cli.Run(new[] { db, $"INSERT INTO t VALUES ({3 + restart});" });
+            Peers.Sqlite3Files(new[] { db, $"INSERT INTO t VALUES ({3 + restart});" });
             var status = a.Sync();
             Assert.Null(status.NewGenerationReason);
             Assert.True(status.FramesCaptured > 0);
@@ -81,15 +59,15 @@ public sealed class WalArchiveSafetyTests : IDisposable
     [SkippableFact]
     public void ACheckpointBetweenRunsIsStillAGap()
     {
-        Sqlite3Cli.Require();
+        Peers.Require("sqlite3");
         string db = P("hole.db");
-        Sqlite3Cli.Run(new[] { db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);" });
+        Peers.Sqlite3Files(new[] { db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);" });
         using (var a = new WalArchiver(db, P("vault"))) { a.Sync(); a.Seal(); }
-        Sqlite3Cli.Run(new[] { db, "INSERT INTO t VALUES (2); PRAGMA wal_checkpoint(RESTART); INSERT INTO t VALUES (3);" });
+        Peers.Sqlite3Files(new[] { db, "INSERT INTO t VALUES (2); PRAGMA wal_checkpoint(RESTART); INSERT INTO t VALUES (3);" });
         using (var a = new WalArchiver(db, P("vault")))
         {
             // The sqlite3 shell removed its WAL on exit after checkpointing it: a new WAL, a changed database file.
-            Sqlite3Cli.Run(new[] { db, "INSERT INTO t VALUES (4);" });
+            Peers.Sqlite3Files(new[] { db, "INSERT INTO t VALUES (4);" });
             Assert.NotNull(a.Sync().NewGenerationReason);
         }
         var window = WalRestore.Window(P("vault"), "hole");
