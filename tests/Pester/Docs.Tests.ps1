@@ -264,6 +264,8 @@ function systemctl { Add-Content -LiteralPath $env:DOCS_SYSTEMCTL -Value ($args 
         $run = Invoke-Pwsh -File $script -WorkingDirectory $cwd -Environment $childEnvironment -StopAfterSeconds $stopAfter -TimeoutSeconds 180
         $run | Add-Member -NotePropertyName Mapped -NotePropertyValue $mapped
         $run | Add-Member -NotePropertyName Cloud -NotePropertyValue $cloud
+        # Warnings do not fail an example, but an admin would see them: shown in the test output for review.
+        $run.Output | Where-Object { $_ -match '^WARNING:' } | ForEach-Object { Write-Host "    (the example warned) $_" }
         $run
     }
 
