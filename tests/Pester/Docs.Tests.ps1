@@ -342,3 +342,21 @@ Describe 'The README''s pwsh examples (```powershell blocks)' {
         $Ran.readme | Should -Be $Count
     }
 }
+
+Describe 'The harness itself (an example that goes wrong fails its test)' {
+    It 'sees a non-terminating error, even one the example let pass' {
+        $run = Invoke-DocExample "Get-TursoBackup -Vault /backups -Database no-such-database -ErrorAction Continue; 'went on'"
+        ($run.Errors -join "`n") | Should -Match 'no-such-database'
+        $run.ExitCode | Should -Not -Be 0 -Because 'the error record left in $Error fails the run'
+    }
+    It 'sees a prompt (a confirmation nobody can answer in non-interactive pwsh)' {
+        $run = Invoke-DocExample "Get-TursoBackup -Vault /backups -Id 20240115T103000.000Z-1a2b3c | Remove-TursoBackup"
+        ($run.Errors -join "`n") | Should -Match 'NonInteractive mode'
+        $run.ExitCode | Should -Not -Be 0
+        Get-TursoBackup -Vault (Join-Path $W 'backups') -Id $BackupId | Should -Not -BeNullOrEmpty -Because 'nothing was removed without the answer'
+    }
+    It 'sees a non-zero exit code' {
+        $run = Invoke-DocExample "if (Get-TursoBackup -Vault /backups -Latest) { exit 2 }"
+        $run.ExitCode | Should -Be 2
+    }
+}
