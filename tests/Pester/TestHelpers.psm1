@@ -39,15 +39,26 @@ function Invoke-Sqlite3 {
 }
 
 function New-SampleDatabase {
-    <# A WAL database with customers and orders (a foreign key), -Customers and 10 x as many orders. #>
-    param([Parameter(Mandatory)][string] $Path, [int] $Customers = 200)
+    <#
+    A WAL database with customers and orders (a foreign key), -Customers and 10 x as many orders; -WithOrderLines adds
+    order_lines (two per order, a foreign key to orders).
+    #>
+    param([Parameter(Mandatory)][string] $Path, [int] $Customers = 200, [switch] $WithOrderLines)
     $orders = $Customers * 10
+    $lines = if ($WithOrderLines) {
+        @"
+CREATE TABLE order_lines(id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL REFERENCES orders(id), sku TEXT NOT NULL, quantity INTEGER NOT NULL);
+INSERT INTO order_lines(order_id, sku, quantity) SELECT id, 'sku-' || (id % 37), 1 + id % 3 FROM orders;
+INSERT INTO order_lines(order_id, sku, quantity) SELECT id, 'sku-' || (id % 11), 2 FROM orders;
+"@
+    }
     [void](Invoke-Sqlite3 $Path @"
 PRAGMA journal_mode = WAL;
 CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT NOT NULL);
 CREATE TABLE orders(id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customers(id), total REAL);
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $Customers) INSERT INTO customers SELECT i, 'customer ' || i FROM n;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $orders) INSERT INTO orders SELECT i, 1 + i % $Customers, i * 1.5 FROM n;
+$lines
 "@)
     Get-Item -LiteralPath $Path
 }
@@ -62,7 +73,11 @@ function Get-PwshCommand {
 function Invoke-Pwsh {
     <#
     Runs a script file or a command in a NEW pwsh process, as a scheduled task runs it (-NoProfile -NonInteractive),
-    with stdin closed. Returns ExitCode, Output (stdout lines) and Errors (stderr lines).
+    with stdin closed. Returns ExitCode, Output (stdout lines), Errors (stderr lines) and Stopped.
+    -WorkingDirectory: the process's current folder. -NoImport: -Command without the leading Import-Module of the module
+    under test (the command imports it itself, or relies on $env:PSModulePath). -StopAfterSeconds: a command that runs
+    until stopped (a service) gets -StopSignal (default TERM; INT is Ctrl+C, systemd's KillSignal=SIGINT) once that time
+    has passed; Stopped says whether it had to be stopped.
     #>
     [CmdletBinding(DefaultParameterSetName = 'Command')]
     param(
@@ -70,7 +85,11 @@ function Invoke-Pwsh {
         [Parameter(ParameterSetName = 'File')][string[]] $ArgumentList = @(),
         [Parameter(Mandatory, ParameterSetName = 'Command')][string] $Command,
         [hashtable] $Environment = @{},
-        [int] $TimeoutSeconds = 600
+        [int] $TimeoutSeconds = 600,
+        [string] $WorkingDirectory,
+        [switch] $NoImport,
+        [double] $StopAfterSeconds = 0,
+        [ValidateSet('TERM', 'INT')][string] $StopSignal = 'TERM'
     )
     $pwsh = Get-PwshCommand
     $psi = [Diagnostics.ProcessStartInfo]::new($pwsh[0])
@@ -81,8 +100,10 @@ function Invoke-Pwsh {
         foreach ($a in $ArgumentList) { $psi.ArgumentList.Add($a) }
     }
     else {
-        $psi.ArgumentList.Add('-Command'); $psi.ArgumentList.Add("Import-Module '$($script:ModuleManifest)'; $Command")
+        $psi.ArgumentList.Add('-Command')
+        $psi.ArgumentList.Add($(if ($NoImport) { $Command } else { "Import-Module '$($script:ModuleManifest)'; $Command" }))
     }
+    if ($WorkingDirectory) { $psi.WorkingDirectory = $WorkingDirectory }
     $psi.Environment['NO_COLOR'] = '1' # plain text in the captured streams, as in a log file
     foreach ($k in $Environment.Keys) { $psi.Environment[$k] = [string]$Environment[$k] }
     $psi.RedirectStandardOutput = $true; $psi.RedirectStandardError = $true; $psi.RedirectStandardInput = $true
@@ -90,12 +111,18 @@ function Invoke-Pwsh {
     $p = [Diagnostics.Process]::Start($psi)
     $p.StandardInput.Close()
     $stdout = $p.StandardOutput.ReadToEndAsync(); $stderr = $p.StandardError.ReadToEndAsync()
+    $stopped = $false
+    if ($StopAfterSeconds -gt 0 -and -not $p.WaitForExit([int]($StopAfterSeconds * 1000))) {
+        $stopped = $true
+        & (Get-Peer kill) -s $StopSignal $p.Id
+    }
     if (-not $p.WaitForExit($TimeoutSeconds * 1000)) { $p.Kill($true); throw "pwsh did not finish within $TimeoutSeconds s" }
     $p.WaitForExit()
     [pscustomobject]@{
         ExitCode = $p.ExitCode
         Output   = @($stdout.Result -split "`r?`n" | Where-Object { $_ -ne '' })
         Errors   = @($stderr.Result -split "`r?`n" | Where-Object { $_ -ne '' })
+        Stopped  = $stopped
     }
 }
 
@@ -138,6 +165,61 @@ function Stop-FakeWebhook($Webhook) {
     $Webhook.Listener.Stop(); $Webhook.Listener.Close()
     $Webhook.Job | Wait-Job -Timeout 5 | Out-Null
     $Webhook.Job | Remove-Job -Force
+}
+
+function Start-PlatformApiStandIn {
+    <#
+    Starts tests/TursoBackup.StandIn (built first if it is missing): a local STAND-IN for the Turso Platform API — not
+    Turso — that follows the API's OpenAPI document, serves the organization acme (databases main, shop-eu in the group
+    europe, shop-us) and points every database at one local tursodb --sync-server (a real libSQL server) holding a copy
+    of -Seed. Returns an object with BaseUri, ServerUrl (the libSQL server), ApiToken and Organization; Reset-PlatformApiStandIn
+    gives a fresh API state, Get-PlatformApiStandInViolation its departures from the document, Stop-PlatformApiStandIn ends it.
+    #>
+    param([Parameter(Mandatory)][string] $Seed, [string] $ApiToken = ('standin-api-token-' + [guid]::NewGuid().ToString('N')))
+    $project = Join-Path $script:RepoRoot 'tests/TursoBackup.StandIn'
+    $dll = Join-Path $project 'bin/Release/net10.0/TursoBackup.StandIn.dll'
+    if (-not (Test-Path -LiteralPath $dll)) {
+        $built = dotnet build $project -c Release 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "dotnet build $project failed: $($built -join "`n")" }
+    }
+    $tursodb = if ($env:TURSODB) { $env:TURSODB } else { Join-Path $script:RepoRoot 'tools/peers/node_modules/@tursodatabase/cli-linux-x64-gnu/tursodb' }
+    if (-not (Test-Path -LiteralPath $tursodb)) { throw "tursodb is not installed ($tursodb); run 'npm ci --prefix tools/peers'." }
+    $psi = [Diagnostics.ProcessStartInfo]::new((Get-Command dotnet -CommandType Application | Select-Object -First 1).Source)
+    foreach ($a in $dll, '--seed', $Seed, '--tursodb', $tursodb, '--org', 'acme', '--token', $ApiToken) { $psi.ArgumentList.Add($a) }
+    $psi.RedirectStandardInput = $true; $psi.RedirectStandardOutput = $true; $psi.RedirectStandardError = $true
+    $psi.UseShellExecute = $false
+    $p = [Diagnostics.Process]::Start($psi)
+    $standIn = [pscustomobject]@{ Process = $p; BaseUri = $null; ServerUrl = $null; ApiToken = $ApiToken; Organization = 'acme'; Stderr = $p.StandardError.ReadToEndAsync() }
+    Read-PlatformApiStandInReady $standIn
+    $standIn
+}
+
+function Read-PlatformApiStandInReady($StandIn) {
+    $line = $StandIn.Process.StandardOutput.ReadLine()
+    if ($line -notmatch '^READY (\S+) (\S+)$') {
+        $StandIn.Process.WaitForExit(5000) | Out-Null
+        $err = if ($StandIn.Process.HasExited) { $StandIn.Stderr.Result } else { '' }
+        throw "The Platform API stand-in did not start: '$line' $err"
+    }
+    $StandIn.BaseUri = $Matches[1].TrimEnd('/'); $StandIn.ServerUrl = $Matches[2]
+}
+
+function Reset-PlatformApiStandIn($StandIn) {
+    <# A fresh API state on a new port (the same databases as at start, no branches or tokens); updates BaseUri. #>
+    $StandIn.Process.StandardInput.WriteLine('reset'); $StandIn.Process.StandardInput.Flush()
+    Read-PlatformApiStandInReady $StandIn
+}
+
+function Get-PlatformApiStandInViolation($StandIn) {
+    <# Every request since the last reset that the OpenAPI document does not allow (and every answer that does not match it). #>
+    $StandIn.Process.StandardInput.WriteLine('violations'); $StandIn.Process.StandardInput.Flush()
+    @($StandIn.Process.StandardOutput.ReadLine() | ConvertFrom-Json)
+}
+
+function Stop-PlatformApiStandIn($StandIn) {
+    if (-not $StandIn) { return }
+    try { $StandIn.Process.StandardInput.Close() } catch { }
+    if (-not $StandIn.Process.WaitForExit(15000)) { $StandIn.Process.Kill($true) }
 }
 
 Export-ModuleMember -Function *
