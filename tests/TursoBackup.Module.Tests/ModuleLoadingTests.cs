@@ -75,14 +75,16 @@ public sealed class ModuleLoadingTests : IClassFixture<ModuleSession>
 
     /// <summary>
     /// In real pwsh too (a process with no SQLite of its own), the module loads the native SQLite it ships, from
-    /// out/TursoBackup/&lt;rid&gt;/ (moved here from the console host's tests when the console host was removed).
+    /// out/TursoBackup/dependencies/&lt;rid&gt;/ (moved here from the console host's tests when the console host was removed).
     /// </summary>
     [SkippableFact]
     public void PwshLoadsTheModulesOwnNativeSqlite()
     {
-        var (code, stdout, stderr) = Peers.RunPwsh("[TursoBackup.Engine.Sqlite.NativeSqlite]::EnsureInitialized(); [TursoBackup.Engine.Sqlite.NativeSqlite]::LoadedFrom");
+        var (code, stdout, stderr) = Peers.RunPwsh(
+            // The engine's internals are not nameable from scripts (its own load context): reach NativeSqlite through a public type.
+            "$n = [TursoBackup.BackupInfo].Assembly.GetType('TursoBackup.Engine.Sqlite.NativeSqlite'); $n::EnsureInitialized(); $n::LoadedFrom");
         Assert.True(code == 0, stderr);
-        Assert.Contains(Path.Combine("out", "TursoBackup", TursoRid(), OperatingSystem.IsWindows() ? "e_sqlite3.dll" : "libe_sqlite3.so"), stdout);
+        Assert.Contains(Path.Combine("out", "TursoBackup", "dependencies", TursoRid(), OperatingSystem.IsWindows() ? "e_sqlite3.dll" : "libe_sqlite3.so"), stdout);
     }
 
     private static string TursoRid() =>

@@ -96,61 +96,69 @@ namespace TursoBackup.Cmdlets
                 var token = stop.Token;
                 WriteVerbose($"Archiving '{source}' into '{vault}' every {SyncInterval.TotalMilliseconds:N0} ms" + (Duration.HasValue ? $" for {Duration.Value}." : " until stopped."));
                 bool started = false;
-                while (!token.IsCancellationRequested && (!Duration.HasValue || run.Elapsed < Duration.Value))
+                try
                 {
-                    WalArchiveStatus status = null;
-                    bool synced;
-                    try
+                    while (!token.IsCancellationRequested && (!Duration.HasValue || run.Elapsed < Duration.Value))
                     {
-                        if (!started)
+                        WalArchiveStatus status = null;
+                        bool synced;
+                        try
                         {
-                            // The first sync proves the setup (a database in WAL mode, a writable vault): its failure is
-                            // one terminating error and no status — nothing was archived, and a service supervisor
-                            // (systemd Restart=, a scheduled task's restart) sees the exit instead of a silent retry loop.
-                            try
+                            if (!started)
                             {
-                                status = archiver.Sync(token);
+                                // The first sync proves the setup (a database in WAL mode, a writable vault): its failure is
+                                // one terminating error and no status — nothing was archived, and a service supervisor
+                                // (systemd Restart=, a scheduled task's restart) sees the exit instead of a silent retry loop.
+                                try
+                                {
+                                    status = archiver.Sync(token);
+                                }
+                                catch (TursoBackupException ex)
+                                {
+                                    ThrowFailure(ex);
+                                }
+                                catch (UnauthorizedAccessException ex)
+                                {
+                                    ThrowFailure(new TursoBackupException(FailureKind.PermissionDenied, ex.Message + " Run as an account with access, or choose another location.", source, ex));
+                                }
+                                catch (System.IO.IOException ex)
+                                {
+                                    ThrowFailure(new TursoBackupException(FailureKind.WriteFailed, ex.Message + " Check the disk and the path, then try again.", source, ex));
+                                }
+                                started = true;
+                                synced = true;
                             }
-                            catch (TursoBackupException ex)
-                            {
-                                ThrowFailure(ex);
-                            }
-                            catch (UnauthorizedAccessException ex)
-                            {
-                                ThrowFailure(new TursoBackupException(FailureKind.PermissionDenied, ex.Message + " Run as an account with access, or choose another location.", source, ex));
-                            }
-                            catch (System.IO.IOException ex)
-                            {
-                                ThrowFailure(new TursoBackupException(FailureKind.WriteFailed, ex.Message + " Check the disk and the path, then try again.", source, ex));
-                            }
-                            started = true;
-                            synced = true;
+                            else synced = TryRun(() => status = archiver.Sync(token), source);
                         }
-                        else synced = TryRun(() => status = archiver.Sync(token), source);
+                        catch (OperationCanceledException) when (token.IsCancellationRequested)
+                        {
+                            break; // stopped in the middle of the first sync: the seal below archives the rest
+                        }
+                        catch (PipelineStoppedException) when (token.IsCancellationRequested)
+                        {
+                            break; // stopped in the middle of a sync: the seal below archives the rest
+                        }
+                        if (!synced)
+                        {
+                            // A failed sync (disk full, vault unreachable) is reported and retried: the WAL is still held.
+                            token.WaitHandle.WaitOne(TimeSpan.FromSeconds(5));
+                            continue;
+                        }
+                        FlushVerbose();
+                        Accumulate(total, status);
+                        if (status.NewGenerationReason != null) WriteObject(status);
+                        if (sinceStatus.Elapsed >= StatusInterval)
+                        {
+                            WriteObject(Copy(total));
+                            sinceStatus.Restart();
+                        }
+                        token.WaitHandle.WaitOne(SyncInterval);
                     }
-                    catch (OperationCanceledException) when (token.IsCancellationRequested)
-                    {
-                        break; // stopped in the middle of the first sync: the seal below archives the rest
-                    }
-                    catch (PipelineStoppedException) when (token.IsCancellationRequested)
-                    {
-                        break; // stopped in the middle of a sync: the seal below archives the rest
-                    }
-                    if (!synced)
-                    {
-                        // A failed sync (disk full, vault unreachable) is reported and retried: the WAL is still held.
-                        token.WaitHandle.WaitOne(TimeSpan.FromSeconds(5));
-                        continue;
-                    }
-                    FlushVerbose();
-                    Accumulate(total, status);
-                    if (status.NewGenerationReason != null) WriteObject(status);
-                    if (sinceStatus.Elapsed >= StatusInterval)
-                    {
-                        WriteObject(Copy(total));
-                        sinceStatus.Restart();
-                    }
-                    token.WaitHandle.WaitOne(SyncInterval);
+                }
+                catch (PipelineStoppedException) when (Stopping)
+                {
+                    // Stopped while a status or a verbose line was being written (WriteObject throws once the pipeline
+                    // stops): the run ends here like any other stop, and the seal below archives the rest.
                 }
                 // The end of every run — -Duration, Ctrl+C, SIGINT (systemd's KillSignal), StopProcessing: archive the
                 // rest, checkpoint, record the archive sealed, so the next run continues the generation. A stopping
