@@ -38,11 +38,13 @@ public sealed class PointInTimeCmdletTests : IClassFixture<ModuleSession>
         using var dir = new TempDir();
         string db = dir["live.db"];
         Peers.Sqlite3(db, "PRAGMA journal_mode=WAL; CREATE TABLE ev(id INTEGER PRIMARY KEY, at TEXT);");
-        // One long sqlite3 session (as an application keeps its database open): a row every ~20 ms for ~3 s.
+        // One long sqlite3 session (as an application keeps its database open): a row every ~20 ms for ~3 s. It waits
+        // with `.shell sleep` (a CPU-bound pause took far longer than the archiver's -Duration on a loaded machine, and the
+        // rows written after the archiver ended were then missing).
         var script = new System.Text.StringBuilder();
-        for (int i = 1; i <= 120; i++) script.Append($"INSERT INTO ev(at) VALUES (strftime('%Y-%m-%dT%H:%M:%fZ','now'));\nSELECT 1 FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 60000) SELECT count(*) FROM c);\n");
+        for (int i = 1; i <= 120; i++) script.Append("INSERT INTO ev(at) VALUES (strftime('%Y-%m-%dT%H:%M:%fZ','now'));\n.shell sleep 0.02\n");
         Peers.Require("sqlite3");
-        var archive = Task.Run(() => session.Run("Start-TursoWalArchive -Path $db -Vault $vault -Duration '00:00:06' -SyncInterval '00:00:00.1'", Vars(("db", db), ("vault", dir["vault"]))));
+        var archive = Task.Run(() => session.Run("Start-TursoWalArchive -Path $db -Vault $vault -Duration '00:00:15' -SyncInterval '00:00:00.1'", Vars(("db", db), ("vault", dir["vault"]))));
         Thread.Sleep(500);
         using (var writer = Peers.Sqlite3Session(db))
         {
