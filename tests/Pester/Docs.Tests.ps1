@@ -351,7 +351,8 @@ Describe 'The harness itself (an example that goes wrong fails its test)' {
     }
     It 'sees a prompt (a confirmation nobody can answer in non-interactive pwsh)' {
         $run = Invoke-DocExample "Get-TursoBackup -Vault /backups -Id 20240115T103000.000Z-1a2b3c | Remove-TursoBackup"
-        ($run.Errors -join "`n") | Should -Match 'needs a confirmation, and this\s+session cannot ask for one'
+        ($run.Errors -join "`n") | Should -Match 'needs a confirmation'
+        ($run.Errors -join "`n") | Should -Match 'Add -Confirm:\$false'
         $run.ExitCode | Should -Not -Be 0
         Get-TursoBackup -Vault (Join-Path $W 'backups') -Id $BackupId | Should -Not -BeNullOrEmpty -Because 'nothing was removed without the answer'
     }
