@@ -373,6 +373,9 @@ namespace TursoBackup.Engine.Wal
             checkpointTask = null;
         }
 
+        /// <summary>For tests: waits until a checkpoint or compaction running beside the syncs has ended.</summary>
+        internal void WaitForBackgroundWork() => WaitForCheckpoint();
+
         /// <summary>Why the WAL on disk does not continue the archive (null when it does).</summary>
         private string Continuity(WalFile wal)
         {
@@ -533,8 +536,12 @@ namespace TursoBackup.Engine.Wal
                 Log?.Invoke($"Checkpoint of '{Database}': writers are busy ({tail} frame(s) behind); the WAL is restarted at a quieter moment.");
                 return;
             }
+            BeforeSealing?.Invoke();
             lock (gate) SealLocked(cancel);
         }
+
+        /// <summary>For tests: called between a checkpoint's phases (writers running, the snapshot held), to write there.</summary>
+        internal Action BeforeSealing { get; set; }
 
         /// <summary>Phase 2 of a checkpoint starts once at most this many frames are left to copy back (see <see cref="Checkpoint"/>).</summary>
         private const long SealTailFrames = 1000;
