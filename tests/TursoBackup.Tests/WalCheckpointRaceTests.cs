@@ -224,4 +224,51 @@ public sealed class WalCheckpointRaceTests : TempFolderTest
         Assert.Equal(1, window.Generations);
         Assert.Equal(27L, Rows(RestoreNow("reader", "reader-restored.db")));
     }
+
+    /// <summary>
+    /// Packing runs beside the syncs and must leave alone the segments the syncs write meanwhile: under load the
+    /// compaction listed a segment a sync had just renamed into place, packed it (it completed a set) and removed it,
+    /// and the sync then failed reading its size (FileNotFoundException in WalArchiveTests' chain test). Here two syncs
+    /// write segments 3 and 4 while the compaction that segment 2 started begins: it packs 1–2 only.
+    /// </summary>
+    [Fact]
+    public void PackingBesideTheSyncsLeavesTheSegmentsWrittenMeanwhileAlone()
+    {
+        string db = P("pack.db");
+        using var writer = SqliteFile.OpenOrCreate(db);
+        Exec(writer, "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB);");
+        var layout = new WalArchiveLayout(P("vault"), "pack");
+        using (var archiver = new WalArchiver(db, P("vault"), "pack") { PackFanIn = 2, CheckpointFrames = 100000 })
+        {
+            archiver.Sync();
+            int compactions = 0;
+            archiver.BeforeCompacting = () =>
+            {
+                if (compactions++ > 0) return;
+                for (int i = 0; i < 2; i++)
+                {
+                    Exec(writer, "INSERT INTO t(payload) VALUES (randomblob(100));");
+                    archiver.Sync();
+                }
+            };
+            for (int i = 0; i < 2; i++)
+            {
+                Exec(writer, "INSERT INTO t(payload) VALUES (randomblob(100));");
+                Assert.Null(archiver.Sync().NewGenerationReason); // the second starts packing segments 1 and 2
+            }
+            archiver.WaitForBackgroundWork();
+            Assert.Equal(1, compactions);
+            string generation = layout.Generations().Single();
+            var names = layout.SegmentFiles(generation).Select(Path.GetFileName).ToList();
+            Assert.Equal(new[] { "0000000001-0000000002.pack", "0000000003.seg", "0000000004.seg" }, names);
+            archiver.BeforeCompacting = null;
+            Exec(writer, "INSERT INTO t(payload) VALUES (randomblob(100));");
+            Assert.Null(archiver.Sync().NewGenerationReason);
+            archiver.Seal();
+        }
+        var window = WalRestore.Window(P("vault"), "pack");
+        Assert.Empty(window.Gaps);
+        Assert.Equal(5, window.Segments);
+        Assert.Equal(5L, Rows(RestoreNow("pack", "pack-restored.db")));
+    }
 }

@@ -554,6 +554,9 @@ namespace TursoBackup.Engine.Wal
             lock (gate) SealLocked(cancel);
         }
 
+        /// <summary>For tests: called when a compaction starts (beside the syncs, when a sync started it).</summary>
+        internal Action BeforeCompacting { get; set; }
+
         /// <summary>For tests: called between a checkpoint's phases (writers running, the snapshot held), to write there.</summary>
         internal Action BeforeSealing { get; set; }
 
@@ -721,6 +724,7 @@ namespace TursoBackup.Engine.Wal
         /// </summary>
         private void Compact(string generation)
         {
+            BeforeCompacting?.Invoke();
             for (int i = 0; i < 1000 && CompactOnce(generation); i++) { }
         }
 
