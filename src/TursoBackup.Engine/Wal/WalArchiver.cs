@@ -176,10 +176,11 @@ namespace TursoBackup.Engine.Wal
                     // segment files, must not delay captures.
                     if (checkpointDue) lastCheckpoint.Restart();
                     string generation = state.Generation;
+                    long archived = state.NextSegment - 1; // the syncs meanwhile write newer segments: those are not packed
                     checkpointTask = Task.Run(() =>
                     {
                         if (checkpointDue) Checkpoint(cancel);
-                        if (packDue) Compact(generation);
+                        if (packDue) Compact(generation, archived);
                     });
                 }
             }
@@ -360,7 +361,7 @@ namespace TursoBackup.Engine.Wal
             WaitForCheckpoint();
             Checkpoint(cancel);
             // Pack what is due, so a scheduled Sync-TursoWalArchive (which seals every run) keeps the chain short too.
-            if (state.NextSegment - 1 - packedThrough >= PackFanIn) Compact(state.Generation);
+            if (state.NextSegment - 1 - packedThrough >= PackFanIn) Compact(state.Generation, state.NextSegment - 1);
             lock (gate) state.Save(layout.StatePath);
         }
 
@@ -719,17 +720,18 @@ namespace TursoBackup.Engine.Wal
 
         /// <summary>
         /// Packs the oldest <see cref="PackFanIn"/> files of a level into one file of the next level, level by level, and
-        /// removes files a pack already holds. Runs beside the syncs (it never touches the newest segments' files: a
-        /// level is packed only when it has a full set, oldest first). A damaged file stops it, leaving everything as is.
+        /// removes files a pack already holds. Runs beside the syncs: it packs only segments up to <paramref name="through"/>
+        /// (archived when it started), never one a sync writes meanwhile, and a level only when it has a full set, oldest
+        /// first. A damaged file stops it, leaving everything as is.
         /// </summary>
-        private void Compact(string generation)
+        private void Compact(string generation, long through)
         {
             BeforeCompacting?.Invoke();
-            for (int i = 0; i < 1000 && CompactOnce(generation); i++) { }
+            for (int i = 0; i < 1000 && CompactOnce(generation, through); i++) { }
         }
 
-        /// <summary>One pack (the lowest level that has a full set); false when no level has one.</summary>
-        private bool CompactOnce(string generation)
+        /// <summary>One pack (the lowest level that has a full set) of segments up to <paramref name="through"/>; false when no level has one.</summary>
+        private bool CompactOnce(string generation, long through)
         {
             for (int level = 0; level < 6; level++)
             {
@@ -738,6 +740,8 @@ namespace TursoBackup.Engine.Wal
                 foreach (var f in layout.SegmentFiles(generation))
                 {
                     var range = WalArchiveLayout.SequenceRange(f);
+                    // A segment a sync is writing now (renamed into place, not yet counted) is not this compaction's.
+                    if (range.First > through) break;
                     if (range.Last <= covered) { DurableFile.TryDelete(f); continue; } // left by an interrupted compaction
                     covered = range.Last;
                     if (LevelOf(range.First, range.Last) == level) files.Add((f, range.First, range.Last));
