@@ -271,4 +271,49 @@ public sealed class WalCheckpointRaceTests : TempFolderTest
         Assert.Equal(5, window.Segments);
         Assert.Equal(5L, Rows(RestoreNow("pack", "pack-restored.db")));
     }
+
+    /// <summary>
+    /// The first sync past the snapshot interval (once a day by default) waits for a checkpoint running beside the
+    /// syncs before it copies the snapshot; that checkpoint takes the syncs' lock for its phases, so the sync must not
+    /// hold it while waiting — it did, and the archiver hung for good. Here the checkpoint is already waiting for that
+    /// lock when the sync looks at the interval: the sync ends with a new generation, and nothing is a gap.
+    /// </summary>
+    [Fact]
+    public void TheDailySnapshotBesideARunningCheckpointDoesNotHang()
+    {
+        string db = P("daily.db");
+        using var writer = SqliteFile.OpenOrCreate(db);
+        Exec(writer, "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB);");
+        var offset = TimeSpan.Zero;
+        bool pause = false;
+        DateTimeOffset Clock()
+        {
+            if (pause)
+            {
+                pause = false;
+                offset = TimeSpan.FromDays(2); // this sync is past the snapshot interval…
+                Thread.Sleep(1500); // …and the checkpoint the last one started reaches the syncs' lock meanwhile
+            }
+            return DateTimeOffset.UtcNow + offset;
+        }
+        var archiver = new WalArchiver(db, P("vault"), "daily", Clock) { CheckpointFrames = 20, CheckpointInterval = TimeSpan.Zero, Retention = TimeSpan.Zero };
+        archiver.Sync();
+        for (int i = 0; i < 25; i++) Exec(writer, "INSERT INTO t(payload) VALUES (randomblob(3000));");
+        Assert.Null(archiver.Sync().NewGenerationReason); // starts a checkpoint beside the syncs
+        pause = true;
+        var daily = Task.Run(() => archiver.Sync());
+        // A hung archiver is left behind (disposing it would hang too): the test fails, the process ends anyway.
+        Assert.True(daily.Wait(TimeSpan.FromSeconds(30)), "the sync past the snapshot interval hung waiting for the checkpoint");
+        Assert.Equal("snapshot interval", daily.Result.NewGenerationReason);
+        Exec(writer, "INSERT INTO t(payload) VALUES (randomblob(3000));");
+        Assert.Null(archiver.Sync().NewGenerationReason);
+        archiver.Seal();
+        archiver.Dispose();
+        var window = WalRestore.Window(P("vault"), "daily");
+        Assert.Empty(window.Gaps);
+        Assert.Equal(2, window.Generations);
+        var later = DateTimeOffset.UtcNow + TimeSpan.FromDays(3); // the archive's clock ran two days ahead
+        var restored = WalRestore.Restore(P("vault"), "daily", later, P("daily-restored.db"), false, null, later);
+        Assert.Equal(26L, Rows(restored.Destination));
+    }
 }
