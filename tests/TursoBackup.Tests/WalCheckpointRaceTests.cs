@@ -316,4 +316,32 @@ public sealed class WalCheckpointRaceTests : TempFolderTest
         var restored = WalRestore.Restore(P("vault"), "daily", later, P("daily-restored.db"), false, null, later);
         Assert.Equal(26L, Rows(restored.Destination));
     }
+
+    /// <summary>
+    /// An archive that starts on a WAL the application has fully copied back (but not truncated): the archiver's
+    /// snapshot then reads the database file alone and does not keep the next writer from restarting the WAL. That
+    /// restart loses nothing — the snapshot holds everything — so it continues the generation without a gap.
+    /// </summary>
+    [Fact]
+    public void ARestartRightAfterTheArchiveStartsIsNoGap()
+    {
+        string db = P("fresh.db");
+        using var writer = SqliteFile.OpenOrCreate(db);
+        Exec(writer, "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB);");
+        for (int i = 0; i < 10; i++) Exec(writer, "INSERT INTO t(payload) VALUES (randomblob(3000));");
+        Exec(writer, "PRAGMA wal_checkpoint(PASSIVE);"); // copied back, the WAL file stays
+        uint before = WalFile.HeaderOnly(db + "-wal").Salt1;
+        using (var archiver = new WalArchiver(db, P("vault"), "fresh"))
+        {
+            Assert.Equal("the archive starts", archiver.Sync().NewGenerationReason);
+            Exec(writer, "INSERT INTO t(payload) VALUES (randomblob(3000));");
+            Assert.NotEqual(before, WalFile.HeaderOnly(db + "-wal").Salt1); // the write restarted the WAL
+            Assert.Null(archiver.Sync().NewGenerationReason);
+            archiver.Seal();
+        }
+        var window = WalRestore.Window(P("vault"), "fresh");
+        Assert.Empty(window.Gaps);
+        Assert.Equal(1, window.Generations);
+        Assert.Equal(11L, Rows(RestoreNow("fresh", "fresh-restored.db")));
+    }
 }
