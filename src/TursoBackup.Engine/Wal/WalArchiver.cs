@@ -167,8 +167,7 @@ namespace TursoBackup.Engine.Wal
                 }
                 lastWalLength = walLength;
                 lastWalWrite = walWrite;
-                // A sealed WAL is fully archived and copied back already: nothing to checkpoint until a writer adds to it.
-                bool checkpointDue = !state.Sealed && wal.CommittedFrames >= CheckpointFrames && lastCheckpoint.Elapsed >= CheckpointInterval;
+                bool checkpointDue = wal.CommittedFrames >= CheckpointFrames && lastCheckpoint.Elapsed >= CheckpointInterval;
                 bool packDue = state.NextSegment - 1 - packedThrough >= PackFanIn;
                 if (checkpointTask == null && (checkpointDue || packDue))
                 {
@@ -370,6 +369,9 @@ namespace TursoBackup.Engine.Wal
         {
             var task = checkpointTask;
             if (task == null) return;
+            // A sync waits with the gate held (a new generation): the checkpoint takes the gate for its phases, so let go of
+            // it while waiting — Monitor.Wait releases it however often this thread entered it, and takes it back.
+            if (Monitor.IsEntered(gate)) while (!task.IsCompleted) Monitor.Wait(gate, 10);
             try { task.Wait(); }
             catch (AggregateException ex) { Log?.Invoke($"A checkpoint of '{Database}' failed: {ex.GetBaseException().Message}"); }
             checkpointTask = null;
@@ -494,6 +496,11 @@ namespace TursoBackup.Engine.Wal
                 LastCaptureAt = now,
                 LastSyncAt = now,
             };
+            // Sealed: everything the WAL held is in the snapshot, and the database file is as recorded. A WAL restarted
+            // while it stays so lost nothing (the held snapshot lets no checkpoint copy back frames after the snapshot's),
+            // as after a seal — else a restart right after a new generation (its snapshot taken on a WAL fully copied
+            // back, which does not keep writers from restarting it) was a gap at once.
+            state.Sealed = true;
             state.SealedDatabaseLength = dbFile.Length;
             state.SealedDatabaseWriteTicks = dbFile.LastWriteTimeUtc.Ticks;
             state.Save(layout.StatePath);
