@@ -175,10 +175,11 @@ namespace TursoBackup.Engine.Wal
                     // segment files, must not delay captures.
                     if (checkpointDue) lastCheckpoint.Restart();
                     string generation = state.Generation;
+                    long archived = state.NextSegment - 1; // the syncs meanwhile write newer segments: those are not packed
                     checkpointTask = Task.Run(() =>
                     {
                         if (checkpointDue) Checkpoint(cancel);
-                        if (packDue) Compact(generation);
+                        if (packDue) Compact(generation, archived);
                     });
                 }
             }
@@ -359,7 +360,7 @@ namespace TursoBackup.Engine.Wal
             WaitForCheckpoint();
             Checkpoint(cancel);
             // Pack what is due, so a scheduled Sync-TursoWalArchive (which seals every run) keeps the chain short too.
-            if (state.NextSegment - 1 - packedThrough >= PackFanIn) Compact(state.Generation);
+            if (state.NextSegment - 1 - packedThrough >= PackFanIn) Compact(state.Generation, state.NextSegment - 1);
             lock (gate) state.Save(layout.StatePath);
         }
 
@@ -368,10 +369,16 @@ namespace TursoBackup.Engine.Wal
         {
             var task = checkpointTask;
             if (task == null) return;
+            // A sync waits with the gate held (a new generation): the checkpoint takes the gate for its phases, so let go of
+            // it while waiting — Monitor.Wait releases it however often this thread entered it, and takes it back.
+            if (Monitor.IsEntered(gate)) while (!task.IsCompleted) Monitor.Wait(gate, 10);
             try { task.Wait(); }
             catch (AggregateException ex) { Log?.Invoke($"A checkpoint of '{Database}' failed: {ex.GetBaseException().Message}"); }
             checkpointTask = null;
         }
+
+        /// <summary>For tests: waits until a checkpoint or compaction running beside the syncs has ended.</summary>
+        internal void WaitForBackgroundWork() => WaitForCheckpoint();
 
         /// <summary>Why the WAL on disk does not continue the archive (null when it does).</summary>
         private string Continuity(WalFile wal)
@@ -489,6 +496,11 @@ namespace TursoBackup.Engine.Wal
                 LastCaptureAt = now,
                 LastSyncAt = now,
             };
+            // Sealed: everything the WAL held is in the snapshot, and the database file is as recorded. A WAL restarted
+            // while it stays so lost nothing (the held snapshot lets no checkpoint copy back frames after the snapshot's),
+            // as after a seal — else a restart right after a new generation (its snapshot taken on a WAL fully copied
+            // back, which does not keep writers from restarting it) was a gap at once.
+            state.Sealed = true;
             state.SealedDatabaseLength = dbFile.Length;
             state.SealedDatabaseWriteTicks = dbFile.LastWriteTimeUtc.Ticks;
             state.Save(layout.StatePath);
@@ -501,6 +513,10 @@ namespace TursoBackup.Engine.Wal
         /// Phase 2, writers blocked (BEGIN IMMEDIATE): archive what they added meanwhile, let go of the snapshot,
         /// checkpoint that small rest, hold again; the next writer restarts the WAL, and the archive knows the restart
         /// loses nothing ("sealed").
+        /// <para>A read snapshot begun on a WAL that is fully copied back reads the database file alone (SQLite's read mark
+        /// 0) and does not keep a writer from restarting the WAL; so the snapshot is moved only onto a WAL that is not, the
+        /// archiver copies back only a WAL its state describes, and a WAL fully archived and copied back is recorded sealed
+        /// even when another connection's checkpoint did the copying (docs/decisions.md #18).</para>
         /// </summary>
         private void Checkpoint(CancellationToken cancel)
         {
@@ -510,10 +526,19 @@ namespace TursoBackup.Engine.Wal
             long tail = 0, walFrames = 0;
             for (int round = 0; round < 4; round++)
             {
+                if (round == 0 && CopiedBackToTheHeldEnd())
+                {
+                    // Nothing after the held snapshot: a snapshot taken now would read the database file alone and keep no
+                    // writer from restarting the WAL before phase 2 seals it — and a restart of an unsealed WAL looks like
+                    // lost frames. The held snapshot does keep it; phase 2 has nothing to copy back but the writers' tail.
+                    tail = 0;
+                    break;
+                }
                 SqliteConnection idle;
                 lock (gate)
                 {
                     MoveHoldToWalEnd();
+                    if (!StateDescribesWal()) return; // the next sync records the gap; nothing is copied back before it
                     idle = spare;
                 }
                 long log, done;
@@ -533,7 +558,42 @@ namespace TursoBackup.Engine.Wal
                 Log?.Invoke($"Checkpoint of '{Database}': writers are busy ({tail} frame(s) behind); the WAL is restarted at a quieter moment.");
                 return;
             }
+            BeforeSealing?.Invoke();
             lock (gate) SealLocked(cancel);
+        }
+
+        /// <summary>For tests: called when a compaction starts (beside the syncs, when a sync started it).</summary>
+        internal Action BeforeCompacting { get; set; }
+
+        /// <summary>For tests: called between a checkpoint's phases (writers running, the snapshot held), to write there.</summary>
+        internal Action BeforeSealing { get; set; }
+
+        /// <summary>
+        /// Whether the WAL is copied back into the database file up to its end (PASSIVE: it copies what the held snapshot
+        /// allows first). Only the checkpoint uses the spare connection, so this runs beside the syncs.
+        /// </summary>
+        private bool CopiedBackToTheHeldEnd()
+        {
+            EnsureSpare();
+            PassiveCheckpoint(spare, out long log, out long done);
+            return log > 0 && log == done;
+        }
+
+        /// <summary>
+        /// Under the gate, after the read snapshot was taken: whether the WAL is the one the archive's state describes, so
+        /// that copying its frames back into the database file cannot hide a restart. After a seal, a writer may restart the
+        /// WAL before any sync has seen it; the restart is clean only while the database file is as sealed, and this
+        /// checkpoint would change it — so the continuity rule decides first (a clean restart is taken over now, none of
+        /// its frames archived yet). False when the WAL does not continue the archive: then nothing is copied back and the
+        /// next sync records the gap. A restart after this check needs a snapshot that saw the WAL fully copied back (read
+        /// mark 0), and such a snapshot blocks copying back any of the new WAL's frames, so the database file stays as is.
+        /// </summary>
+        private bool StateDescribesWal()
+        {
+            var header = WalFile.HeaderOnly(walPath);
+            if (header.PageSize != 0 && header.Salt1 == state.Salt1 && header.Salt2 == state.Salt2 && header.CheckpointSequence == state.CheckpointSequence) return true;
+            lastWalLength = -1; // the next sync reads the WAL, whatever its length and time say
+            return Continuity(ReadWal()) == null;
         }
 
         /// <summary>Phase 2 of a checkpoint starts once at most this many frames are left to copy back (see <see cref="Checkpoint"/>).</summary>
@@ -564,6 +624,16 @@ namespace TursoBackup.Engine.Wal
                     if (wal.CommittedFrames != state.Frames || wal.Salt1 != state.Salt1) return; // not archived: do not let it go
                     ReleaseHold();
                     PassiveCheckpoint(hold, out log, out done);
+                    // -1: another connection's checkpoint holds the checkpoint lock (SQLite does not wait for it), and it may
+                    // be copying this very WAL back. Writers are blocked; wait a moment for it rather than leave a WAL that
+                    // is fully archived and copied back unsealed: the snapshot taken next would then not keep the next
+                    // writer from restarting it (a snapshot of a fully copied-back WAL reads the database file alone),
+                    // and that restart would look like lost frames.
+                    for (int tries = 0; log < 0 && tries < 100; tries++)
+                    {
+                        Thread.Sleep(10);
+                        PassiveCheckpoint(hold, out log, out done);
+                    }
                     state.Sealed = log >= 0 && log == done && log == state.Frames;
                     if (state.Sealed)
                     {
@@ -573,6 +643,8 @@ namespace TursoBackup.Engine.Wal
                     }
                     Log?.Invoke(state.Sealed
                         ? $"Checkpointed {done} archived frame(s) of '{Database}'; the WAL restarts with the next write."
+                        : log < 0
+                        ? $"Checkpoint of '{Database}' did not run (another connection kept checkpointing for a second); the WAL keeps growing until the next try."
                         : $"Checkpoint of '{Database}' copied {done} of {log} frame(s) (a reader holds older ones); the WAL keeps growing until the next try.");
                     EnsureHold();
                 }
@@ -590,21 +662,24 @@ namespace TursoBackup.Engine.Wal
         /// <summary>Takes a read snapshot at the WAL's current end on the spare connection, then lets the old one go (and swaps them).</summary>
         private void MoveHoldToWalEnd()
         {
-            if (spare == null)
-            {
-                spare = SqliteFile.OpenReadWrite(dbPath, LockTimeout);
-                using (var cmd = spare.CreateCommand())
-                {
-                    cmd.CommandText = "PRAGMA wal_autocheckpoint = 0";
-                    cmd.ExecuteNonQuery();
-                }
-            }
+            EnsureSpare();
             var newTx = SqliteFile.BeginReadSnapshot(spare);
             ReleaseHold();
             var old = hold;
             hold = spare;
             holdTx = newTx;
             spare = old;
+        }
+
+        private void EnsureSpare()
+        {
+            if (spare != null) return;
+            spare = SqliteFile.OpenReadWrite(dbPath, LockTimeout);
+            using (var cmd = spare.CreateCommand())
+            {
+                cmd.CommandText = "PRAGMA wal_autocheckpoint = 0";
+                cmd.ExecuteNonQuery();
+            }
         }
 
         private static void PassiveCheckpoint(SqliteConnection connection, out long log, out long done)
@@ -652,16 +727,18 @@ namespace TursoBackup.Engine.Wal
 
         /// <summary>
         /// Packs the oldest <see cref="PackFanIn"/> files of a level into one file of the next level, level by level, and
-        /// removes files a pack already holds. Runs beside the syncs (it never touches the newest segments' files: a
-        /// level is packed only when it has a full set, oldest first). A damaged file stops it, leaving everything as is.
+        /// removes files a pack already holds. Runs beside the syncs: it packs only segments up to <paramref name="through"/>
+        /// (archived when it started), never one a sync writes meanwhile, and a level only when it has a full set, oldest
+        /// first. A damaged file stops it, leaving everything as is.
         /// </summary>
-        private void Compact(string generation)
+        private void Compact(string generation, long through)
         {
-            for (int i = 0; i < 1000 && CompactOnce(generation); i++) { }
+            BeforeCompacting?.Invoke();
+            for (int i = 0; i < 1000 && CompactOnce(generation, through); i++) { }
         }
 
-        /// <summary>One pack (the lowest level that has a full set); false when no level has one.</summary>
-        private bool CompactOnce(string generation)
+        /// <summary>One pack (the lowest level that has a full set) of segments up to <paramref name="through"/>; false when no level has one.</summary>
+        private bool CompactOnce(string generation, long through)
         {
             for (int level = 0; level < 6; level++)
             {
@@ -670,6 +747,8 @@ namespace TursoBackup.Engine.Wal
                 foreach (var f in layout.SegmentFiles(generation))
                 {
                     var range = WalArchiveLayout.SequenceRange(f);
+                    // A segment a sync is writing now (renamed into place, not yet counted) is not this compaction's.
+                    if (range.First > through) break;
                     if (range.Last <= covered) { DurableFile.TryDelete(f); continue; } // left by an interrupted compaction
                     covered = range.Last;
                     if (LevelOf(range.First, range.Last) == level) files.Add((f, range.First, range.Last));

@@ -91,9 +91,11 @@ namespace TursoBackup.Engine.Wal
                         return true;
                     });
                 }
+                // Measured before it is in place: a compaction beside the syncs may pack (and remove) it right after.
+                long stored = new FileInfo(temp).Length;
                 File.Move(temp, segmentPath);
                 DurableFile.FlushDirectory(dir);
-                return new FileInfo(segmentPath).Length;
+                return stored;
             }
             finally
             {
