@@ -84,7 +84,7 @@ public sealed class WalArchiveTests : TempFolderTest
             Assert.All(present, c => Assert.True(c.Before <= t, $"tx {c.Id} began committing at {c.Before:O}, after {t:O}"));
             // …and every one committed more than a sync interval before it. The slack covers a sync's own time and
             // a busy 2-core test machine; the lag itself is measured by the benchmark, not asserted here.
-            Assert.All(commits.Where(c => c.After <= t - syncInterval - TimeSpan.FromSeconds(1.5)), c => Assert.True(c.Id <= n, $"tx {c.Id} ({c.After:O}) missing at {t:O}"));
+            Assert.All(commits.Where(c => c.After <= t - syncInterval - TimeSpan.FromSeconds(3)), c => Assert.True(c.Id <= n, $"tx {c.Id} ({c.After:O}) missing at {t:O}"));
             Assert.Equal("ok", SqliteFile.Scalar(r, "PRAGMA integrity_check"));
             bool hasNote = (long)SqliteFile.Scalar(r, "SELECT count(*) FROM pragma_table_info('tx') WHERE name = 'note'") == 1;
             Assert.Equal(n >= 300, hasNote);
