@@ -24,6 +24,15 @@ public sealed class WalCheckpointRaceTests : TempFolderTest
         return result.Destination;
     }
 
+    /// <summary>The archive of <paramref name="name"/> is one generation without a gap, and restores to <paramref name="rows"/> rows now.</summary>
+    private void AssertOneGenerationWithoutGaps(string name, long rows)
+    {
+        var window = WalRestore.Window(P("vault"), name);
+        Assert.Empty(window.Gaps);
+        Assert.Equal(1, window.Generations);
+        Assert.Equal(rows, Rows(RestoreNow(name, name + "-restored.db")));
+    }
+
     /// <summary>
     /// A seal (as every scheduled Sync-TursoWalArchive run ends) right after the previous one: its sync reads the old
     /// WAL, then a writer restarts the WAL, then the seal's checkpoint runs. The restart lost nothing: no gap, one
@@ -60,10 +69,7 @@ public sealed class WalCheckpointRaceTests : TempFolderTest
             Assert.Null(archiver.Sync().NewGenerationReason);
             archiver.Seal();
         }
-        var window = WalRestore.Window(P("vault"), "seal");
-        Assert.Empty(window.Gaps);
-        Assert.Equal(1, window.Generations);
-        Assert.Equal(22L, Rows(RestoreNow("seal", "seal-restored.db")));
+        AssertOneGenerationWithoutGaps("seal", 22L);
     }
 
     /// <summary>
@@ -115,10 +121,7 @@ public sealed class WalCheckpointRaceTests : TempFolderTest
             }
             archiver.Seal();
         }
-        var window = WalRestore.Window(P("vault"), "bg");
-        Assert.Empty(window.Gaps);
-        Assert.Equal(1, window.Generations);
-        Assert.Equal(rows, Rows(RestoreNow("bg", "bg-restored.db")));
+        AssertOneGenerationWithoutGaps("bg", rows);
     }
 
     /// <summary>
@@ -174,10 +177,7 @@ public sealed class WalCheckpointRaceTests : TempFolderTest
             Assert.Null(archiver.Sync().NewGenerationReason);
             archiver.Seal();
         }
-        var window = WalRestore.Window(P("vault"), "app");
-        Assert.Empty(window.Gaps);
-        Assert.Equal(1, window.Generations);
-        Assert.Equal(23L, Rows(RestoreNow("app", "app-restored.db")));
+        AssertOneGenerationWithoutGaps("app", 23L);
     }
 
     /// <summary>
@@ -219,10 +219,7 @@ public sealed class WalCheckpointRaceTests : TempFolderTest
             Assert.Null(archiver.Sync().NewGenerationReason);
             archiver.Seal();
         }
-        var window = WalRestore.Window(P("vault"), "reader");
-        Assert.Empty(window.Gaps);
-        Assert.Equal(1, window.Generations);
-        Assert.Equal(27L, Rows(RestoreNow("reader", "reader-restored.db")));
+        AssertOneGenerationWithoutGaps("reader", 27L);
     }
 
     /// <summary>
@@ -339,9 +336,6 @@ public sealed class WalCheckpointRaceTests : TempFolderTest
             Assert.Null(archiver.Sync().NewGenerationReason);
             archiver.Seal();
         }
-        var window = WalRestore.Window(P("vault"), "fresh");
-        Assert.Empty(window.Gaps);
-        Assert.Equal(1, window.Generations);
-        Assert.Equal(11L, Rows(RestoreNow("fresh", "fresh-restored.db")));
+        AssertOneGenerationWithoutGaps("fresh", 11L);
     }
 }

@@ -109,22 +109,7 @@ namespace TursoBackup.Cmdlets
                                 // The first sync proves the setup (a database in WAL mode, a writable vault): its failure is
                                 // one terminating error and no status — nothing was archived, and a service supervisor
                                 // (systemd Restart=, a scheduled task's restart) sees the exit instead of a silent retry loop.
-                                try
-                                {
-                                    status = archiver.Sync(token);
-                                }
-                                catch (TursoBackupException ex)
-                                {
-                                    ThrowFailure(ex);
-                                }
-                                catch (UnauthorizedAccessException ex)
-                                {
-                                    ThrowFailure(new TursoBackupException(FailureKind.PermissionDenied, ex.Message + " Run as an account with access, or choose another location.", source, ex));
-                                }
-                                catch (System.IO.IOException ex)
-                                {
-                                    ThrowFailure(new TursoBackupException(FailureKind.WriteFailed, ex.Message + " Check the disk and the path, then try again.", source, ex));
-                                }
+                                RunOrThrow(() => status = archiver.Sync(token), source);
                                 started = true;
                                 synced = true;
                             }

@@ -369,23 +369,43 @@ namespace TursoBackup.Internal
                 work();
                 return true;
             }
-            catch (TursoBackupException ex)
-            {
-                WriteFailure(ex);
-            }
             catch (OperationCanceledException)
             {
                 throw new PipelineStoppedException();
             }
-            catch (UnauthorizedAccessException ex)
+            catch (Exception ex) when (IsFailure(ex))
             {
-                WriteFailure(new TursoBackupException(FailureKind.PermissionDenied, ex.Message + " Run as an account with access, or choose another location.", target, ex));
-            }
-            catch (IOException ex)
-            {
-                WriteFailure(new TursoBackupException(FailureKind.WriteFailed, ex.Message + " Check the disk and the path, then try again.", target, ex));
+                WriteFailure(AsFailure(ex, target));
             }
             return false;
+        }
+
+        /// <summary>
+        /// Like <see cref="TryRun"/>, but a failure is terminating (nothing can continue without this work); a cancellation
+        /// propagates as it is, for the caller to end its own way.
+        /// </summary>
+        protected void RunOrThrow(Action work, object target)
+        {
+            try
+            {
+                work();
+            }
+            catch (Exception ex) when (IsFailure(ex))
+            {
+                ThrowFailure(AsFailure(ex, target));
+            }
+        }
+
+        /// <summary>What engine work throws that is a failure to report: ours, access refused, and I/O.</summary>
+        private static bool IsFailure(Exception ex) => ex is TursoBackupException || ex is UnauthorizedAccessException || ex is IOException;
+
+        /// <summary>The one translation of such an exception into a failure that says what to do next.</summary>
+        private static TursoBackupException AsFailure(Exception ex, object target)
+        {
+            if (ex is TursoBackupException failure) return failure;
+            if (ex is UnauthorizedAccessException)
+                return new TursoBackupException(FailureKind.PermissionDenied, ex.Message + " Run as an account with access, or choose another location.", target, ex);
+            return new TursoBackupException(FailureKind.WriteFailed, ex.Message + " Check the disk and the path, then try again.", target, ex);
         }
 
         /// <summary>Shows progress for one activity; <see cref="CompleteProgress"/> must follow.</summary>
