@@ -285,6 +285,25 @@ function systemctl { Add-Content -LiteralPath $env:DOCS_SYSTEMCTL -Value ($args 
         Assert-CleanRun $run $What
         $run.Stopped | Should -BeTrue -Because "$What runs until its service manager stops it"
     }
+
+    function Assert-ExampleRuns([string] $Code) {
+        <# One documented example: it runs cleanly, talks to the stand-in as the OpenAPI document says, and every scheduled
+           task or systemd unit it registers runs its command as the service manager would and stops cleanly. #>
+        $run = Invoke-DocExample $Code
+        Assert-CleanRun $run
+        if ($run.Cloud) { Get-PlatformApiStandInViolation $standIn | Should -BeNullOrEmpty -Because 'the Platform API stand-in checks every request against the OpenAPI document' }
+        foreach ($task in @(Get-ChildItem -LiteralPath $childEnvironment.DOCS_TASKS -Filter *.json -ErrorAction SilentlyContinue)) {
+            $t = Get-Content -Raw -LiteralPath $task.FullName | ConvertFrom-Json
+            Assert-StartedCommandRuns "$($t.Execute) $($t.Arguments)" "the action of the scheduled task '$($t.TaskName)'"
+        }
+        foreach ($unit in @(Get-ChildItem -LiteralPath (Join-Path $W 'etc/systemd/system') -Filter *.service -ErrorAction SilentlyContinue)) {
+            (Get-Content -LiteralPath $childEnvironment.DOCS_SYSTEMCTL) -join "`n" | Should -Match ([regex]::Escape($unit.Name)) -Because 'the example enables the unit it wrote'
+            $text = Get-Content -Raw -LiteralPath $unit.FullName
+            $exec = [regex]::Match($text, '(?m)^ExecStart=(.*)$').Groups[1].Value
+            $signal = if ($text -match '(?m)^KillSignal=SIGINT') { 'INT' } else { 'TERM' }
+            Assert-StartedCommandRuns $exec "ExecStart of $($unit.Name)" $signal
+        }
+    }
 }
 
 AfterAll {
@@ -301,20 +320,7 @@ Describe 'Get-Help -Examples of every cmdlet (module/en-US/TursoBackup.dll-Help.
 
     It '<Name>' -ForEach $helpExamples {
         $Ran.help++
-        $run = Invoke-DocExample $Code
-        Assert-CleanRun $run
-        if ($run.Cloud) { Get-PlatformApiStandInViolation $standIn | Should -BeNullOrEmpty -Because 'the Platform API stand-in checks every request against the OpenAPI document' }
-        foreach ($task in @(Get-ChildItem -LiteralPath $childEnvironment.DOCS_TASKS -Filter *.json -ErrorAction SilentlyContinue)) {
-            $t = Get-Content -Raw -LiteralPath $task.FullName | ConvertFrom-Json
-            Assert-StartedCommandRuns "$($t.Execute) $($t.Arguments)" "the action of the scheduled task '$($t.TaskName)'"
-        }
-        foreach ($unit in @(Get-ChildItem -LiteralPath (Join-Path $W 'etc/systemd/system') -Filter *.service -ErrorAction SilentlyContinue)) {
-            (Get-Content -LiteralPath $childEnvironment.DOCS_SYSTEMCTL) -join "`n" | Should -Match ([regex]::Escape($unit.Name)) -Because 'the example enables the unit it wrote'
-            $text = Get-Content -Raw -LiteralPath $unit.FullName
-            $exec = [regex]::Match($text, '(?m)^ExecStart=(.*)$').Groups[1].Value
-            $signal = if ($text -match '(?m)^KillSignal=SIGINT') { 'INT' } else { 'TERM' }
-            Assert-StartedCommandRuns $exec "ExecStart of $($unit.Name)" $signal
-        }
+        Assert-ExampleRuns $Code
     }
 
     It 'ran every discovered help example' -ForEach @{ Count = @($helpExamples).Count } {
@@ -329,13 +335,7 @@ Describe 'The README''s pwsh examples (```powershell blocks)' {
 
     It '<Name>' -ForEach $readmeExamples {
         $Ran.readme++
-        $run = Invoke-DocExample $Code
-        Assert-CleanRun $run
-        if ($run.Cloud) { Get-PlatformApiStandInViolation $standIn | Should -BeNullOrEmpty -Because 'the Platform API stand-in checks every request against the OpenAPI document' }
-        foreach ($task in @(Get-ChildItem -LiteralPath $childEnvironment.DOCS_TASKS -Filter *.json -ErrorAction SilentlyContinue)) {
-            $t = Get-Content -Raw -LiteralPath $task.FullName | ConvertFrom-Json
-            Assert-StartedCommandRuns "$($t.Execute) $($t.Arguments)" "the action of the scheduled task '$($t.TaskName)'"
-        }
+        Assert-ExampleRuns $Code
     }
 
     It 'ran every discovered README block' -ForEach @{ Count = @($readmeExamples).Count } {
