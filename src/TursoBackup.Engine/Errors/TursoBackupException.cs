@@ -16,6 +16,14 @@ namespace TursoBackup.Engine.Errors
         OperationStopped,
         /// <summary>The operation cannot run in this state (e.g. a confirmation that a non-interactive session cannot give).</summary>
         InvalidOperation,
+        /// <summary>A destination (server, storage account, SFTP host) that did not answer: refused, timed out, no such host.</summary>
+        Unreachable,
+        /// <summary>A destination that refused the credentials (wrong key, expired SAS, wrong password or private key).</summary>
+        AuthenticationFailed,
+        /// <summary>A destination that is full or over its quota.</summary>
+        QuotaExceeded,
+        /// <summary>A destination whose identity is not the one pinned (an SSH host key that changed).</summary>
+        SecurityError,
     }
 
     /// <summary>

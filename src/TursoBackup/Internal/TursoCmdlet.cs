@@ -354,6 +354,10 @@ namespace TursoBackup.Internal
                 case FailureKind.NotEnabled: return ErrorCategory.NotEnabled;
                 case FailureKind.OperationStopped: return ErrorCategory.OperationStopped;
                 case FailureKind.InvalidOperation: return ErrorCategory.InvalidOperation;
+                case FailureKind.Unreachable: return ErrorCategory.ConnectionError;
+                case FailureKind.AuthenticationFailed: return ErrorCategory.AuthenticationError;
+                case FailureKind.QuotaExceeded: return ErrorCategory.QuotaExceeded;
+                case FailureKind.SecurityError: return ErrorCategory.SecurityError;
                 default: return ErrorCategory.NotSpecified;
             }
         }
