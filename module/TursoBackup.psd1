@@ -17,6 +17,8 @@
     CmdletsToExport      = @(
         'Backup-TursoDatabase'
         'Connect-TursoCloud'
+        'Connect-TursoVault'
+        'Copy-TursoBackup'
         'Export-TursoDatabase'
         'Get-TursoBackup'
         'Get-TursoBackupHealth'
@@ -33,6 +35,7 @@
         'Restore-TursoPointInTime'
         'Send-TursoBackupAlert'
         'Start-TursoWalArchive'
+        'Sync-TursoVault'
         'Sync-TursoWalArchive'
         'Test-Backup'
     )

@@ -26,6 +26,8 @@ namespace TursoBackup.Engine.Health
         public long? StorageQuota { get; set; }
         /// <summary>Share of <see cref="StorageQuota"/> from which a Warning is given (default 0.8 = 80 %).</summary>
         public double StorageWarningRatio { get; set; } = 0.8;
+        /// <summary>How old the newest copy at an offsite destination may be (default 25 hours: a daily copy, with an hour's slack).</summary>
+        public TimeSpan OffsiteRecoveryPointObjective { get; set; } = TimeSpan.FromHours(25);
         /// <summary>The WAL archive is read in full (every snapshot and segment) when its last verification is older than this (default 1 day).</summary>
         public TimeSpan ArchiveVerificationInterval { get; set; } = TimeSpan.FromDays(1);
     }
@@ -69,6 +71,10 @@ namespace TursoBackup.Engine.Health
         public const string DamagedManifests = "DamagedManifests";
         public const string SnapshotStale = "SnapshotStale";
         public const string OrphanedBackupFolders = "OrphanedBackupFolders";
+        public const string OffsiteStale = "OffsiteStale";
+        public const string OffsiteMissing = "OffsiteMissing";
+        public const string OffsiteSyncFailed = "OffsiteSyncFailed";
+        public const string OffsiteVerificationFailed = "OffsiteVerificationFailed";
 
         private readonly Func<DateTimeOffset> clock;
 
@@ -156,6 +162,32 @@ namespace TursoBackup.Engine.Health
                 {
                     report.ArchiveLag = NonNegative(now - lastSync.Value);
                     if (!lastBackupAt.HasValue || lastSync.Value > lastBackupAt.Value) lastBackupAt = lastSync;
+                }
+            }
+
+            // Offsite copies, as the last sync to each destination found them.
+            report.Offsite = Offsite.OffsiteLog.Read(vault.Root, now, t.OffsiteRecoveryPointObjective).Where(o => o.Database == database).ToArray();
+            foreach (var o in report.Offsite)
+            {
+                if (o.LastError != null)
+                {
+                    Add(HealthStatus.Warning, OffsiteSyncFailed, $"The last copy of '{database}' to {o.Destination} failed ({o.LastError}); fix the cause and run Sync-TursoVault -Source '{vault.Root}' -Destination '{o.Destination}'.");
+                }
+                if (o.NewestCopyAge.HasValue && !o.RpoMet)
+                {
+                    Add(HealthStatus.Warning, OffsiteStale, $"The newest copy of '{database}' at {o.Destination} is {Span(o.NewestCopyAge.Value)} old, over the offsite RPO of {Span(o.RecoveryPointObjective)}: run Sync-TursoVault (the daily runbook does) or check its schedule.");
+                }
+                else if (!o.NewestCopyAge.HasValue)
+                {
+                    Add(HealthStatus.Warning, OffsiteStale, $"{o.Destination} holds no copy of '{database}': run Sync-TursoVault -Source '{vault.Root}' -Destination '{o.Destination}'.");
+                }
+                if (o.Missing > 0)
+                {
+                    Add(HealthStatus.Warning, OffsiteMissing, $"{o.Missing} backup(s) of '{database}' were not at {o.Destination} after the last sync: run Sync-TursoVault again and read its errors.");
+                }
+                if (o.LastVerificationPassed == false)
+                {
+                    Add(HealthStatus.Warning, OffsiteVerificationFailed, $"The newest restore test from {o.Destination} of '{database}' failed: run Test-Backup -Vault '{o.Destination}' -Database '{database}' -Verbose.");
                 }
             }
 

@@ -75,6 +75,9 @@ namespace TursoBackup
         /// <summary>Whether <see cref="LastRestoreDuration"/> is within the RTO; null when there is no RTO or no verification.</summary>
         public bool? RtoMet { get; set; }
 
+        /// <summary>The database at each offsite destination this vault was synced to (empty when none).</summary>
+        public OffsiteStatus[] Offsite { get; set; } = new OffsiteStatus[0];
+
         /// <summary>The WAL archive's restore window; null when the database has no WAL archive.</summary>
         public RestoreWindow RestoreWindow { get; set; }
         /// <summary>Time since the WAL archive's last sync; null when the database has no WAL archive.</summary>

@@ -58,7 +58,7 @@ namespace TursoBackup.Cmdlets
             BackupVault vault;
             try
             {
-                vault = BackupVault.OpenExisting(ResolveNewPath(Vault));
+                vault = BackupVault.OpenExisting(ResolveVaultForRead(Vault));
             }
             catch (TursoBackupException ex)
             {

@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using TursoBackup.Engine.Errors;
 using TursoBackup.Engine.Health;
 using TursoBackup.Internal;
 
@@ -44,15 +45,29 @@ namespace TursoBackup.Cmdlets
         [Parameter]
         public TimeSpan MaxArchiveLag { get; set; } = TimeSpan.FromSeconds(60);
 
+        /// <summary>How old the newest copy at each offsite destination may be (default 25 hours).</summary>
+        [Parameter]
+        public TimeSpan OffsiteRecoveryPointObjective { get; set; } = TimeSpan.FromHours(25);
+
         protected override void ProcessRecord()
         {
-            string vault = ResolveNewPath(Vault);
+            string vault;
+            try
+            {
+                vault = ResolveVaultForRead(Vault, "*");
+            }
+            catch (TursoBackupException ex)
+            {
+                WriteFailure(ex);
+                return;
+            }
             var thresholds = new HealthThresholds
             {
                 RecoveryPointObjective = RecoveryPointObjective,
                 RecoveryTimeObjective = RecoveryTimeObjective,
                 MaxVerificationAge = MaxVerificationAge,
                 MaxArchiveLag = MaxArchiveLag,
+                OffsiteRecoveryPointObjective = OffsiteRecoveryPointObjective,
                 StorageQuota = MyInvocation.BoundParameters.ContainsKey(nameof(StorageQuota)) ? StorageQuota : (long?)null,
             };
             TryRun(() =>

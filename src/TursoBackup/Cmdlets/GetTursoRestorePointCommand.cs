@@ -27,7 +27,7 @@ namespace TursoBackup.Cmdlets
         {
             TryRun(() =>
             {
-                var vault = BackupVault.OpenExisting(ResolveNewPath(Vault));
+                var vault = BackupVault.OpenExisting(ResolveVaultForRead(Vault, Database));
                 var window = WalRestore.Window(vault.Root, Database);
                 if (window.Generations == 0)
                 {

@@ -93,7 +93,7 @@ namespace TursoBackup.Cmdlets
                 if (ParameterSetName == AtTimestamp || ParameterSetName == LiteralAtTimestamp)
                 {
                     at = Timestamp;
-                    vaultRoot = BackupVault.OpenExisting(ResolveNewPath(Vault)).Root;
+                    vaultRoot = BackupVault.OpenExisting(ResolveVaultForRead(Vault, System.IO.Path.GetFileNameWithoutExtension(source))).Root;
                 }
                 else
                 {

@@ -66,7 +66,7 @@ namespace TursoBackup.Cmdlets
             BackupVault vault = null;
             try
             {
-                vault = BackupVault.OpenExisting(ResolveNewPath(Vault));
+                vault = BackupVault.OpenExisting(ResolveVaultForRead(Vault, Database));
             }
             catch (TursoBackupException ex)
             {

@@ -124,6 +124,7 @@ namespace TursoBackup.Cmdlets
             bool ok = TryRun(() => result = verifier.Test(backup, RecoveryTimeObjective, queries,
                 KeepRestored == null ? null : ResolveNewPath(KeepRestored)), backup.Id);
             CompleteProgress(ActivityId, activity);
+            if (ok) PushVerificationIfOffsite(backup.Vault, backup.Database);
             if (ok) WriteObject(result);
         }
 
@@ -178,7 +179,7 @@ namespace TursoBackup.Cmdlets
             string vault = null;
             try
             {
-                vault = BackupVault.OpenExisting(ResolveNewPath(Vault)).Root;
+                vault = BackupVault.OpenExisting(ResolveVaultForRead(Vault, Database)).Root;
             }
             catch (TursoBackupException ex)
             {
@@ -192,6 +193,7 @@ namespace TursoBackup.Cmdlets
                     return (null, $"Restored from the WAL archive as of {restore.PointInTime:yyyy-MM-ddTHH:mm:ss.fffZ} (the last capture at or before {at:yyyy-MM-ddTHH:mm:ssZ}); snapshot and every frame verified by checksum.");
                 }, RecoveryTimeObjective, queries, KeepRestored == null ? null : ResolveNewPath(KeepRestored), vault), Database))
             {
+                PushVerificationIfOffsite(vault, Database);
                 WriteObject(result);
             }
         }

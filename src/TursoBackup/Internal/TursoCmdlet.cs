@@ -15,7 +15,7 @@ namespace TursoBackup.Internal
     /// where engine failures become ErrorRecords, path resolution through the provider, and progress records that
     /// always complete.
     /// </summary>
-    public abstract class TursoCmdlet : PSCmdlet
+    public abstract partial class TursoCmdlet : PSCmdlet
     {
         private static int nextActivityId = 1;
         private CancellationTokenSource cancellation;
@@ -78,7 +78,7 @@ namespace TursoBackup.Internal
         /// </summary>
         protected BackupInfo FindBackup(string vaultPath, string database, string id, bool includeEmergency = false)
         {
-            var vault = Engine.Vault.BackupVault.OpenExisting(ResolveNewPath(vaultPath));
+            var vault = Engine.Vault.BackupVault.OpenExisting(ResolveVaultForRead(vaultPath));
             var unreadable = new List<KeyValuePair<string, Exception>>();
             var backup = vault.Select(database, id, includeEmergency, (path, ex) => unreadable.Add(new KeyValuePair<string, Exception>(path, ex)));
             foreach (var u in unreadable)
@@ -91,7 +91,7 @@ namespace TursoBackup.Internal
                 WriteWarning(UnreadableBackup(u.Key, u.Value) + " It was not considered." + instead +
                              $" Repair or remove it (Get-TursoBackup -Vault '{vault.Root}' -Database '{database}' lists what cannot be read).");
             }
-            if (backup != null) return backup;
+            if (backup != null) return FetchIfOffsite(backup);
             if (id == null && !includeEmergency && vault.List(database).Any(b => b.Emergency != null))
             {
                 throw new TursoBackupException(FailureKind.NotFound,
@@ -108,10 +108,10 @@ namespace TursoBackup.Internal
         /// <summary>
         /// A backup given as an object (the pipeline), as its manifest says now: its folder must lie in its vault and
         /// the manifest there must name it (the index a listing came from, or the object itself, may be wrong).
-        /// An object without a vault is used as it is.
+        /// An object without a vault is used as it is; one listed from an offsite vault has its artifact fetched.
         /// </summary>
-        protected static BackupInfo ReloadBackup(BackupInfo backup) =>
-            backup.Vault == null ? backup : Engine.Vault.BackupVault.OpenExisting(backup.Vault).Reload(backup);
+        protected BackupInfo ReloadBackup(BackupInfo backup) =>
+            backup.Vault == null ? backup : FetchIfOffsite(Engine.Vault.BackupVault.OpenExisting(backup.Vault).Reload(backup));
 
         /// <summary>What is wrong with a backup folder a listing could not read (a damaged or foreign manifest, or none).</summary>
         protected internal static string UnreadableBackup(string manifestPath, Exception ex) =>
@@ -138,8 +138,10 @@ namespace TursoBackup.Internal
         /// database's write lock) into the vault as an emergency backup under the replaced file's name: marked as such in
         /// its manifest (what it replaced and why; name-based selection skips it) and tagged 'emergency' and why.
         /// </summary>
+        /// When the vault is an offsite vault's mirror, the emergency backup is sent to that vault before anything is replaced.
         protected Engine.Files.EmergencyFiler EmergencyFiler(string vaultRoot, string why) => (copy, replaced) =>
-            new Engine.Backup.SnapshotBackup { Log = WriteVerbose }.Run(new Engine.Backup.BackupRequest
+        {
+            var filed = new Engine.Backup.SnapshotBackup { Log = VerboseFromAnyThread }.Run(new Engine.Backup.BackupRequest
             {
                 SourcePath = copy,
                 VaultPath = vaultRoot,
@@ -147,6 +149,19 @@ namespace TursoBackup.Internal
                 Tags = new[] { "emergency", why },
                 Emergency = new EmergencyInfo { Replaced = replaced, Reason = why },
             }, Cancellation);
+            var offsite = Engine.Offsite.OffsiteVault.ForMirror(vaultRoot);
+            if (offsite != null)
+            {
+                string unit = Engine.Vault.BackupVault.DatabasesFolder + "/" + filed.Database + "/" + filed.Id + "/";
+                var sent = new Engine.Offsite.VaultSync(new Engine.Offsite.DirectoryStore(vaultRoot), offsite.Store) { Filter = k => k.StartsWith(unit, StringComparison.Ordinal) || k == "vault.json", Log = VerboseFromAnyThread }.Run(Cancellation);
+                if (sent.Failed > 0)
+                {
+                    throw new TursoBackupException(FailureKind.WriteFailed, $"The emergency backup of '{replaced}' could not be sent to the offsite vault {offsite.Address.DisplayName} ({sent.FailedItems.First().Reason}). Nothing was replaced.", replaced);
+                }
+                VerboseFromAnyThread($"Emergency backup {filed.Id} of '{replaced}' sent to {offsite.Address.DisplayName}.");
+            }
+            return filed;
+        };
 
         /// <summary>The vault name an emergency backup of <paramref name="replaced"/> is filed under (a usable folder name even for '.hidden.db').</summary>
         internal static string EmergencyName(string replaced)

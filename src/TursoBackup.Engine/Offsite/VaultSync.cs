@@ -1,0 +1,343 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Security.Cryptography;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using TursoBackup.Engine.Errors;
+using TursoBackup.Engine.IO;
+
+namespace TursoBackup.Engine.Offsite
+{
+    /// <summary>
+    /// Copies what is missing from one vault to another (any <see cref="IObjectStore"/> to any other): backups, their
+    /// verification logs, the WAL archive's snapshots, segments and state. Idempotent: what the destination already
+    /// holds (same key and length, same SHA-256 where either side knows it; mutable files by content) is skipped.
+    /// </summary>
+    /// <remarks>
+    /// Order makes a stopped sync harmless: the vault marker, then every immutable object (artifacts, WAL snapshots,
+    /// segments), then the files that make a unit visible (a backup's manifest.json, a generation's snapshot.json) —
+    /// only for units whose every other file arrived — then the mutable files. A reader of the destination thus never
+    /// lists a backup or generation that is not whole. An artifact is sent with the SHA-256 its manifest records, so
+    /// the destination checks what arrived against the manifest itself; a source file that does not match its manifest
+    /// is reported as damaged and not copied.
+    /// </remarks>
+    public sealed class VaultSync
+    {
+        private const long SmallFile = 1 << 20;
+        private readonly IObjectStore source;
+        private readonly IObjectStore destination;
+
+        public VaultSync(IObjectStore source, IObjectStore destination)
+        {
+            this.source = source ?? throw new ArgumentNullException(nameof(source));
+            this.destination = destination ?? throw new ArgumentNullException(nameof(destination));
+        }
+
+        /// <summary>Only keys this accepts are considered (null: the whole vault).</summary>
+        public Func<string, bool> Filter { get; set; }
+
+        /// <summary>Lists what would be copied, copies nothing.</summary>
+        public bool WhatIf { get; set; }
+
+        /// <summary>Objects copied at once (default 4).</summary>
+        public int Transfers { get; set; } = 4;
+
+        /// <summary>Where a source object whose SHA-256 nobody knows is staged to hash it before it is sent (default: the temp folder).</summary>
+        public string ScratchPath { get; set; }
+
+        public Action<string> Log { get; set; }
+
+        /// <summary>Bytes copied so far, bytes to copy in all, the key being copied.</summary>
+        public Action<long, long, string> Progress { get; set; }
+
+        /// <summary>Keys known to be at the destination already (a long-running shipper's memory), so it need not list them again.</summary>
+        public ISet<string> KnownAtDestination { get; set; }
+
+        public VaultSyncResult Run(CancellationToken cancel = default(CancellationToken))
+        {
+            var watch = Stopwatch.StartNew();
+            var result = new VaultSyncResult { Source = source.DisplayName, Destination = destination.DisplayName, WhatIf = WhatIf };
+            if (destination is DirectoryStore folder && !WhatIf) folder.CreateRoot();
+            if (!(destination is DirectoryStore && WhatIf)) destination.Probe(cancel);
+            source.Probe(cancel);
+
+            var wanted = source.List("", cancel)
+                .Where(o => VaultKeys.Role(o.Key) != VaultObjectRole.NotCopied && (Filter == null || Filter(o.Key))
+                            // Each vault's verification log records restores tested from that vault: it is not copied.
+                            && !o.Key.EndsWith("/" + Verification.VerificationLog.FileName, StringComparison.Ordinal))
+                .GroupBy(o => o.Key, StringComparer.Ordinal).Select(g => g.First())
+                .ToList();
+            Log?.Invoke($"{wanted.Count} object(s) to consider in {source.DisplayName}.");
+            var present = new Dictionary<string, StoredObject>(StringComparer.Ordinal);
+            foreach (var o in destination.List("", cancel)) present[o.Key] = o;
+
+            // The SHA-256 each artifact and WAL snapshot must have, from its manifest / snapshot.json at the source.
+            var expected = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var commit in wanted.Where(o => VaultKeys.Role(o.Key) == VaultObjectRole.Commit))
+            {
+                cancel.ThrowIfCancellationRequested();
+                try
+                {
+                    ReadExpected(commit.Key, expected, cancel);
+                }
+                catch (Exception ex) when (ex is FormatException || ex is InvalidCastException || ex is IOException || ex is TursoBackupException)
+                {
+                    Log?.Invoke($"{commit.Key} at the source cannot be read ({ex.Message}); its unit is copied without the manifest's checksums.");
+                }
+            }
+
+            var toCopy = new List<StoredObject>();
+            foreach (var o in wanted)
+            {
+                var role = VaultKeys.Role(o.Key);
+                bool known = KnownAtDestination != null && KnownAtDestination.Contains(o.Key) && role == VaultObjectRole.Immutable;
+                if (known || (present.TryGetValue(o.Key, out var there) && Same(o, there, role, expected, cancel)))
+                {
+                    result.Items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Skipped, Bytes = o.Length, Reason = "present" });
+                }
+                else
+                {
+                    toCopy.Add(o);
+                }
+            }
+            long total = toCopy.Sum(o => o.Length);
+            long done = 0;
+            Log?.Invoke($"{toCopy.Count} object(s), {total} bytes, to copy to {destination.DisplayName}; {result.Items.Count} already there.");
+
+            var failedUnits = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
+            var items = new ConcurrentBag<VaultSyncItem>();
+            foreach (var phase in toCopy.GroupBy(o => VaultKeys.Phase(VaultKeys.Role(o.Key))).OrderBy(g => g.Key))
+            {
+                var batch = phase.OrderBy(o => o.Key, StringComparer.Ordinal).ToList();
+                void CopyOne(StoredObject o)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    string unit = VaultKeys.Unit(o.Key);
+                    if (VaultKeys.Role(o.Key) == VaultObjectRole.Commit && failedUnits.TryGetValue(unit, out var why))
+                    {
+                        items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Failed, Bytes = o.Length, Reason = "not copied, so the unit stays invisible at the destination: " + why });
+                        return;
+                    }
+                    if (WhatIf)
+                    {
+                        items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.WouldCopy, Bytes = o.Length });
+                        return;
+                    }
+                    long before = 0;
+                    try
+                    {
+                        Log?.Invoke($"Copying {o.Key} ({o.Length} bytes).");
+                        CopyObject(o, expected.TryGetValue(o.Key, out var sha) ? sha : null, sent =>
+                        {
+                            long now = Interlocked.Add(ref done, sent - before);
+                            before = sent;
+                            Progress?.Invoke(now, total, o.Key);
+                        }, cancel);
+                        KnownAtDestination?.Add(o.Key);
+                        items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Copied, Bytes = o.Length });
+                    }
+                    catch (TursoBackupException ex) when (ex.Kind != FailureKind.Unreachable && ex.Kind != FailureKind.AuthenticationFailed && ex.Kind != FailureKind.SecurityError)
+                    {
+                        Interlocked.Add(ref done, o.Length - before);
+                        failedUnits.TryAdd(unit, o.Key + ": " + ex.Message);
+                        items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Failed, Bytes = o.Length, Reason = ex.Message });
+                    }
+                }
+                if (Transfers <= 1 || batch.Count <= 1)
+                {
+                    foreach (var o in batch) CopyOne(o);
+                }
+                else
+                {
+                    try
+                    {
+                        Parallel.ForEach(batch, new ParallelOptions { MaxDegreeOfParallelism = Transfers, CancellationToken = cancel }, CopyOne);
+                    }
+                    catch (AggregateException ae) when (ae.InnerExceptions.Count > 0)
+                    {
+                        var first = ae.InnerExceptions[0];
+                        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+                    }
+                }
+            }
+            result.Items.AddRange(items.OrderBy(i => i.Key, StringComparer.Ordinal));
+            result.Copied = result.Items.Count(i => i.Action == VaultSyncAction.Copied);
+            result.Skipped = result.Items.Count(i => i.Action == VaultSyncAction.Skipped);
+            result.Failed = result.Items.Count(i => i.Action == VaultSyncAction.Failed);
+            result.Bytes = result.Items.Where(i => i.Action == VaultSyncAction.Copied).Sum(i => i.Bytes);
+            result.Backups = result.Items.Where(i => i.Action != VaultSyncAction.Failed && i.Action != VaultSyncAction.WouldCopy && i.Key.StartsWith("databases/", StringComparison.Ordinal)
+                    && VaultKeys.Role(i.Key) == VaultObjectRole.Commit)
+                .Select(i => VaultKeys.Unit(i.Key).Substring("databases/".Length)).OrderBy(s => s, StringComparer.Ordinal).ToArray();
+            result.Duration = watch.Elapsed;
+            return result;
+        }
+
+        private void ReadExpected(string commitKey, Dictionary<string, string> expected, CancellationToken cancel)
+        {
+            string text;
+            using (var s = source.OpenRead(commitKey, cancel))
+            using (var r = new StreamReader(s, Encoding.UTF8))
+            {
+                text = r.ReadToEnd();
+            }
+            var doc = (Dictionary<string, object>)Json.Parse(text);
+            string unit = VaultKeys.Unit(commitKey);
+            if (commitKey.StartsWith("databases/", StringComparison.Ordinal))
+            {
+                if (doc.TryGetValue("artifact", out var a) && a is Dictionary<string, object> art && art.TryGetValue("file", out var f) && art.TryGetValue("sha256", out var sha)
+                    && f is string file && sha is string hex)
+                {
+                    expected[unit + "/" + file] = hex.ToLowerInvariant();
+                }
+            }
+            else if (doc.TryGetValue("sha256", out var sha) && sha is string hex)
+            {
+                expected[unit + "/snapshot.db.zst"] = hex.ToLowerInvariant();
+            }
+        }
+
+        private bool Same(StoredObject src, StoredObject dst, VaultObjectRole role, Dictionary<string, string> expected, CancellationToken cancel)
+        {
+            if (src.Length != dst.Length) return false;
+            if (role == VaultObjectRole.Marker) return true;
+            string want = expected.TryGetValue(src.Key, out var e) ? e : src.Sha256;
+            if (want != null && dst.Sha256 != null) return string.Equals(want, dst.Sha256, StringComparison.OrdinalIgnoreCase);
+            if (role == VaultObjectRole.Immutable) return true;
+            // A commit or mutable file of the same length: compare contents (these are small).
+            if (src.Length > SmallFile) return true;
+            return string.Equals(want ?? HashOf(source, src, cancel), dst.Sha256 ?? HashOf(destination, dst, cancel), StringComparison.OrdinalIgnoreCase);
+        }
+
+        private static string HashOf(IObjectStore store, StoredObject o, CancellationToken cancel)
+        {
+            if (store is DirectoryStore folder) return DirectoryStore.Sha256Of(folder.PathOf(o.Key), cancel);
+            using (var sha = SHA256.Create())
+            using (var s = store.OpenRead(o.Key, cancel))
+            {
+                return DirectoryStore.Hex(sha.ComputeHash(s));
+            }
+        }
+
+        /// <summary>Copies one object; the destination verifies it on arrival against <paramref name="expectedSha"/> or the source's hash.</summary>
+        private void CopyObject(StoredObject o, string expectedSha, Action<long> progress, CancellationToken cancel)
+        {
+            string sha = expectedSha ?? o.Sha256;
+            if (sha == null && source is DirectoryStore local) sha = DirectoryStore.Sha256Of(local.PathOf(o.Key), cancel);
+            if (sha != null)
+            {
+                using (var raw = source.OpenRead(o.Key, cancel))
+                using (var hashing = new HashingReadStream(raw, o.Length))
+                {
+                    try
+                    {
+                        destination.Put(o.Key, hashing, o.Length, sha, progress, cancel);
+                    }
+                    catch (TursoBackupException ex) when (ex.Kind == FailureKind.InvalidData && hashing.Complete && !string.Equals(hashing.Sha256, sha, StringComparison.OrdinalIgnoreCase))
+                    {
+                        throw new TursoBackupException(FailureKind.InvalidData,
+                            $"{o.Key} in {source.DisplayName} is damaged: its SHA-256 is {hashing.Sha256}, its manifest says {sha}. It was not copied to {destination.DisplayName}. " +
+                            "Run Test-Backup on it; make a new backup if it fails.", o.Key, ex) { ErrorId = "SourceDamaged" };
+                    }
+                }
+                return;
+            }
+            // Nobody knows the object's SHA-256 (an SFTP source keeps none): stage it locally to hash it, then send it.
+            string scratch = Path.Combine(ScratchPath ?? Path.GetTempPath(), ".tursobackup-sync-" + Guid.NewGuid().ToString("N") + ".partial");
+            try
+            {
+                string hex;
+                using (var raw = source.OpenRead(o.Key, cancel))
+                using (var fs = new FileStream(scratch, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+                using (var sha256 = SHA256.Create())
+                {
+                    OwnerOnly.File(scratch);
+                    var buffer = new byte[1 << 20];
+                    int n;
+                    while ((n = raw.Read(buffer, 0, buffer.Length)) > 0)
+                    {
+                        cancel.ThrowIfCancellationRequested();
+                        fs.Write(buffer, 0, n);
+                        sha256.TransformBlock(buffer, 0, n, null, 0);
+                    }
+                    sha256.TransformFinalBlock(buffer, 0, 0);
+                    hex = DirectoryStore.Hex(sha256.Hash);
+                }
+                using (var fs = new FileStream(scratch, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20))
+                {
+                    destination.Put(o.Key, fs, fs.Length, hex, progress, cancel);
+                }
+            }
+            finally
+            {
+                DurableFile.TryDelete(scratch);
+            }
+        }
+
+        /// <summary>A read-only pass-through that hashes what is read (to tell a damaged source from damage on the way).</summary>
+        private sealed class HashingReadStream : Stream
+        {
+            private readonly Stream inner;
+            private readonly SHA256 sha = SHA256.Create();
+            private readonly long length;
+            private long read;
+            private string hex;
+
+            public HashingReadStream(Stream inner, long length)
+            {
+                this.inner = inner;
+                this.length = length;
+                if (length == 0) Finish();
+            }
+
+            private void Finish()
+            {
+                sha.TransformFinalBlock(new byte[0], 0, 0);
+                Complete = true;
+            }
+
+            public bool Complete { get; private set; }
+
+            public string Sha256
+            {
+                get
+                {
+                    if (hex == null && Complete) hex = DirectoryStore.Hex(sha.Hash);
+                    return hex;
+                }
+            }
+
+            public override int Read(byte[] buffer, int offset, int count)
+            {
+                int n = inner.Read(buffer, offset, count);
+                if (n > 0 && !Complete)
+                {
+                    sha.TransformBlock(buffer, offset, n, null, 0);
+                    read += n;
+                    if (read >= length) Finish();
+                }
+                return n;
+            }
+
+            public override bool CanRead => true;
+            public override bool CanSeek => false;
+            public override bool CanWrite => false;
+            public override long Length => inner.Length;
+            public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+            public override void Flush() { }
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+            public override void SetLength(long value) => throw new NotSupportedException();
+            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+            protected override void Dispose(bool disposing)
+            {
+                if (disposing) sha.Dispose();
+                base.Dispose(disposing);
+            }
+        }
+    }
+}
