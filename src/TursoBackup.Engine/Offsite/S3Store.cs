@@ -438,6 +438,10 @@ namespace TursoBackup.Engine.Offsite
             };
             if (!string.IsNullOrEmpty(options.Endpoint))
             {
+                if (!Uri.TryCreate(options.Endpoint, UriKind.Absolute, out var endpoint) || (endpoint.Scheme != "http" && endpoint.Scheme != "https"))
+                {
+                    throw new TursoBackupException(FailureKind.InvalidArgument, $"The endpoint '{OffsiteAddress.Redact(options.Endpoint)}' of '{DisplayName}' is not an http(s) URL. Give the S3-compatible store's service URL, e.g. -Endpoint https://s3.example.com or http://127.0.0.1:4568.", DisplayName) { ErrorId = "InvalidEndpoint" };
+                }
                 config.ServiceURL = options.Endpoint;
                 config.ForcePathStyle = true;
                 config.AuthenticationRegion = region;

@@ -127,6 +127,36 @@ public sealed class S3StoreTests : ObjectStoreContract, IClassFixture<S3rverFixt
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(15), $"three calls took {sw.Elapsed}");
     }
 
+    [Fact]
+    public void A_server_that_never_answers_is_Unreachable_after_the_timeout()
+    {
+        // A real TCP listener that accepts connections and never says a word (a hung proxy, a black-holed port).
+        var silent = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var held = new ConcurrentQueue<System.Net.Sockets.TcpClient>();
+        var accept = Task.Run(async () =>
+        {
+            try { while (true) held.Enqueue(await silent.AcceptTcpClientAsync()); }
+            catch (Exception) { }
+        });
+        try
+        {
+            var options = Options($"http://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}");
+            options.TimeoutSeconds = 1;
+            using var store = Open("s3://bucket", options);
+            var sw = Stopwatch.StartNew();
+            var ex = Assert.Throws<TursoBackupException>(() => store.Probe(CancellationToken.None));
+            Assert.Equal(FailureKind.Unreachable, ex.Kind);
+            Assert.Contains("s3://bucket", ex.Message);
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20), $"took {sw.Elapsed}");
+        }
+        finally
+        {
+            silent.Stop();
+            foreach (var c in held) c.Dispose();
+        }
+    }
+
     [SkippableFact]
     public void A_wrong_access_key_id_is_AuthenticationFailed_and_the_secret_is_never_shown()
     {
@@ -157,6 +187,15 @@ public sealed class S3StoreTests : ObjectStoreContract, IClassFixture<S3rverFixt
         options.UserName = "only-the-id";
         using var half = Open("s3://bucket", options);
         Assert.Equal(FailureKind.AuthenticationFailed, Assert.Throws<TursoBackupException>(() => half.Probe(CancellationToken.None)).Kind);
+    }
+
+    [Fact]
+    public void An_endpoint_that_is_not_a_url_is_InvalidArgument()
+    {
+        using var store = Open("s3://bucket", Options("127.0.0.1 port 4568"));
+        var ex = Assert.Throws<TursoBackupException>(() => store.Probe(CancellationToken.None));
+        Assert.Equal(FailureKind.InvalidArgument, ex.Kind);
+        Assert.Contains("-Endpoint", ex.Message);
     }
 
     [SkippableFact]
