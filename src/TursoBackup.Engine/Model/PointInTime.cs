@@ -20,6 +20,10 @@ namespace TursoBackup
         /// <summary>Why a new generation was started by this sync, if it was.</summary>
         public string NewGenerationReason { get; set; }
         public int Segments { get; set; }
+        /// <summary>The offsite vaults the archive is shipped to (Start-TursoWalArchive -Offsite); empty without.</summary>
+        public string[] Offsite { get; set; } = new string[0];
+        /// <summary>How far the slowest offsite vault trails this archive (its offsite RPO now); null without -Offsite.</summary>
+        public TimeSpan? OffsiteLag { get; set; }
     }
 
     /// <summary>An interval that cannot be restored to.</summary>

@@ -74,7 +74,7 @@ namespace TursoBackup.Engine.Offsite
                 .ToList();
             Log?.Invoke($"{wanted.Count} object(s) to consider in {source.DisplayName}.");
             var present = new Dictionary<string, StoredObject>(StringComparer.Ordinal);
-            foreach (var o in destination.List("", cancel)) present[o.Key] = o;
+            if (ListDestination) foreach (var o in destination.List("", cancel)) present[o.Key] = o;
 
             // The SHA-256 each artifact and WAL snapshot must have, from its manifest / snapshot.json at the source.
             var expected = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -95,7 +95,7 @@ namespace TursoBackup.Engine.Offsite
             foreach (var o in wanted)
             {
                 var role = VaultKeys.Role(o.Key);
-                bool known = KnownAtDestination != null && KnownAtDestination.Contains(o.Key) && role == VaultObjectRole.Immutable;
+                bool known = KnownAtDestination != null && role == VaultObjectRole.Immutable && KnownAtDestination.Contains(o.Key);
                 if (known || (present.TryGetValue(o.Key, out var there) && Same(o, there, role, expected, cancel)))
                 {
                     result.Items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Skipped, Bytes = o.Length, Reason = "present" });
@@ -138,8 +138,14 @@ namespace TursoBackup.Engine.Offsite
                             before = sent;
                             Progress?.Invoke(now, total, o.Key);
                         }, cancel);
-                        KnownAtDestination?.Add(o.Key);
+                        if (KnownAtDestination != null) lock (KnownAtDestination) KnownAtDestination.Add(o.Key);
                         items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Copied, Bytes = o.Length });
+                    }
+                    catch (Exception ex) when (GoneAtSource(ex, o.Key))
+                    {
+                        // Removed at the source while this ran (the archiver packed its segments, retention removed a backup).
+                        Interlocked.Add(ref done, o.Length - before);
+                        items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Skipped, Bytes = o.Length, Reason = "removed from the source meanwhile" });
                     }
                     catch (TursoBackupException ex) when (ex.Kind != FailureKind.Unreachable && ex.Kind != FailureKind.AuthenticationFailed && ex.Kind != FailureKind.SecurityError)
                     {
@@ -176,6 +182,23 @@ namespace TursoBackup.Engine.Offsite
             result.Duration = watch.Elapsed;
             return result;
         }
+
+        private bool GoneAtSource(Exception ex, string key)
+        {
+            bool notFound = ex is FileNotFoundException || ex is DirectoryNotFoundException || (ex is TursoBackupException t && t.Kind == FailureKind.NotFound);
+            if (!notFound) return false;
+            try
+            {
+                return source.Stat(key, CancellationToken.None) == null;
+            }
+            catch (Exception)
+            {
+                return false;
+            }
+        }
+
+        /// <summary>False: the destination is not listed; only <see cref="KnownAtDestination"/> says what is there (a shipper after its first run).</summary>
+        public bool ListDestination { get; set; } = true;
 
         private void ReadExpected(string commitKey, Dictionary<string, string> expected, CancellationToken cancel)
         {

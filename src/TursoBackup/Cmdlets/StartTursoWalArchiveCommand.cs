@@ -1,5 +1,6 @@
 using System;
 using System.Diagnostics;
+using System.Linq;
 using System.Management.Automation;
 using System.Threading;
 using TursoBackup.Engine.Errors;
@@ -50,6 +51,11 @@ namespace TursoBackup.Cmdlets
         [Parameter]
         public TimeSpan? Duration { get; set; }
 
+        /// <summary>Offsite vaults each new segment, snapshot and state is shipped to as it is written (credentials: Connect-TursoVault or the environment).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[] Offsite { get; set; }
+
         /// <summary>How often a cumulative status is written while running.</summary>
         [Parameter]
         public TimeSpan StatusInterval { get; set; } = TimeSpan.FromMinutes(1);
@@ -70,11 +76,20 @@ namespace TursoBackup.Cmdlets
             string vault = ResolveNewPath(Vault);
             if (!ShouldProcessUnattended(source, $"Archive WAL frames continuously into vault '{vault}'", "Archiving", "archive it", "archived")) return;
             WalArchiver archiver = null;
+            var shippers = new System.Collections.Generic.List<Engine.Offsite.WalShipper>();
             try
             {
                 archiver = new WalArchiver(source, vault, Name) { Log = VerboseFromAnyThread, SnapshotInterval = SnapshotInterval, Retention = Retention, Owner = "Start-TursoWalArchive" };
                 // A second archiver of the same archive is refused at once (the loop below retries failed syncs).
                 archiver.Acquire();
+                foreach (var destination in Offsite ?? new string[0])
+                {
+                    var address = Engine.Offsite.OffsiteAddress.Parse(destination);
+                    var store = address.IsRemote ? ConnectOffsite(address, null).Store : new Engine.Offsite.DirectoryStore(ResolveNewPath(destination));
+                    if (store is Engine.Offsite.DirectoryStore folder) folder.CreateRoot();
+                    store.Probe(Cancellation); // a destination that cannot be reached is known before the archive starts
+                    shippers.Add(new Engine.Offsite.WalShipper(vault, archiver.Database, store) { Log = VerboseFromAnyThread });
+                }
             }
             catch (TursoBackupException ex)
             {
@@ -90,7 +105,9 @@ namespace TursoBackup.Cmdlets
                 stop.Cancel();
             }))
             {
-                var total = new WalArchiveStatus { Database = archiver.Database, Vault = vault };
+                var total = new WalArchiveStatus { Database = archiver.Database, Vault = vault, Offsite = shippers.Select(s => s.Destination).ToArray() };
+                var warnedVersions = new int[shippers.Count];
+                foreach (var shipper in shippers) shipper.Start();
                 var run = Stopwatch.StartNew();
                 var sinceStatus = Stopwatch.StartNew();
                 var token = stop.Token;
@@ -129,8 +146,18 @@ namespace TursoBackup.Cmdlets
                             token.WaitHandle.WaitOne(TimeSpan.FromSeconds(5));
                             continue;
                         }
+                        foreach (var shipper in shippers) shipper.Notify(status.LastSyncAt);
+                        for (int i = 0; i < shippers.Count; i++)
+                        {
+                            if (shippers[i].LastError != null && shippers[i].ErrorVersion != warnedVersions[i])
+                            {
+                                warnedVersions[i] = shippers[i].ErrorVersion;
+                                WriteWarning($"Shipping the WAL archive of '{archiver.Database}' to {shippers[i].Destination} fails ({shippers[i].LastError}); the local archive goes on and shipping is retried. OffsiteLag grows until it works.");
+                            }
+                        }
                         FlushVerbose();
                         Accumulate(total, status);
+                        if (shippers.Count > 0) total.OffsiteLag = shippers.Max(s => s.Lag);
                         if (status.NewGenerationReason != null) WriteObject(status);
                         if (sinceStatus.Elapsed >= StatusInterval)
                         {
@@ -154,9 +181,27 @@ namespace TursoBackup.Cmdlets
                     if (SealWhileStopping(archiver, source)) TerminationSignal.ExitCleanlyIfNonInteractive(Host);
                 }
                 else TryRun(() => archiver.Seal(CancellationToken.None), source);
+                FinishShipping(shippers, archiver, total);
                 FlushVerbose();
                 if (!Stopping) WriteObject(total);
             }
+        }
+
+        /// <summary>After the seal: what is left goes offsite (at most 60 s per destination, so a dead one cannot hold up a service stop).</summary>
+        private void FinishShipping(System.Collections.Generic.List<Engine.Offsite.WalShipper> shippers, WalArchiver archiver, WalArchiveStatus total)
+        {
+            foreach (var shipper in shippers)
+            {
+                shipper.Notify(DateTimeOffset.UtcNow);
+                bool complete = shipper.Finish(TimeSpan.FromSeconds(60));
+                string message = complete
+                    ? $"The WAL archive of '{archiver.Database}' is complete at {shipper.Destination}."
+                    : $"The WAL archive of '{archiver.Database}' could not be completed at {shipper.Destination} ({shipper.LastError ?? "timed out"}): the next Start-TursoWalArchive -Offsite or Sync-TursoVault sends the rest.";
+                if (complete || Stopping) VerboseFromAnyThread(message);
+                else WriteWarning(message);
+                shipper.Dispose();
+            }
+            if (shippers.Count > 0) total.OffsiteLag = shippers.Max(s => s.Lag);
         }
 
         /// <summary>Seals after a stop request; a failure goes to the host (the pipeline no longer takes error records).</summary>
@@ -188,7 +233,7 @@ namespace TursoBackup.Cmdlets
         private static WalArchiveStatus Copy(WalArchiveStatus s) => new WalArchiveStatus
         {
             Database = s.Database, Vault = s.Vault, Generation = s.Generation, LastSyncAt = s.LastSyncAt, FramesCaptured = s.FramesCaptured,
-            BytesCaptured = s.BytesCaptured, Lag = s.Lag, Snapshots = s.Snapshots, Segments = s.Segments,
+            BytesCaptured = s.BytesCaptured, Lag = s.Lag, Snapshots = s.Snapshots, Segments = s.Segments, Offsite = s.Offsite, OffsiteLag = s.OffsiteLag,
         };
     }
 }
