@@ -1,13 +1,16 @@
 <#
 .SYNOPSIS
-    Daily backup: back up every database of a folder into a vault, apply the retention policy, check the vault's
-    health against the RPO/RTO and alert when something is wrong; exit non-zero on failure.
+    Daily backup: back up every database of a folder into a vault, copy the vault offsite, apply the retention
+    policies, check the vault's health against the RPO/RTO and alert when something is wrong; exit non-zero on failure.
 
 .DESCRIPTION
     Backs up every file of -Path matching -Filter (in parallel, -ThrottleLimit at a time) with Backup-TursoDatabase,
     proves each new backup with Test-Backup (restore into scratch space, checksums, integrity_check, foreign keys, row
     counts; the result is recorded in the vault), applies grandfather-father-son retention (-Daily, -Weekly, -Monthly;
-    the newest backup and the newest verified one are always kept), then runs Get-TursoBackupHealth on the vault.
+    the newest backup and the newest verified one are always kept), copies what is missing to each -Offsite vault
+    with Sync-TursoVault (every object verified there) and applies that vault's own, longer retention
+    (-OffsiteDaily/-OffsiteWeekly/-OffsiteMonthly), then runs Get-TursoBackupHealth on the vault (which reports each
+    offsite copy's age and missing backups).
     Everything that went wrong goes into ONE message to -WebhookUrl: a backup or step that failed, a backup that failed
     its test, a database whose health is not Healthy. The HealthReport objects are written to the pipeline.
 
@@ -34,6 +37,20 @@
 .PARAMETER Monthly
     Months with a backup to keep (default 12).
 
+.PARAMETER Offsite
+    Offsite vaults to copy the vault to: another folder or share, https://<account>.blob.core.windows.net/<container>,
+    s3://bucket/prefix or sftp://user@host/path. Credentials come from the environment (AZURE_STORAGE_CONNECTION_STRING,
+    AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_ENDPOINT_URL_S3, an SSH key) or an earlier Connect-TursoVault.
+
+.PARAMETER OffsiteDaily
+    Days with a backup to keep offsite (default 90).
+
+.PARAMETER OffsiteWeekly
+    Weeks with a backup to keep offsite (default 26).
+
+.PARAMETER OffsiteMonthly
+    Months with a backup to keep offsite (default 36).
+
 .PARAMETER RecoveryPointObjective
     The health check's RPO (default 1 day, for a daily schedule).
 
@@ -50,6 +67,12 @@
 .EXAMPLE
     ./Invoke-DailyBackup.ps1 -Path /data -Vault /backups -WebhookUrl $env:SLACK_WEBHOOK
 
+.EXAMPLE
+    ./Invoke-DailyBackup.ps1 -Path /data -Vault /backups -Offsite /mnt/nas/backups, s3://acme-backups/db
+
+    Backs up into /backups, then copies the vault to a NAS share and an S3 bucket (AWS credentials from the
+    environment); each keeps 90 daily, 26 weekly and 36 monthly backups.
+
 .NOTES
     Needs only Microsoft.PowerShell.Core and TursoBackup.
 #>
@@ -61,6 +84,10 @@ param(
     [int] $Daily = 7,
     [int] $Weekly = 4,
     [int] $Monthly = 12,
+    [string[]] $Offsite = @(),
+    [int] $OffsiteDaily = 90,
+    [int] $OffsiteWeekly = 26,
+    [int] $OffsiteMonthly = 36,
     [TimeSpan] $RecoveryPointObjective = [TimeSpan]::FromDays(1),
     [switch] $SkipVerification,
     [int] $ThrottleLimit = 4,
@@ -91,6 +118,17 @@ try {
     $retentionErrors = $null
     [void](Invoke-TursoBackupRetention -Vault $Vault -Daily $Daily -Weekly $Weekly -Monthly $Monthly -Confirm:$false -ErrorAction Continue -ErrorVariable retentionErrors)
     Add-Failure $retentionErrors
+    foreach ($destination in $Offsite) {
+        $syncErrors = $null
+        $synced = @(Sync-TursoVault -Source $Vault -Destination $destination -ErrorAction Continue -ErrorVariable syncErrors)
+        Add-Failure $syncErrors
+        foreach ($r in $synced) { $Host.UI.WriteLine("Offsite $($r.Destination): $($r.Copied) copied, $($r.Skipped) already there, $($r.Failed) failed.") }
+        if ($synced.Count -gt 0 -and $synced[0].Failed -eq 0) {
+            $offsiteRetentionErrors = $null
+            [void](Invoke-TursoBackupRetention -Vault $destination -Daily $OffsiteDaily -Weekly $OffsiteWeekly -Monthly $OffsiteMonthly -WalRetention ([TimeSpan]::FromDays($OffsiteDaily)) -Confirm:$false -ErrorAction Continue -ErrorVariable offsiteRetentionErrors)
+            Add-Failure $offsiteRetentionErrors
+        }
+    }
     $health = @(Get-TursoBackupHealth -Vault $Vault -RecoveryPointObjective $RecoveryPointObjective)
     foreach ($h in $health) { $Host.UI.WriteLine(('{0,-24} {1,-8} {2}' -f $h.Database, $h.Status, ($h.Findings -join ' '))) }
 }

@@ -6,6 +6,8 @@ namespace TursoBackup
     public sealed class RetentionDecision
     {
         public BackupInfo Backup { get; set; }
+        /// <summary>"Backup", or "WalGeneration" for a generation of the WAL archive (its snapshot and segments go together).</summary>
+        public string Item { get; set; } = "Backup";
         public string Database { get; set; }
         public string Id { get; set; }
         public DateTimeOffset CreatedAt { get; set; }

@@ -46,6 +46,14 @@ namespace TursoBackup.Cmdlets
         [Parameter]
         public TimeSpan MinimumAge { get; set; } = TimeSpan.Zero;
 
+        /// <summary>
+        /// How far back the WAL archive must reach: a generation (its snapshot and segments, removed together) goes once
+        /// the generation after it began longer ago than this; the newest generation always stays. Default: 90 days for
+        /// an offsite vault; a local archive is pruned by its archiver (Start-TursoWalArchive -Retention) unless this is given.
+        /// </summary>
+        [Parameter]
+        public TimeSpan WalRetention { get; set; }
+
         protected override void ProcessRecord()
         {
             BackupVault vault;
@@ -53,7 +61,7 @@ namespace TursoBackup.Cmdlets
             try
             {
                 policy.Validate();
-                vault = BackupVault.OpenExisting(ResolveNewPath(Vault));
+                vault = BackupVault.OpenExisting(ResolveVaultForRead(Vault));
             }
             catch (TursoBackupException ex)
             {
@@ -77,7 +85,55 @@ namespace TursoBackup.Cmdlets
                     if (!decision.Keep && ShouldProcessUnattended($"{decision.Database}/{decision.Id} ({decision.CreatedAt:u})", "Remove backup (" + decision.Reason + ")",
                             "Removing backup", "apply retention", "removed"))
                     {
-                        decision.Removed = TryRun(() => vault.Remove(decision.Backup), decision.Id);
+                        decision.Removed = TryRun(() => RemoveBackup(vault, decision.Backup), decision.Id);
+                    }
+                    WriteObject(decision);
+                }
+            }
+            var offsite = Engine.Offsite.OffsiteVault.ForMirror(vault.Root);
+            TimeSpan? walRetention = MyInvocation.BoundParameters.ContainsKey(nameof(WalRetention)) ? WalRetention : offsite != null ? TimeSpan.FromDays(90) : (TimeSpan?)null;
+            if (walRetention.HasValue) PruneWal(vault, offsite, patterns, now - walRetention.Value, walRetention.Value);
+        }
+
+        /// <summary>Removes a backup; from an offsite vault its manifest goes first (it is no longer listed), then its files, then the mirror's copy.</summary>
+        private void RemoveBackup(BackupVault vault, BackupInfo backup)
+        {
+            var offsite = Engine.Offsite.OffsiteVault.ForMirror(vault.Root);
+            if (offsite != null)
+            {
+                string unit = BackupVault.DatabasesFolder + "/" + backup.Database + "/" + backup.Id + "/";
+                Engine.Offsite.VaultUnits.Remove(offsite.Store, unit, unit + BackupManifest.FileName, Cancellation);
+            }
+            vault.Remove(backup);
+        }
+
+        /// <summary>WAL generations wholly before <paramref name="keepFrom"/> (never the newest), each removed whole: its snapshot.json first, so it is never listed without its snapshot.</summary>
+        private void PruneWal(BackupVault vault, Engine.Offsite.OffsiteVault offsite, WildcardPattern[] patterns, DateTimeOffset keepFrom, TimeSpan walRetention)
+        {
+            string walRoot = System.IO.Path.Combine(vault.Root, Engine.Wal.WalArchiveLayout.Folder);
+            if (!System.IO.Directory.Exists(walRoot)) return;
+            foreach (var database in System.IO.Directory.GetDirectories(walRoot).Select(System.IO.Path.GetFileName).Where(BackupVault.IsPlainName).Where(n => patterns.Any(p => p.IsMatch(n))).OrderBy(n => n, StringComparer.Ordinal))
+            {
+                var layout = new Engine.Wal.WalArchiveLayout(vault.Root, database);
+                var generations = layout.Generations();
+                for (int i = 0; i < generations.Count; i++)
+                {
+                    var started = Engine.Wal.WalRestore.SnapshotTime(layout, generations[i]) ?? DateTimeOffset.MinValue;
+                    var nextStart = i + 1 < generations.Count ? Engine.Wal.WalRestore.SnapshotTime(layout, generations[i + 1]) : null;
+                    bool remove = nextStart.HasValue && nextStart.Value < keepFrom;
+                    var decision = new RetentionDecision
+                    {
+                        Item = "WalGeneration", Database = database, Id = generations[i], CreatedAt = started, Keep = !remove,
+                        Reason = remove ? $"WAL generation older than {walRetention.TotalDays:0.#} days" : (nextStart.HasValue ? $"WAL within {walRetention.TotalDays:0.#} days" : "newest WAL generation"),
+                    };
+                    if (remove && ShouldProcessUnattended($"{database} WAL generation {generations[i]} ({started:u})", "Remove WAL generation (" + decision.Reason + ")", "Removing WAL generation", "apply retention", "removed"))
+                    {
+                        string unit = Engine.Wal.WalArchiveLayout.Folder + "/" + database + "/generations/" + generations[i] + "/";
+                        decision.Removed = TryRun(() =>
+                        {
+                            if (offsite != null) Engine.Offsite.VaultUnits.Remove(offsite.Store, unit, unit + "snapshot.json", Cancellation);
+                            Engine.Offsite.VaultUnits.Remove(new Engine.Offsite.DirectoryStore(vault.Root), unit, unit + "snapshot.json", Cancellation);
+                        }, generations[i]);
                     }
                     WriteObject(decision);
                 }
