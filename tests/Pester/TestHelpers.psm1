@@ -222,4 +222,122 @@ function Stop-PlatformApiStandIn($StandIn) {
     if (-not $StandIn.Process.WaitForExit(15000)) { $StandIn.Process.Kill($true) }
 }
 
+# ------------------------------------------------------------------ offsite vault servers (real ones, on 127.0.0.1)
+
+function Get-NpmPeer([string] $Name) {
+    <# A program of tools/peers/node_modules/.bin (azurite-blob, s3rver); throws with how to install it. #>
+    $path = Join-Path $script:RepoRoot "tools/peers/node_modules/.bin/$Name"
+    if (Test-Path -LiteralPath $path) { return $path }
+    throw "The peer program '$Name' is not installed; .ci/run installs it (npm ci in tools/peers)."
+}
+
+function Wait-TcpPort([int] $Port, [int] $TimeoutSeconds = 30, $Process) {
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
+    while ([DateTime]::UtcNow -lt $deadline) {
+        if ($Process -and $Process.HasExited) { throw "The server exited with code $($Process.ExitCode) before it listened on port $Port." }
+        $c = [Net.Sockets.TcpClient]::new()
+        try { $c.Connect('127.0.0.1', $Port); return } catch { Start-Sleep -Milliseconds 100 } finally { $c.Dispose() }
+    }
+    throw "Nothing listened on 127.0.0.1:$Port within $TimeoutSeconds s."
+}
+
+function Start-PeerProcess([string] $Program, [string[]] $Arguments, [hashtable] $Environment = @{}) {
+    $psi = [Diagnostics.ProcessStartInfo]::new($Program)
+    foreach ($a in $Arguments) { $psi.ArgumentList.Add($a) }
+    foreach ($k in $Environment.Keys) { $psi.Environment[$k] = [string]$Environment[$k] }
+    $psi.RedirectStandardOutput = $true; $psi.RedirectStandardError = $true; $psi.UseShellExecute = $false
+    $p = [Diagnostics.Process]::Start($psi)
+    $null = $p.StandardOutput.ReadToEndAsync(); $null = $p.StandardError.ReadToEndAsync()
+    $p
+}
+
+function Stop-PeerServer($Server) {
+    if (-not $Server) { return }
+    if ($Server.Process -and -not $Server.Process.HasExited) { $Server.Process.Kill($true); [void]$Server.Process.WaitForExit(10000) }
+    if ($Server.Folder) { Remove-TestFolder $Server.Folder }
+}
+
+function Start-Azurite {
+    <#
+    The real Azure Blob Storage emulator (azurite 3.37.0 from tools/peers) on 127.0.0.1 and a free port, in a new
+    folder. Returns Url (http://127.0.0.1:<port>/devstoreaccount1), Account, Key, ConnectionString; New-AzuriteContainer
+    makes a container; Stop-PeerServer stops it.
+    #>
+    $folder = New-TestFolder 'tb-azurite'
+    $port = Get-FreePort
+    $p = Start-PeerProcess (Get-NpmPeer 'azurite-blob') @('--blobHost', '127.0.0.1', '--blobPort', "$port", '--location', $folder, '--silent', '--loose', '--skipApiVersionCheck')
+    Wait-TcpPort $port -Process $p
+    $key = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+    [pscustomobject]@{
+        Process = $p; Folder = $folder; Port = $port; Account = 'devstoreaccount1'; Key = $key
+        Url = "http://127.0.0.1:$port/devstoreaccount1"
+        ConnectionString = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$port/devstoreaccount1;"
+    }
+}
+
+function New-AzuriteContainer($Azurite, [string] $Name) {
+    <# Creates a blob container with one Shared Key-signed REST call (Put Container), as `az storage container create` does. #>
+    $date = [DateTime]::UtcNow.ToString('R')
+    $version = '2021-08-06'
+    $resource = "/$($Azurite.Account)/$($Azurite.Account)/$Name`nrestype:container"
+    $toSign = "PUT`n`n`n`n`n`n`n`n`n`n`n`nx-ms-date:$date`nx-ms-version:$version`n$resource"
+    $hmac = [Security.Cryptography.HMACSHA256]::new([Convert]::FromBase64String($Azurite.Key))
+    $signature = [Convert]::ToBase64String($hmac.ComputeHash([Text.Encoding]::UTF8.GetBytes($toSign)))
+    $headers = @{ 'x-ms-date' = $date; 'x-ms-version' = $version; Authorization = "SharedKey $($Azurite.Account):$signature" }
+    $null = Invoke-WebRequest -Method Put -Uri "$($Azurite.Url)/$Name`?restype=container" -Headers $headers -UseBasicParsing
+}
+
+function Start-S3rver {
+    <#
+    The real S3 server s3rver 3.7.1 (tools/peers) on 127.0.0.1 and a free port, with -Bucket created at startup.
+    Returns Endpoint, AccessKey, SecretKey (s3rver's S3RVER/S3RVER); Stop-PeerServer stops it. Node 20 needs
+    --openssl-legacy-provider for s3rver's listing continuation tokens.
+    #>
+    param([string[]] $Bucket = @())
+    $folder = New-TestFolder 'tb-s3rver'
+    $port = Get-FreePort
+    $args = @('--address', '127.0.0.1', '--port', "$port", '--directory', $folder, '--silent')
+    foreach ($b in $Bucket) { $args += @('--configure-bucket', $b) }
+    $p = Start-PeerProcess (Get-NpmPeer 's3rver') $args @{ NODE_OPTIONS = '--openssl-legacy-provider' }
+    Wait-TcpPort $port -Process $p
+    [pscustomobject]@{ Process = $p; Folder = $folder; Port = $port; Endpoint = "http://127.0.0.1:$port"; AccessKey = 'S3RVER'; SecretKey = 'S3RVER' }
+}
+
+function Start-Sshd {
+    <#
+    Debian's real OpenSSH server, run by the test (not the system's: its own config, host key and port on 127.0.0.1,
+    key authentication only) with an SFTP subsystem. Returns Port, User, KeyFile (the client's private key),
+    HostKeyFingerprint ("SHA256:…", as ssh-keygen -lf prints it) and Root (a folder to put vaults in); Stop-PeerServer stops it.
+    #>
+    $sshd = '/usr/sbin/sshd'
+    if (-not (Test-Path $sshd)) { throw "The peer program 'sshd' is not installed; .ci/run installs it (apt-get install openssh-server)." }
+    $folder = New-TestFolder 'tb-sshd'
+    $keygen = Get-Peer ssh-keygen
+    & $keygen -q -t ed25519 -N '' -f (Join-Path $folder 'host_key') | Out-Null
+    & $keygen -q -t ed25519 -N '' -f (Join-Path $folder 'client_key') | Out-Null
+    Copy-Item (Join-Path $folder 'client_key.pub') (Join-Path $folder 'authorized_keys')
+    $port = Get-FreePort
+    $sftpServer = @('/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server') | Where-Object { Test-Path $_ } | Select-Object -First 1
+    @"
+Port $port
+ListenAddress 127.0.0.1
+HostKey $folder/host_key
+AuthorizedKeysFile $folder/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+PermitRootLogin prohibit-password
+StrictModes no
+UsePAM no
+PidFile $folder/sshd.pid
+Subsystem sftp $sftpServer
+"@ | Set-Content -LiteralPath (Join-Path $folder 'sshd_config')
+    if (-not (Test-Path /run/sshd)) { [void][IO.Directory]::CreateDirectory('/run/sshd') }
+    $p = Start-PeerProcess $sshd @('-D', '-e', '-f', (Join-Path $folder 'sshd_config'))
+    Wait-TcpPort $port -Process $p
+    $fingerprint = ((& $keygen -lf (Join-Path $folder 'host_key.pub')) -split ' ')[1]
+    $root = Join-Path $folder 'vaults'; [void][IO.Directory]::CreateDirectory($root)
+    [pscustomobject]@{ Process = $p; Folder = $folder; Port = $port; User = [Environment]::UserName; KeyFile = (Join-Path $folder 'client_key'); HostKeyFingerprint = $fingerprint; Root = $root }
+}
+
 Export-ModuleMember -Function *
