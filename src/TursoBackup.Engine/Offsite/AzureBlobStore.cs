@@ -97,7 +97,7 @@ namespace TursoBackup.Engine.Offsite
             clientOptions.Diagnostics.IsLoggingEnabled = false;
             clientOptions.Diagnostics.IsDistributedTracingEnabled = false;
             clientOptions.Diagnostics.IsTelemetryEnabled = false;
-            clientOptions.AddPolicy(new ContentMd5Policy(), HttpPipelinePosition.PerCall);
+            clientOptions.AddPolicy(new RequestPolicy(TimeSpan.FromSeconds(timeout)), HttpPipelinePosition.PerCall);
 
             container = Connect(containerUri, uri, clientOptions);
         }
@@ -386,12 +386,12 @@ namespace TursoBackup.Engine.Offsite
                 HttpHeaders = new BlobHttpHeaders { ContentHash = md5, ContentType = "application/octet-stream" },
                 Metadata = new Dictionary<string, string> { [Sha256Metadata] = arrived },
                 // One Put Blob. Its Content-MD5 is the MD5 of the bytes whose SHA-256 was just checked (set by
-                // ContentMd5Policy: the SDK takes no precalculated MD5 for a single upload); the service checks the body
+                // RequestPolicy: the SDK takes no precalculated MD5 for a single upload); the service checks the body
                 // against it and refuses a damaged one.
                 TransferValidation = new UploadTransferValidationOptions { ChecksumAlgorithm = StorageChecksumAlgorithm.None },
                 TransferOptions = new StorageTransferOptions { InitialTransferSize = (long)length + 1, MaximumTransferSize = Math.Max(1, length) },
             };
-            using (HttpPipeline.CreateHttpMessagePropertiesScope(new Dictionary<string, object> { [ContentMd5Policy.Property] = md5 }))
+            using (HttpPipeline.CreateHttpMessagePropertiesScope(new Dictionary<string, object> { [RequestPolicy.Md5Property] = md5 }))
             {
                 Run("store", key, FailureKind.WriteFailed, cancel, () => blob.Upload(new MemoryStream(buffer, 0, length, false), uploadOptions, cancel).Value);
             }
@@ -415,7 +415,7 @@ namespace TursoBackup.Engine.Offsite
                     while (read < length)
                     {
                         cancel.ThrowIfCancellationRequested();
-                        while (inFlight.Count >= parallelism) sent = Finish(inFlight, WaitAny(inFlight, cancel), free, sent, progress, key);
+                        while (inFlight.Count >= parallelism) sent = Finish(inFlight, WaitAny(inFlight, cancel), free, sent, progress, key, cancel);
                         var buffer = free.Count > 0 ? free.Pop() : new byte[blockSize];
                         int want = (int)Math.Min(blockSize, length - read);
                         int n = ReadBlock(content, buffer, want, key, cancel);
@@ -436,7 +436,7 @@ namespace TursoBackup.Engine.Offsite
                         var task = blob.StageBlockAsync(id, new MemoryStream(buffer, 0, n, false), stageOptions, stop.Token);
                         inFlight.Add((task, buffer, n));
                     }
-                    while (inFlight.Count > 0) sent = Finish(inFlight, WaitAny(inFlight, cancel), free, sent, progress, key);
+                    while (inFlight.Count > 0) sent = Finish(inFlight, WaitAny(inFlight, cancel), free, sent, progress, key, cancel);
                 }
                 catch
                 {
@@ -474,11 +474,11 @@ namespace TursoBackup.Engine.Offsite
         }
 
         /// <summary>Takes a finished block out of flight (its error, translated, if it failed) and reports progress, on the caller's thread.</summary>
-        private long Finish(List<(Task Task, byte[] Buffer, int Size)> inFlight, int index, Stack<byte[]> free, long sent, Action<long> progress, string key)
+        private long Finish(List<(Task Task, byte[] Buffer, int Size)> inFlight, int index, Stack<byte[]> free, long sent, Action<long> progress, string key, CancellationToken cancel)
         {
             var f = inFlight[index];
             inFlight.RemoveAt(index);
-            Run("store", key, FailureKind.WriteFailed, CancellationToken.None, () => { f.Task.GetAwaiter().GetResult(); return 0; });
+            Run("store", key, FailureKind.WriteFailed, cancel, () => { f.Task.GetAwaiter().GetResult(); return 0; });
             free.Push(f.Buffer);
             sent += f.Size;
             progress?.Invoke(sent);
@@ -528,17 +528,34 @@ namespace TursoBackup.Engine.Offsite
             return null;
         }
 
-        /// <summary>Sets Content-MD5 on the request made inside a <see cref="HttpPipeline.CreateHttpMessagePropertiesScope"/>
-        /// that gives one (the single Put Blob of a small object).</summary>
-        private sealed class ContentMd5Policy : HttpPipelineSynchronousPolicy
+        /// <summary>
+        /// Sets Content-MD5 on the request made inside a <see cref="HttpPipeline.CreateHttpMessagePropertiesScope"/> that
+        /// gives one (the single Put Blob of a small object). And gives a request with a body the time to send it: the
+        /// timeout bounds waiting for an answer, not sending a block over a slow uplink (it then grows by one second per
+        /// 64 KiB of body, as if the link did at least 64 KiB/s).
+        /// </summary>
+        private sealed class RequestPolicy : HttpPipelineSynchronousPolicy
         {
-            public const string Property = "TursoBackup.ContentMd5";
+            public const string Md5Property = "TursoBackup.ContentMd5";
+
+            private const long MinBytesPerSecond = 64 * 1024;
+
+            private readonly TimeSpan timeout;
+
+            public RequestPolicy(TimeSpan timeout)
+            {
+                this.timeout = timeout;
+            }
 
             public override void OnSendingRequest(HttpMessage message)
             {
-                if (message.TryGetProperty(Property, out var value) && value is byte[] md5)
+                if (message.TryGetProperty(Md5Property, out var value) && value is byte[] md5)
                 {
                     message.Request.Headers.SetValue("Content-MD5", Convert.ToBase64String(md5));
+                }
+                if (message.Request.Content != null && message.Request.Content.TryComputeLength(out long length) && length > 0)
+                {
+                    message.NetworkTimeout = timeout + TimeSpan.FromSeconds((double)length / MinBytesPerSecond);
                 }
             }
         }

@@ -297,6 +297,89 @@ public sealed class AzureBlobStoreTests : ObjectStoreContract, IClassFixture<Azu
         }
     }
 
+    [Fact]
+    public void A_server_that_never_answers_is_unreachable_after_the_timeout_and_its_retries()
+    {
+        // Accepts connections and never answers (a host that hangs, a proxy that swallows requests).
+        var silent = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var held = new List<System.Net.Sockets.TcpClient>();
+        var accepting = Task.Run(async () =>
+        {
+            try { while (true) { var c = await silent.AcceptTcpClientAsync(); lock (held) held.Add(c); } }
+            catch (Exception) { }
+        });
+        try
+        {
+            int port = ((IPEndPoint)silent.LocalEndpoint).Port;
+            string uri = $"http://127.0.0.1:{port}/{AzuriteFixture.Account}/c";
+            var options = KeyOptions();
+            options.TimeoutSeconds = 1;
+            using var store = Open(uri, options);
+            foreach (var action in new Action[] { () => store.Probe(CancellationToken.None), () => store.Stat("a.bin", CancellationToken.None), () => PutBytes(store, "a.bin", RandomBytes(10)) })
+            {
+                var watch = Stopwatch.StartNew();
+                var ex = Assert.Throws<TursoBackupException>(action);
+                Assert.Equal(FailureKind.Unreachable, ex.Kind);
+                Assert.Contains(uri, ex.Message);
+                Assert.Contains("did not answer within 1 s", ex.Message);
+                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(15), $"took {watch.Elapsed}");
+                Assert.True(watch.Elapsed >= TimeSpan.FromSeconds(2.5), $"three tries of 1 s each, took {watch.Elapsed}");
+            }
+        }
+        finally
+        {
+            silent.Stop();
+            lock (held) foreach (var c in held) c.Dispose();
+        }
+    }
+
+    [SkippableFact]
+    public void A_sas_without_write_permission_is_permission_denied_and_stores_nothing()
+    {
+        string container = NewContainer();
+        var readOnly = new BlobSasBuilder(BlobContainerSasPermissions.Read | BlobContainerSasPermissions.List, DateTimeOffset.UtcNow.AddHours(1)) { BlobContainerName = container, Resource = "c" }
+            .ToSasQueryParameters(new StorageSharedKeyCredential(AzuriteFixture.Account, AzuriteFixture.Key)).ToString();
+        using var store = Open(Address(container), new OffsiteOptions { SasToken = Secure(readOnly), GetEnvironment = NoEnvironment, BlockSize = BlockSize });
+        store.Probe(CancellationToken.None);
+        foreach (int size in new[] { 10, BlockSize + 1 })
+        {
+            var ex = Assert.Throws<TursoBackupException>(() => PutBytes(store, "a.bin", RandomBytes(size)));
+            Assert.Equal(FailureKind.PermissionDenied, ex.Kind);
+            Assert.Contains(Address(container), ex.Message);
+            Assert.Contains("racwdl", ex.Message);
+            AssertNoSecret(ex, readOnly);
+        }
+        Assert.Empty(Service.GetBlobContainerClient(container).GetBlobs().ToList());
+    }
+
+    [SkippableFact]
+    public void A_cancelled_upload_commits_nothing()
+    {
+        string container = NewContainer();
+        using var store = Open(Address(container), KeyOptions());
+        var data = RandomBytes(BlockSize * 4 + 1);
+        using var cts = new CancellationTokenSource();
+        Assert.ThrowsAny<OperationCanceledException>(() => store.Put("c/x.db", new MemoryStream(data), data.Length, Sha(data), n => cts.Cancel(), cts.Token));
+        Assert.Null(store.Stat("c/x.db", CancellationToken.None));
+        Assert.False(Service.GetBlobContainerClient(container).GetBlobClient("c/x.db").Exists().Value);
+    }
+
+    [SkippableFact]
+    public void A_source_shorter_than_its_length_stores_nothing()
+    {
+        string container = NewContainer();
+        using var store = Open(Address(container), KeyOptions());
+        foreach (int size in new[] { 100, BlockSize * 2 + 1 })
+        {
+            var data = RandomBytes(size);
+            var ex = Assert.Throws<TursoBackupException>(() => store.Put("s/x.db", new MemoryStream(data, 0, size - 1), size, Sha(data), null, CancellationToken.None));
+            Assert.Equal(FailureKind.InvalidData, ex.Kind);
+            Assert.Contains(store.DisplayName, ex.Message);
+        }
+        Assert.Empty(Service.GetBlobContainerClient(container).GetBlobs().ToList());
+    }
+
     [SkippableFact]
     public void A_prefix_keeps_the_objects_under_it()
     {
