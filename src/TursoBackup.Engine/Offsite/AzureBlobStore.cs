@@ -345,10 +345,10 @@ namespace TursoBackup.Engine.Offsite
             }
             progress?.Invoke(length);
 
-            // Read back what the service holds now under the key: its length and the SHA-256 it recorded.
+            // Read back what the service holds now under the key: its length, the SHA-256 and the MD5 it recorded.
             var p = Run("check", key, FailureKind.InvalidData, cancel, () => blob.GetProperties(null, cancel).Value);
             string recorded = ShaOf(p.Metadata);
-            if (p.ContentLength != length || !string.Equals(recorded, arrived, StringComparison.Ordinal))
+            if (p.ContentLength != length || !string.Equals(recorded, arrived, StringComparison.Ordinal) || (p.ContentHash != null && !p.ContentHash.SequenceEqual(md5)))
             {
                 throw new TursoBackupException(FailureKind.InvalidData,
                     $"'{key}' in '{DisplayName}' holds {p.ContentLength} bytes with SHA-256 {recorded ?? "(none recorded)"} right after it was stored as {length} bytes with SHA-256 {arrived}: something else wrote it at the same time. Run the copy again, and make sure only one backup writes to this vault.", key) { ErrorId = "ChecksumMismatch" };
