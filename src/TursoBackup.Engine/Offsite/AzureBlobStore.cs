@@ -100,6 +100,7 @@ namespace TursoBackup.Engine.Offsite
             clientOptions.AddPolicy(new RequestPolicy(TimeSpan.FromSeconds(timeout)), HttpPipelinePosition.PerCall);
 
             container = Connect(containerUri, uri, clientOptions);
+            this.options.Log?.Invoke($"Azure Blob Storage '{DisplayName}' (account '{Account}', container '{ContainerName}'): credentials from {CredentialSource}, service version {ServiceVersion}.");
         }
 
         public string DisplayName { get; }
