@@ -53,6 +53,7 @@ namespace TursoBackup.Engine.Offsite
         private SshClient ssh;
         private bool execUnavailable;
         private TursoBackupException hostKeyFailure;
+        private string pendingWarning;
         private bool disposed;
 
         public SftpStore(OffsiteAddress address, OffsiteOptions options)
@@ -602,6 +603,13 @@ namespace TursoBackup.Engine.Offsite
                 if (hostKey != null) throw hostKey;
                 throw ConnectFailure(ex);
             }
+            finally
+            {
+                // SSH.NET checks the host key on a thread of its own; the warning is given on the caller's (a cmdlet
+                // can only write from its pipeline thread), whether the log-in then succeeded or not.
+                string warning = Interlocked.Exchange(ref pendingWarning, null);
+                if (warning != null) options.Warn?.Invoke(warning);
+            }
         }
 
         private TursoBackupException ConnectFailure(Exception ex)
@@ -613,7 +621,10 @@ namespace TursoBackup.Engine.Offsite
                     return t;
                 case SshAuthenticationException _:
                     return new TursoBackupException(FailureKind.AuthenticationFailed,
-                        $"The SFTP server of '{DisplayName}' refused {user}@{host} ({credentialsTried}): {ex.Message} Check that the public key is in ~{user}/.ssh/authorized_keys on the server (or the password), or give -KeyFile / -Credential.", DisplayName, ex) { ErrorId = "SftpAuthenticationFailed" };
+                        $"The SFTP server of '{DisplayName}' refused {user}@{host} ({credentialsTried}): {ex.Message} "
+                        + (options.KeyFile == null && options.Password != null
+                            ? $"Check the user name and password (-Credential), and that the server allows password log-in; or give -KeyFile."
+                            : $"Check that the matching public key is in {user}'s authorized_keys on the server, or give another -KeyFile (or -Credential)."), DisplayName, ex) { ErrorId = "SftpAuthenticationFailed" };
                 case SocketException s:
                     return new TursoBackupException(FailureKind.Unreachable,
                         $"Nothing answered at {where} for '{DisplayName}' ({s.SocketErrorCode}: {s.Message}). Check the host name and port, that the SSH server runs there and that no firewall blocks it.", DisplayName, ex) { ErrorId = "DestinationUnreachable" };
@@ -752,9 +763,10 @@ namespace TursoBackup.Engine.Offsite
             }
             catch (Exception ex) when (ex is SshException || ex is IOException || ex is UnauthorizedAccessException || ex is CryptographicException || ex is ArgumentException || ex is NotSupportedException || ex is InvalidOperationException || ex is FormatException)
             {
-                string why = ex is SshPassPhraseNullOrEmptyException ? "it is encrypted and no passphrase was given (-KeyPassphrase)"
+                string why = ex is SshPassPhraseNullOrEmptyException ? "it is encrypted and no passphrase was given for it"
                     : ex is FileNotFoundException || ex is DirectoryNotFoundException ? "it does not exist"
-                    : ex.Message;
+                    : passphrase != null && (ex is SshException || ex is CryptographicException) ? "it could not be decrypted: the passphrase is wrong (or the file is damaged)"
+                    : ex.Message.TrimEnd('.');
                 if (!required)
                 {
                     options.Log?.Invoke($"The private key '{file}' is skipped: {why}.");
@@ -812,7 +824,7 @@ namespace TursoBackup.Engine.Offsite
                 }
                 Record(presented, type);
                 e.CanTrust = true;
-                options.Warn?.Invoke(
+                pendingWarning = (
                     $"The SFTP server {host} port {port} was not known: its {type} host key SHA256:{presented} is now trusted and recorded in '{knownHostsPath}' (trust on first use). "
                     + $"Check with the server's admin that this is its key (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on the server); to pin it, pass -HostKeyFingerprint 'SHA256:{presented}'.");
             }

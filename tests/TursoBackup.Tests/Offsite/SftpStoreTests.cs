@@ -16,6 +16,7 @@ public sealed class SftpStoreTests : ObjectStoreContract, IClassFixture<SshdFixt
     private readonly SshdFixture fixture;
     private readonly ITestOutputHelper output;
     private readonly List<string> warnings = new List<string>();
+    private readonly int testThread = Environment.CurrentManagedThreadId;
 
     public SftpStoreTests(SshdFixture fixture, ITestOutputHelper output)
     {
@@ -34,7 +35,12 @@ public sealed class SftpStoreTests : ObjectStoreContract, IClassFixture<SshdFixt
         HostKeyFingerprint = pin ? server.HostKeyFingerprint : null,
         KnownHostsPath = P("known_hosts"),
         TimeoutSeconds = 10,
-        Warn = m => { lock (warnings) warnings.Add(m); },
+        Warn = m =>
+        {
+            // Given on the caller's thread (a cmdlet can write only from its pipeline thread).
+            Assert.Equal(testThread, Environment.CurrentManagedThreadId);
+            lock (warnings) warnings.Add(m);
+        },
         Log = m => output.WriteLine(m),
         GetEnvironment = name => name == "HOME" ? P("home") : name == "XDG_CONFIG_HOME" ? P("config") : Environment.GetEnvironmentVariable(name),
     };
@@ -88,6 +94,7 @@ public sealed class SftpStoreTests : ObjectStoreContract, IClassFixture<SshdFixt
         var data = RandomBytes(BlockSize + 17);
         var ex = Assert.Throws<TursoBackupException>(() => PutBytes(store, "wal/state.json", data, new string('0', 64)));
         Assert.Equal(FailureKind.InvalidData, ex.Kind);
+        output.WriteLine(ex.Message);
         Assert.Contains(store.DisplayName, ex.Message);
         Assert.Contains("read-back", ex.Message);
         Assert.Equal(old, ReadAll(store, "wal/state.json"));
@@ -179,6 +186,7 @@ public sealed class SftpStoreTests : ObjectStoreContract, IClassFixture<SshdFixt
         {
             var ex = Assert.Throws<TursoBackupException>(() => PutBytes(store, "new.json", RandomBytes(10)));
             Assert.Equal(FailureKind.SecurityError, ex.Kind);
+            output.WriteLine(ex.Message);
             Assert.Contains($"127.0.0.1:{first.Port}", ex.Message);
             Assert.Contains(oldFingerprint, ex.Message);
             Assert.Contains(impostor.HostKeyFingerprint, ex.Message);
@@ -204,6 +212,7 @@ public sealed class SftpStoreTests : ObjectStoreContract, IClassFixture<SshdFixt
         {
             var ex = Assert.Throws<TursoBackupException>(() => PutBytes(store, "x.json", RandomBytes(10)));
             Assert.Equal(FailureKind.SecurityError, ex.Kind);
+            output.WriteLine(ex.Message);
             Assert.Contains(other, ex.Message);
             Assert.Contains(Server.HostKeyFingerprint, ex.Message);
             Assert.Contains("-HostKeyFingerprint", ex.Message);
@@ -214,6 +223,7 @@ public sealed class SftpStoreTests : ObjectStoreContract, IClassFixture<SshdFixt
         {
             var ex = Assert.Throws<TursoBackupException>(() => store.Probe(CancellationToken.None));
             Assert.Equal(FailureKind.SecurityError, ex.Kind);
+            output.WriteLine(ex.Message);
             Assert.Contains(P("known_hosts"), ex.Message);
             Assert.Contains(other, ex.Message);
         }
@@ -233,6 +243,7 @@ public sealed class SftpStoreTests : ObjectStoreContract, IClassFixture<SshdFixt
         {
             var ex = Assert.Throws<TursoBackupException>(() => store.Probe(CancellationToken.None));
             Assert.Equal(FailureKind.AuthenticationFailed, ex.Kind);
+            output.WriteLine(ex.Message);
             Assert.Contains($"{Server.User}@127.0.0.1", ex.Message);
             Assert.DoesNotContain("PRIVATE KEY", ex.Message);
         }
@@ -244,6 +255,7 @@ public sealed class SftpStoreTests : ObjectStoreContract, IClassFixture<SshdFixt
         {
             var ex = Assert.Throws<TursoBackupException>(() => store.Probe(CancellationToken.None));
             Assert.Equal(FailureKind.AuthenticationFailed, ex.Kind);
+            output.WriteLine(ex.Message);
             Assert.Contains($"{Server.User}@127.0.0.1", ex.Message);
         }
 
@@ -263,7 +275,40 @@ public sealed class SftpStoreTests : ObjectStoreContract, IClassFixture<SshdFixt
         {
             var ex = Assert.Throws<TursoBackupException>(() => store.Probe(CancellationToken.None));
             Assert.Equal(FailureKind.AuthenticationFailed, ex.Kind);
+            output.WriteLine(ex.Message);
             Assert.DoesNotContain("not-the-password", ex.Message);
+        }
+    }
+
+    [SkippableFact]
+    public void An_encrypted_private_key_is_used_with_its_passphrase_and_a_wrong_one_is_an_authentication_failure()
+    {
+        string key = P("encrypted_ed25519");
+        var (code, _, stderr) = Peers.Run(Peers.Require("ssh-keygen"), new[] { "-q", "-t", "ed25519", "-N", "correct horse", "-f", key });
+        Assert.True(code == 0, stderr);
+        File.AppendAllText(Path.Combine(Server.Folder, "authorized_keys"), File.ReadAllText(key + ".pub"));
+
+        var o = Options(Server);
+        o.KeyFile = key;
+        o.KeyPassphrase = new NetworkCredential("", "correct horse").SecurePassword;
+        using (var store = Open(Server, Server.NewRemoteFolder(), o))
+        {
+            store.Probe(CancellationToken.None);
+        }
+        foreach (var passphrase in new[] { "wrong horse", null })
+        {
+            o.KeyPassphrase = passphrase == null ? null : new NetworkCredential("", passphrase).SecurePassword;
+            var ex = Assert.Throws<TursoBackupException>(() =>
+            {
+                using var store = Open(Server, Server.NewRemoteFolder(), o);
+                store.Probe(CancellationToken.None);
+            });
+            Assert.Equal(FailureKind.AuthenticationFailed, ex.Kind);
+            output.WriteLine(ex.Message);
+            Assert.Contains(key, ex.Message);
+            Assert.DoesNotContain("horse", ex.Message);
+            Assert.Contains(passphrase == null ? "no passphrase" : "passphrase is wrong", ex.Message);
+            output.WriteLine(ex.Message);
         }
     }
 
@@ -276,6 +321,7 @@ public sealed class SftpStoreTests : ObjectStoreContract, IClassFixture<SshdFixt
             var clock = Stopwatch.StartNew();
             var ex = Assert.Throws<TursoBackupException>(() => store.Probe(CancellationToken.None));
             Assert.Equal(FailureKind.Unreachable, ex.Kind);
+            output.WriteLine(ex.Message);
             Assert.Contains($"127.0.0.1:{port}", ex.Message);
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), clock.Elapsed.ToString());
         }
@@ -292,6 +338,7 @@ public sealed class SftpStoreTests : ObjectStoreContract, IClassFixture<SshdFixt
             var clock = Stopwatch.StartNew();
             var ex = Assert.Throws<TursoBackupException>(() => store.Probe(CancellationToken.None));
             Assert.Equal(FailureKind.Unreachable, ex.Kind);
+            output.WriteLine(ex.Message);
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), clock.Elapsed.ToString());
         }
         finally
@@ -307,6 +354,7 @@ public sealed class SftpStoreTests : ObjectStoreContract, IClassFixture<SshdFixt
         using var store = Open(Server, remote, Options(Server));
         var ex = Assert.Throws<TursoBackupException>(() => store.Probe(CancellationToken.None));
         Assert.Equal(FailureKind.NotFound, ex.Kind);
+        output.WriteLine(ex.Message);
         Assert.Contains(remote, ex.Message);
         Assert.Empty(store.List("", CancellationToken.None));
         Assert.Null(store.Stat("a/b.json", CancellationToken.None));
@@ -368,6 +416,7 @@ public sealed class SftpStoreTests : ObjectStoreContract, IClassFixture<SshdFixt
         PutBytes(store, "small.json", RandomBytes(1000));
         var ex = Assert.Throws<TursoBackupException>(() => PutBytes(store, "big.db", RandomBytes(3 * 1024 * 1024)));
         Assert.Equal(FailureKind.QuotaExceeded, ex.Kind);
+        output.WriteLine(ex.Message);
         Assert.Contains(store.DisplayName, ex.Message);
         Assert.Equal(new[] { "small.json" }, store.List("", CancellationToken.None).Select(o => o.Key));
         // The partial file was removed: the space is free again.
