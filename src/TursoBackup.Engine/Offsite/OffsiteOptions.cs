@@ -40,7 +40,7 @@ namespace TursoBackup.Engine.Offsite
         /// seen is recorded there (trust on first use, reported through <see cref="Warn"/>) and every later one must match.</summary>
         public string HostKeyFingerprint { get; set; }
 
-        /// <summary>SFTP: the module's own known-hosts file (default: <see cref="OffsitePaths.KnownHosts"/>).</summary>
+        /// <summary>SFTP: the module's own known-hosts file (default: <see cref="SftpStore.DefaultKnownHostsPath"/>).</summary>
         public string KnownHostsPath { get; set; }
 
         /// <summary>Bytes per block or part of a large upload (default 8 MiB; the services' minimums and maximums apply).</summary>

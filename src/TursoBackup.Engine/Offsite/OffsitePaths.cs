@@ -25,18 +25,5 @@ namespace TursoBackup.Engine.Offsite
             if (!string.IsNullOrEmpty(xdg)) return Path.Combine(xdg, "tursobackup", "offsite");
             return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "tursobackup", "offsite");
         }
-
-        /// <summary>The SFTP known-hosts file of the module (see SftpStore).</summary>
-        public static string KnownHosts(Func<string, string> env = null)
-        {
-            env = env ?? Environment.GetEnvironmentVariable;
-            if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
-            {
-                return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.ApplicationData), "TursoBackup", "known_hosts");
-            }
-            string xdg = env("XDG_CONFIG_HOME");
-            if (!string.IsNullOrEmpty(xdg)) return Path.Combine(xdg, "tursobackup", "known_hosts");
-            return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config", "tursobackup", "known_hosts");
-        }
     }
 }

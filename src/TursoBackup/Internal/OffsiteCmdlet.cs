@@ -40,6 +40,11 @@ namespace TursoBackup.Internal
         [ValidateNotNullOrEmpty]
         public string KeyFile { get; set; }
 
+        /// <summary>SFTP: the passphrase of -KeyFile, when it has one.</summary>
+        [Parameter]
+        [SecretTransformation]
+        public SecureString KeyPassphrase { get; set; }
+
         /// <summary>SFTP: the host key the server must present ("SHA256:…" as ssh-keygen -lf prints it).</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
@@ -48,7 +53,7 @@ namespace TursoBackup.Internal
         /// <summary>Options from this cmdlet's parameters; null when none was given (then the session's or the environment's).</summary>
         protected OffsiteOptions GivenOffsiteOptions()
         {
-            if (Credential == null && SasToken == null && Endpoint == null && Region == null && KeyFile == null && HostKeyFingerprint == null) return null;
+            if (Credential == null && SasToken == null && Endpoint == null && Region == null && KeyFile == null && KeyPassphrase == null && HostKeyFingerprint == null) return null;
             var o = DefaultOffsiteOptions();
             if (Credential != null)
             {
@@ -59,6 +64,7 @@ namespace TursoBackup.Internal
             if (Endpoint != null) o.Endpoint = Endpoint;
             o.Region = Region;
             o.KeyFile = KeyFile == null ? null : ResolveNewPath(KeyFile);
+            o.KeyPassphrase = KeyPassphrase;
             o.HostKeyFingerprint = HostKeyFingerprint;
             return o;
         }
