@@ -29,7 +29,8 @@ BeforeAll {
     $script:connect = "`$null = Connect-TursoVault '$($destinations.Sftp)' -KeyFile '$($sshd.KeyFile)' -HostKeyFingerprint '$($sshd.HostKeyFingerprint)'; "
 
     function Invoke-Offsite([string] $Command, [hashtable] $Extra = @{}, [int] $TimeoutSeconds = 300) {
-        $e = @{} + $script:env + @{ TURSOBACKUP_CACHE = (Join-Path $script:work ('mirror-' + [guid]::NewGuid().ToString('N').Substring(0, 8))) } + $Extra
+        $e = @{ TURSOBACKUP_CACHE = (Join-Path $script:work ('mirror-' + [guid]::NewGuid().ToString('N').Substring(0, 8))) }
+        foreach ($h in $script:env, $Extra) { foreach ($k in $h.Keys) { $e[$k] = $h[$k] } }
         $run = Invoke-Pwsh -Command ("`$ErrorActionPreference = 'Stop'; `$ProgressPreference = 'SilentlyContinue'; " + $script:connect + $Command) -Environment $e -TimeoutSeconds $TimeoutSeconds
         $run
     }

@@ -62,8 +62,7 @@ namespace TursoBackup.Engine.Offsite
         {
             var watch = Stopwatch.StartNew();
             var result = new VaultSyncResult { Source = source.DisplayName, Destination = destination.DisplayName, WhatIf = WhatIf };
-            if (destination is DirectoryStore folder && !WhatIf) folder.CreateRoot();
-            if (!(destination is DirectoryStore && WhatIf)) destination.Probe(cancel);
+            if (!(destination is DirectoryStore && WhatIf)) PrepareDestination(destination, WhatIf, Log, cancel);
             source.Probe(cancel);
 
             var wanted = source.List("", cancel)
@@ -181,6 +180,28 @@ namespace TursoBackup.Engine.Offsite
                 .Select(i => VaultKeys.Unit(i.Key).Substring("databases/".Length)).OrderBy(s => s, StringComparer.Ordinal).ToArray();
             result.Duration = watch.Elapsed;
             return result;
+        }
+
+        /// <summary>
+        /// Checks that a destination can be written before anything is sent: reachable, credentials accepted, its
+        /// container or bucket there. A folder (local, or on an SFTP server) that does not exist yet is made, like
+        /// mkdir -p; a missing container or bucket is an error (it is the admin's to create, with its settings).
+        /// </summary>
+        public static void PrepareDestination(IObjectStore destination, bool dryRun, Action<string> log, CancellationToken cancel)
+        {
+            if (destination is DirectoryStore folder)
+            {
+                if (!dryRun) folder.CreateRoot();
+                return;
+            }
+            try
+            {
+                destination.Probe(cancel);
+            }
+            catch (TursoBackupException ex) when (ex.Kind == FailureKind.NotFound && destination is SftpStore)
+            {
+                log?.Invoke($"{destination.DisplayName} does not exist yet: the first upload creates it.");
+            }
         }
 
         private bool GoneAtSource(Exception ex, string key)

@@ -54,9 +54,9 @@ namespace TursoBackup.Cmdlets
                         .Where(BackupVault.IsPlainName).Distinct().OrderBy(n => n, StringComparer.Ordinal).ToArray();
                     result.Backups = vault.List().Count;
                 }
-                catch (TursoBackupException ex) when (ex.ErrorId == "VaultNotFound")
+                catch (TursoBackupException ex) when (ex.Kind == FailureKind.NotFound)
                 {
-                    WriteVerbose($"{address.DisplayName} is reachable and holds no vault yet: Sync-TursoVault or Copy-TursoBackup will make one there.");
+                    WriteVerbose($"{address.DisplayName} holds no vault yet ({ex.Message}) Sync-TursoVault or Copy-TursoBackup makes one there.");
                 }
                 WriteObject(result);
             }, address.DisplayName);

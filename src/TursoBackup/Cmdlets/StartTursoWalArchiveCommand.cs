@@ -86,8 +86,8 @@ namespace TursoBackup.Cmdlets
                 {
                     var address = Engine.Offsite.OffsiteAddress.Parse(destination);
                     var store = address.IsRemote ? ConnectOffsite(address, null).Store : new Engine.Offsite.DirectoryStore(ResolveNewPath(destination));
-                    if (store is Engine.Offsite.DirectoryStore folder) folder.CreateRoot();
-                    store.Probe(Cancellation); // a destination that cannot be reached is known before the archive starts
+                    // A destination that cannot be reached is known before the archive starts.
+                    Engine.Offsite.VaultSync.PrepareDestination(store, false, VerboseFromAnyThread, Cancellation);
                     shippers.Add(new Engine.Offsite.WalShipper(vault, archiver.Database, store) { Log = VerboseFromAnyThread });
                 }
             }

@@ -103,7 +103,7 @@ namespace TursoBackup.Internal
         protected T RunWithProgress<T>(Func<T> work, Action tick)
         {
             var task = Task.Run(work);
-            while (!task.Wait(200))
+            while (Task.WaitAny(new Task[] { task }, 200) < 0)
             {
                 FlushVerbose();
                 tick?.Invoke();
