@@ -81,7 +81,7 @@ Describe 'Recovery from an offsite vault alone (issue 13, done when)' {
         $status = $archiveRun.Output[-1] | ConvertFrom-Json
         @($status.Offsite).Count | Should -Be 4
         $status.Segments | Should -BeGreaterThan 0
-        [TimeSpan]$status.OffsiteLag | Should -BeLessOrEqual ([TimeSpan]::FromSeconds(2))
+        $status.OffsiteLag.TotalSeconds | Should -BeLessOrEqual 2
     }
 
     It 'copied the vault to every destination, and a second sync copies nothing' {
@@ -158,14 +158,16 @@ Describe 'Sync-TursoVault and Copy-TursoBackup' {
         @{ Name = 'the bucket does not exist'; To = 's3://no-such-bucket/x'; Env = @{}; Expect = 'no-such-bucket' }
     ) {
         $to = if ($To -eq 'AZURE') { "$($azurite.Url)/vaults/x" } else { $To }
-        $before = (Get-ChildItem -LiteralPath $src -Recurse -File | Measure-Object -Sum Length).Sum
+        # The source's backups are untouched (offsite.json, the vault's record of its offsite copies, records the failure).
+        function Get-SourceState { Get-ChildItem -LiteralPath $src -Recurse -File | Where-Object Name -ne 'offsite.json' | ForEach-Object { $_.FullName + '|' + $_.Length + '|' + $_.LastWriteTimeUtc.Ticks } }
+        $before = Get-SourceState
         $run = Invoke-Offsite "Sync-TursoVault -Source '$src' -Destination '$to'" -Extra $Env -TimeoutSeconds 120
         $run.ExitCode | Should -Not -Be 0
         $text = $run.Errors -join "`n"
         $text | Should -Match $Expect
         $text | Should -Match ([regex]::Escape(($to -replace '\?.*$', '')))
         $text | Should -Not -Match 'd3JvbmcgYnV0IHZhbGlkIGJhc2U2NA|S3RVER'
-        (Get-ChildItem -LiteralPath $src -Recurse -File | Measure-Object -Sum Length).Sum | Should -Be $before
+        Get-SourceState | Should -Be $before
     }
 }
 
@@ -195,7 +197,7 @@ Describe 'Retention and health of offsite vaults' {
         $run = Invoke-Offsite "Sync-TursoVault -Source '$hv' -Destination '$hto'" -Extra @{ AWS_ENDPOINT_URL_S3 = 'http://127.0.0.1:9' } -TimeoutSeconds 120
         $run.ExitCode | Should -Not -Be 0
         $report = Get-TursoBackupHealth -Vault $hv -Database health
-        $report.Findings.Code | Should -Contain 'OffsiteSyncFailed'
+        $report.Details.Code | Should -Contain 'OffsiteSyncFailed'
     }
 
     It 'Invoke-TursoBackupRetention -Vault <offsite> applies that vault''s own policy there and never removes its newest verified backup' {

@@ -51,6 +51,22 @@ namespace TursoBackup.Engine.Offsite
             }
         }
 
+        /// <summary>The server part of the address (scheme, user, host, port; for Azure and S3 the account or bucket): vaults with the same one share credentials.</summary>
+        public string ServerName
+        {
+            get
+            {
+                if (Uri == null) return null;
+                string s = Uri.Scheme + "://" + (string.IsNullOrEmpty(Uri.UserInfo) ? "" : Uri.UserInfo.Split(':')[0] + "@") + Uri.Host + ":" + Uri.Port;
+                if (Kind == OffsiteKind.S3) return s;
+                if (Kind == OffsiteKind.AzureBlob && !Uri.Host.EndsWith(".blob.core.windows.net", StringComparison.OrdinalIgnoreCase))
+                {
+                    return s + "/" + Uri.AbsolutePath.Trim('/').Split('/')[0];
+                }
+                return s;
+            }
+        }
+
         /// <summary>A short stable name for this destination (a hash of <see cref="DisplayName"/>), for cache folders.</summary>
         public string CacheName
         {

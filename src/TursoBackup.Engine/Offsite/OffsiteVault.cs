@@ -44,6 +44,9 @@ namespace TursoBackup.Engine.Offsite
 
         public Action<string> Log { get; set; }
 
+        /// <summary>What the connection was opened with (for other vaults of the same server).</summary>
+        internal OffsiteOptions Options { get; private set; }
+
         /// <summary>
         /// The session's connection to the remote vault <paramref name="address"/> names (opened with
         /// <paramref name="options"/> the first time, or again when <paramref name="reopen"/>: new credentials).
@@ -52,8 +55,15 @@ namespace TursoBackup.Engine.Offsite
         {
             string key = address.DisplayName;
             if (!reopen && Open.TryGetValue(key, out var existing)) return existing;
+            if (!reopen)
+            {
+                // Another vault on a server this session already reached (same account, bucket, or user@host:port): its
+                // credentials and pinned host key serve this one too.
+                var sibling = Open.Values.FirstOrDefault(v => v.Address.Kind == address.Kind && v.Address.ServerName == address.ServerName);
+                if (sibling?.Options != null) options = sibling.Options;
+            }
             var store = address.Open(options);
-            var vault = new OffsiteVault(address, store, cacheRoot ?? OffsitePaths.CacheRoot(options?.GetEnvironment)) { Log = options?.Log };
+            var vault = new OffsiteVault(address, store, cacheRoot ?? OffsitePaths.CacheRoot(options?.GetEnvironment)) { Log = options?.Log, Options = options };
             Open.AddOrUpdate(key, vault, (k, old) =>
             {
                 old.Store.Dispose();

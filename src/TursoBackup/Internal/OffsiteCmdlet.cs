@@ -105,34 +105,45 @@ namespace TursoBackup.Internal
             if (whatIf) sync.WhatIf = true;
             else if (!confirmed && !ShouldProcessUnattended(target.DisplayName, "Copy what is missing from " + source.DisplayName, "Syncing to", "sync", "copied", terminating: false)) return null;
             int id = NewActivityId();
-            VaultSyncResult result = null;
-            bool ok = TryRun(() => result = RunWithProgress(() => sync.Run(Cancellation), () =>
+            VaultSyncResult result;
+            try
             {
-                long t = Interlocked.Read(ref total);
-                if (t > 0) ShowProgress(id, activity, $"{Interlocked.Read(ref done) / 1048576.0:N1} of {t / 1048576.0:N1} MiB: {Volatile.Read(ref current)}", (int)(Interlocked.Read(ref done) * 100 / t));
-            }), target.DisplayName);
-            CompleteProgress(id, activity);
-            if (!ok)
+                result = RunWithProgress(() => sync.Run(Cancellation), () =>
+                {
+                    long t = Interlocked.Read(ref total);
+                    if (t > 0) ShowProgress(id, activity, $"{Interlocked.Read(ref done) / 1048576.0:N1} of {t / 1048576.0:N1} MiB: {Volatile.Read(ref current)}", (int)(Interlocked.Read(ref done) * 100 / t));
+                });
+            }
+            catch (OperationCanceledException)
             {
+                throw new PipelineStoppedException();
+            }
+            catch (Exception ex) when (IsFailure(ex))
+            {
+                CompleteProgress(id, activity);
+                var failure = AsFailure(ex, target.DisplayName);
+                // Recorded before the error is written: under -ErrorAction Stop writing it ends the command.
                 if (source is DirectoryStore from && !whatIf && System.IO.File.Exists(System.IO.Path.Combine(from.Root, Engine.Vault.BackupVault.MarkerFile)))
                 {
-                    try { OffsiteLog.RecordFailure(from.Root, target.DisplayName, "the destination failed: see the error of that run"); }
-                    catch (Exception ex) when (ex is System.IO.IOException || ex is UnauthorizedAccessException) { }
+                    try { OffsiteLog.RecordFailure(from.Root, target.DisplayName, failure.Message); }
+                    catch (Exception rex) when (rex is System.IO.IOException || rex is UnauthorizedAccessException) { }
                 }
+                WriteFailure(failure);
                 return null;
             }
+            CompleteProgress(id, activity);
             if (whatIf)
             {
                 foreach (var item in result.Items.Where(i => i.Action == VaultSyncAction.WouldCopy)) ShouldProcess($"{item.Key} ({item.Bytes:N0} bytes)", "Copy to " + target.DisplayName);
                 return result;
             }
+            OffsiteRecorded(source, target, result); // first: under -ErrorAction Stop the first error below ends the command
+            WriteVerbose($"{result}: {result.Bytes:N0} bytes in {result.Duration.TotalSeconds:N1} s.");
             foreach (var item in result.FailedItems)
             {
                 WriteError(new ErrorRecord(new TursoBackupException(FailureKind.WriteFailed, $"{item.Key} was not copied to {target.DisplayName}: {item.Reason}", item.Key),
                     "OffsiteCopyFailed", ErrorCategory.WriteError, item.Key));
             }
-            WriteVerbose($"{result}: {result.Bytes:N0} bytes in {result.Duration.TotalSeconds:N1} s.");
-            OffsiteRecorded(source, target, result);
             return result;
         }
 

@@ -37,7 +37,26 @@ namespace TursoBackup.Internal
         /// <summary>The session's connection to an offsite vault (opened with <paramref name="options"/>, else with the environment's defaults).</summary>
         protected OffsiteVault ConnectOffsite(OffsiteAddress address, OffsiteOptions options)
         {
-            return OffsiteVault.Connect(address, options ?? DefaultOffsiteOptions(), reopen: options != null);
+            OffsiteNarrator = this;
+            var vault = OffsiteVault.Connect(address, options ?? DefaultOffsiteOptions(), reopen: options != null);
+            vault.Log = Narrate;
+            return vault;
+        }
+
+        /// <summary>
+        /// The cmdlet that narrates offsite work now. A session's connection outlives the cmdlet that opened it, so its
+        /// stores log through this (the latest cmdlet using an offsite vault), never through a cmdlet that has ended.
+        /// </summary>
+        private static volatile TursoCmdlet OffsiteNarrator;
+
+        private static void Narrate(string message) => OffsiteNarrator?.VerboseFromAnyThread(message);
+
+        private static void NarrateWarning(string message) => OffsiteNarrator?.WarnFromAnyThread(message);
+
+        /// <summary>Called as the cmdlet ends: it no longer narrates offsite work.</summary>
+        private void EndOffsiteNarration()
+        {
+            if (ReferenceEquals(OffsiteNarrator, this)) OffsiteNarrator = null;
         }
 
         /// <summary>Settings for an offsite vault nobody gave parameters for: credentials come from the environment (see about_TursoBackup).</summary>
@@ -45,15 +64,18 @@ namespace TursoBackup.Internal
         {
             Endpoint = Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL_S3") is string s3 && s3.Length > 0 ? s3
                 : (Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL") is string any && any.Length > 0 ? any : null),
-            Log = VerboseFromAnyThread,
-            Warn = WarnFromAnyThread,
+            Log = Narrate,
+            Warn = NarrateWarning,
         };
+
+        /// <summary>Marks a queued message as a warning (written with WriteWarning when the queue is flushed).</summary>
+        private const string QueuedWarning = "\u0001warning:";
 
         /// <summary>A warning from any thread (queued as verbose text when not on the pipeline thread, and written then).</summary>
         protected internal void WarnFromAnyThread(string message)
         {
             if (Thread.CurrentThread.ManagedThreadId == pipelineThread && !Stopping) WriteWarning(message);
-            else VerboseFromAnyThread("WARNING: " + message);
+            else VerboseFromAnyThread(QueuedWarning + message);
         }
 
         /// <summary>A backup about to be restored or tested: when it was listed from an offsite vault's mirror, its artifact is fetched (and checked) first.</summary>

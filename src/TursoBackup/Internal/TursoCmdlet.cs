@@ -51,7 +51,11 @@ namespace TursoBackup.Internal
         protected void FlushVerbose()
         {
             if (Stopping) return;
-            while (verboseQueue.TryDequeue(out var message)) WriteVerbose(message);
+            while (verboseQueue.TryDequeue(out var message))
+            {
+                if (message.StartsWith(QueuedWarning, StringComparison.Ordinal)) WriteWarning(message.Substring(QueuedWarning.Length));
+                else WriteVerbose(message);
+            }
         }
 
         private HashSet<string> commandLine = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
@@ -126,6 +130,7 @@ namespace TursoBackup.Internal
 
         protected override void EndProcessing()
         {
+            EndOffsiteNarration();
             FlushVerbose();
             cancellation?.Dispose();
         }
@@ -416,10 +421,10 @@ namespace TursoBackup.Internal
         }
 
         /// <summary>What engine work throws that is a failure to report: ours, access refused, and I/O.</summary>
-        private static bool IsFailure(Exception ex) => ex is TursoBackupException || ex is UnauthorizedAccessException || ex is IOException;
+        protected static bool IsFailure(Exception ex) => ex is TursoBackupException || ex is UnauthorizedAccessException || ex is IOException;
 
         /// <summary>The one translation of such an exception into a failure that says what to do next.</summary>
-        private static TursoBackupException AsFailure(Exception ex, object target)
+        protected static TursoBackupException AsFailure(Exception ex, object target)
         {
             if (ex is TursoBackupException failure) return failure;
             if (ex is UnauthorizedAccessException)
