@@ -15,6 +15,9 @@
 #                    several seconds, a passed Test-Backup of each newest backup
 #   /restore, /tmp/inspect (empty), /exports (main.sql.zst), /branches (a branch as of now and a pitr- branch of main)
 #   \\nas\backups, D:\data, E:\backups, /etc/systemd/system   folders of the world
+# Offsite vaults: https://acmebackups.blob.core.windows.net/vaults → azurite, s3://acme-backups → s3rver (-Endpoint
+#   https://s3.eu-central-1.wasabisys.com → s3rver), sftp://backup@nas.example.com/srv/backups → an sshd of the suite
+#   (~/.ssh/backup_ed25519 and the SHA256: fingerprint → its key and host key); each holds a copy of /backups.
 #   the working directory  app.sqlite, app.db, app.sql, fixed.sql (a sqlite3 .dump of main), legacy-dump.sql.gz
 #   20240115T103000.000Z-1a2b3c → the id of main's first snapshot; '2024-01-15T10:30:00Z', '2026-11-23T14:05:00Z' and
 #   every other quoted date given as a point in time → one instant inside the WAL archive's window (and inside the cloud's)
@@ -146,6 +149,25 @@ BeforeAll {
     & (Get-Peer cp) -a "$W/." $pristine
     if ($LASTEXITCODE -ne 0) { throw "cp -a $W $pristine failed" }
 
+    # Offsite vaults on real servers (azurite, s3rver, an sshd of the test's own), each holding a copy of /backups:
+    # https://acmebackups.blob.core.windows.net/vaults, s3://acme-backups and sftp://backup@nas.example.com/srv/backups
+    # become those (Convert-DocExample); the examples get their credentials from the environment, as a scheduled task.
+    $azurite = Start-Azurite
+    New-AzuriteContainer $azurite 'vaults'
+    $s3 = Start-S3rver -Bucket 'acme-backups'
+    $sshd = Start-Sshd
+    $offsiteEnvironment = @{
+        AZURE_STORAGE_CONNECTION_STRING = $azurite.ConnectionString
+        AWS_ACCESS_KEY_ID = $s3.AccessKey; AWS_SECRET_ACCESS_KEY = $s3.SecretKey; AWS_ENDPOINT_URL_S3 = $s3.Endpoint
+        S3_KEY_ID = $s3.AccessKey; S3_SECRET = $s3.SecretKey
+        TURSOBACKUP_CACHE = Join-Path $suite 'offsite-mirrors'
+        XDG_CONFIG_HOME = Join-Path $suite 'config'
+    }
+    $sftpVault = "sftp://$($sshd.User)@127.0.0.1:$($sshd.Port)$($sshd.Root)/srv-backups"
+    $seed = Invoke-Pwsh -Command ("`$ErrorActionPreference = 'Stop'; Connect-TursoVault '$sftpVault' -KeyFile '$($sshd.KeyFile)' -HostKeyFingerprint '$($sshd.HostKeyFingerprint)' | Out-Null; " +
+        "Sync-TursoVault -Source '$pristine/backups' -Destination '$($azurite.Url)/vaults/db', 's3://acme-backups/db', '$sftpVault' | Out-Null") -Environment $offsiteEnvironment
+    if ($seed.ExitCode -ne 0) { throw "copying the fixture vault offsite failed: $($seed.Errors -join ' ')" }
+
     $hook = Start-FakeWebhook
     $standIn = Start-PlatformApiStandIn -Seed (Join-Path $data 'main.db')
     $outFolder = Split-Path (Split-Path (Get-TursoModuleManifest))
@@ -160,6 +182,7 @@ BeforeAll {
         DOCS_TASKS        = Join-Path $W 'scheduled-tasks'
         DOCS_SYSTEMCTL    = Join-Path $W 'systemctl.log'
     }
+    foreach ($k in $offsiteEnvironment.Keys) { $childEnvironment[$k] = $offsiteEnvironment[$k] }
     Write-Host "Docs.Tests: fixture world built in $([int]$watch.Elapsed.TotalSeconds) s at $W"
 
     function Test-IsCloudExample([string] $Code) {
@@ -186,6 +209,12 @@ BeforeAll {
                     param($m) '-Timestamp (Get-Date).AddSeconds(-{0})' -f [int][Math]::Ceiling(([DateTimeOffset]::UtcNow - $PointInTime).TotalSeconds)
                 })
         }
+        # Offsite vaults: the real local servers (see the world above).
+        $c = $c.Replace('https://acmebackups.blob.core.windows.net/vaults', "$($azurite.Url)/vaults")
+        $c = $c.Replace('-Endpoint https://s3.eu-central-1.wasabisys.com', "-Endpoint $($s3.Endpoint)")
+        $c = $c.Replace('sftp://backup@nas.example.com/srv/backups', $sftpVault)
+        $c = $c.Replace('~/.ssh/backup_ed25519', $sshd.KeyFile)
+        $c = $c.Replace('SHA256:Tm9ZcmVhbEtleUhlcmVKdXN0QW5FeGFtcGxlMTIzNDU', $sshd.HostKeyFingerprint)
         $c = $c.Replace('libsql://main-acme.turso.io', $standIn.ServerUrl).Replace('http://127.0.0.1:8080', $standIn.ServerUrl)
         $c = [regex]::Replace($c, '\bConnect-TursoCloud\b', "Connect-TursoCloud -BaseUri '$($standIn.BaseUri)'")
         # A Start-TursoWalArchive followed by more commands: the operator's Ctrl+C before the next line, as -Duration.
@@ -307,6 +336,7 @@ function systemctl { Add-Content -LiteralPath $env:DOCS_SYSTEMCTL -Value ($args 
 }
 
 AfterAll {
+    Stop-PeerServer $azurite; Stop-PeerServer $s3; Stop-PeerServer $sshd
     Stop-FakeWebhook $hook
     Stop-PlatformApiStandIn $standIn
     Remove-TestFolder $suite
