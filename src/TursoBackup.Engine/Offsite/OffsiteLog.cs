@@ -155,7 +155,8 @@ namespace TursoBackup.Engine.Offsite
         /// <summary>The time a backup id begins with (yyyyMMddTHHmmss.fffZ), as recorded text.</summary>
         private static string IdTime(string id)
         {
-            return id.Length >= 19 && DateTimeOffset.TryParseExact(id.Substring(0, 19), "yyyyMMdd'T'HHmmss.fff'Z'", CultureInfo.InvariantCulture,
+            // "yyyyMMddTHHmmss.fffZ" is 20 characters.
+            return id.Length >= 20 && DateTimeOffset.TryParseExact(id.Substring(0, 20), "yyyyMMdd'T'HHmmss.fff'Z'", CultureInfo.InvariantCulture,
                 DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t) ? BackupManifest.Time(t) : null;
         }
 
