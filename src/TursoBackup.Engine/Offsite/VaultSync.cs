@@ -78,12 +78,14 @@ namespace TursoBackup.Engine.Offsite
 
             // The SHA-256 each artifact and WAL snapshot must have, from its manifest / snapshot.json at the source.
             var expected = new Dictionary<string, string>(StringComparer.Ordinal);
+            // The file each unit's commit names (a backup's artifact, a generation's snapshot): the commit is copied only once it is at the destination.
+            var required = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var commit in wanted.Where(o => VaultKeys.Role(o.Key) == VaultObjectRole.Commit))
             {
                 cancel.ThrowIfCancellationRequested();
                 try
                 {
-                    ReadExpected(commit.Key, expected, cancel);
+                    ReadExpected(commit.Key, expected, required, cancel);
                 }
                 catch (Exception ex) when (ex is FormatException || ex is InvalidCastException || ex is IOException || ex is TursoBackupException)
                 {
@@ -92,6 +94,7 @@ namespace TursoBackup.Engine.Offsite
             }
 
             var toCopy = new List<StoredObject>();
+            var atDestination = new ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
             foreach (var o in wanted)
             {
                 var role = VaultKeys.Role(o.Key);
@@ -99,6 +102,7 @@ namespace TursoBackup.Engine.Offsite
                 if (known || (present.TryGetValue(o.Key, out var there) && Same(o, there, role, expected, cancel)))
                 {
                     result.Items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Skipped, Bytes = o.Length, Reason = "present" });
+                    atDestination[o.Key] = true;
                 }
                 else
                 {
@@ -123,9 +127,25 @@ namespace TursoBackup.Engine.Offsite
                         items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Failed, Bytes = o.Length, Reason = "not copied, so the unit stays invisible at the destination: " + why });
                         return;
                     }
+                    if (VaultKeys.Role(o.Key) == VaultObjectRole.Commit && required.TryGetValue(unit, out var need) && !atDestination.ContainsKey(need))
+                    {
+                        // The file the commit names is neither at the destination nor copied: the source lacks it (a damaged
+                        // backup or generation there), or it went meanwhile. Copying the commit would list a unit that is not whole.
+                        if (source.Stat(o.Key, cancel) == null)
+                        {
+                            items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Skipped, Bytes = o.Length, Reason = "removed from the source meanwhile" });
+                        }
+                        else
+                        {
+                            items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Failed, Bytes = o.Length,
+                                Reason = $"not copied, so the unit stays invisible at the destination: {need} is missing in {source.DisplayName} (the unit is damaged there; run Test-Backup, or Test-TursoWalArchive for a WAL generation)." });
+                        }
+                        return;
+                    }
                     if (WhatIf)
                     {
                         items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.WouldCopy, Bytes = o.Length });
+                        atDestination[o.Key] = true;
                         return;
                     }
                     long before = 0;
@@ -139,6 +159,7 @@ namespace TursoBackup.Engine.Offsite
                             Progress?.Invoke(now, total, o.Key);
                         }, cancel);
                         if (KnownAtDestination != null) lock (KnownAtDestination) KnownAtDestination.Add(o.Key);
+                        atDestination[o.Key] = true;
                         items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Copied, Bytes = o.Length });
                     }
                     catch (Exception ex) when (GoneAtSource(ex, o.Key))
@@ -200,7 +221,7 @@ namespace TursoBackup.Engine.Offsite
         /// <summary>False: the destination is not listed; only <see cref="KnownAtDestination"/> says what is there (a shipper after its first run).</summary>
         public bool ListDestination { get; set; } = true;
 
-        private void ReadExpected(string commitKey, Dictionary<string, string> expected, CancellationToken cancel)
+        private void ReadExpected(string commitKey, Dictionary<string, string> expected, Dictionary<string, string> required, CancellationToken cancel)
         {
             string text;
             using (var s = source.OpenRead(commitKey, cancel))
@@ -216,11 +237,13 @@ namespace TursoBackup.Engine.Offsite
                     && f is string file && sha is string hex)
                 {
                     expected[unit + "/" + file] = hex.ToLowerInvariant();
+                    if (VaultKeys.Unit(unit + "/" + file) == unit) required[unit] = unit + "/" + file;
                 }
             }
             else if (doc.TryGetValue("sha256", out var sha) && sha is string hex)
             {
                 expected[unit + "/snapshot.db.zst"] = hex.ToLowerInvariant();
+                required[unit] = unit + "/snapshot.db.zst";
             }
         }
 
