@@ -272,6 +272,21 @@ namespace TursoBackup.Engine.Offsite
         /// <summary>Copies one object; the destination verifies it on arrival against <paramref name="expectedSha"/> or the source's hash.</summary>
         private void CopyObject(StoredObject o, string expectedSha, Action<long> progress, CancellationToken cancel)
         {
+            if (expectedSha == null && VaultKeys.Role(o.Key) != VaultObjectRole.Immutable && o.Length <= SmallFile)
+            {
+                // A small file the source rewrites (state.json, gaps.jsonl while the archiver runs): read once, so what is
+                // hashed and what is sent are the same version, whatever the length listed a moment ago.
+                var bytes = ReadSmall(o.Key, cancel);
+                if (bytes != null)
+                {
+                    using (var sha256 = SHA256.Create())
+                    using (var ms = new MemoryStream(bytes, false))
+                    {
+                        destination.Put(o.Key, ms, bytes.Length, DirectoryStore.Hex(sha256.ComputeHash(bytes)), progress, cancel);
+                    }
+                    return;
+                }
+            }
             string sha = expectedSha ?? o.Sha256;
             if (sha == null && source is DirectoryStore local) sha = DirectoryStore.Sha256Of(local.PathOf(o.Key), cancel);
             if (sha != null)
@@ -282,6 +297,11 @@ namespace TursoBackup.Engine.Offsite
                     try
                     {
                         destination.Put(o.Key, hashing, o.Length, sha, progress, cancel);
+                    }
+                    catch (TursoBackupException ex) when (ex.Kind == FailureKind.InvalidData && expectedSha == null && hashing.Complete && !string.Equals(hashing.Sha256, sha, StringComparison.OrdinalIgnoreCase))
+                    {
+                        throw new TursoBackupException(FailureKind.InvalidData,
+                            $"{o.Key} in {source.DisplayName} changed while it was copied to {destination.DisplayName}; it was not copied. Run the sync again.", o.Key, ex) { ErrorId = "SourceChanged" };
                     }
                     catch (TursoBackupException ex) when (ex.Kind == FailureKind.InvalidData && hashing.Complete && !string.Equals(hashing.Sha256, sha, StringComparison.OrdinalIgnoreCase))
                     {
@@ -321,6 +341,23 @@ namespace TursoBackup.Engine.Offsite
             finally
             {
                 DurableFile.TryDelete(scratch);
+            }
+        }
+
+        /// <summary>The whole object when it is at most <see cref="SmallFile"/> bytes, else null.</summary>
+        private byte[] ReadSmall(string key, CancellationToken cancel)
+        {
+            using (var s = source.OpenRead(key, cancel))
+            using (var ms = new MemoryStream())
+            {
+                var buffer = new byte[81920];
+                int n;
+                while ((n = s.Read(buffer, 0, buffer.Length)) > 0)
+                {
+                    ms.Write(buffer, 0, n);
+                    if (ms.Length > SmallFile) return null;
+                }
+                return ms.ToArray();
             }
         }
 
