@@ -80,13 +80,22 @@ namespace TursoBackup.Engine.Offsite
             });
         }
 
-        /// <summary>Records that a sync to <paramref name="destination"/> failed as a whole (unreachable, refused).</summary>
-        public static void RecordFailure(string vaultRoot, string destination, string error)
+        /// <summary>
+        /// Records that a sync to <paramref name="destination"/> failed as a whole (unreachable, refused). With
+        /// <paramref name="database"/>, the destination is listed for that database even if nothing ever reached it.
+        /// </summary>
+        public static void RecordFailure(string vaultRoot, string destination, string error, string database = null)
         {
             Update(vaultRoot, destination, dest =>
             {
                 dest["lastAttemptAt"] = BackupManifest.Time(DateTimeOffset.UtcNow);
                 dest["lastError"] = error;
+                if (database != null)
+                {
+                    var dbs = dest.TryGetValue("databases", out var d) && d is Dictionary<string, object> dd ? dd : new Dictionary<string, object>();
+                    if (!dbs.ContainsKey(database)) dbs[database] = new Dictionary<string, object>();
+                    dest["databases"] = dbs;
+                }
             });
         }
 
