@@ -181,4 +181,46 @@ public sealed class WalShipperTests : TempFolderTest
             Assert.Null(shipper.LastError);
         }
     }
+
+    /// <summary>
+    /// The destination's own retention removes an old generation (snapshot.json first) while the shipper runs: the
+    /// shipper does not put that snapshot.json back, which would list a generation whose snapshot is gone.
+    /// </summary>
+    [Fact]
+    public void A_generation_removed_at_the_destination_is_not_brought_back_without_its_snapshot()
+    {
+        string db = MakeDb();
+        Directory.CreateDirectory(P("dest"));
+        var dest = new FaultyStore(new DirectoryStore(P("dest")));
+        long rows = 0;
+        using (var archiver = new WalArchiver(db, P("vault"), "app") { CheckpointInterval = TimeSpan.FromHours(1) })
+        using (var shipper = new WalShipper(P("vault"), "app", dest) { Interval = TimeSpan.FromMilliseconds(50) })
+        using (var w = SqliteFile.OpenReadWrite(db, TimeSpan.FromSeconds(10)))
+        {
+            archiver.Sync();
+            shipper.Start();
+            Write(archiver, w, shipper, 3, 20, ref rows);
+            archiver.SnapshotInterval = TimeSpan.FromMilliseconds(1); // the next sync starts a second generation
+            Write(archiver, w, shipper, 1, 0, ref rows);
+            archiver.SnapshotInterval = TimeSpan.FromDays(1);
+            var layout = new WalArchiveLayout(P("dest"), "app");
+            WaitFor(() => layout.Generations().Count == 2 && shipper.Lag == TimeSpan.Zero, TimeSpan.FromSeconds(20), "both generations shipped");
+
+            string old = layout.Generations()[0];
+            string unit = "wal/app/generations/" + old + "/";
+            VaultUnits.Remove(new DirectoryStore(P("dest")), unit, unit + "snapshot.json", CancellationToken.None);
+            int puts = dest.Puts;
+            Write(archiver, w, shipper, 3, 20, ref rows);
+            WaitFor(() => dest.Puts > puts && shipper.Lag == TimeSpan.Zero, TimeSpan.FromSeconds(20), "a shipment after the removal");
+            archiver.Seal();
+            shipper.Notify(DateTimeOffset.UtcNow);
+            Assert.True(shipper.Finish(TimeSpan.FromSeconds(30)));
+            Assert.DoesNotContain(unit + "snapshot.json", dest.PutKeys.Skip(puts));
+        }
+        SqliteConnection.ClearAllPools();
+        VaultFiles.AssertWhole(P("dest"), "after the destination removed a generation");
+        string latest = P("latest.db");
+        WalRestore.Restore(P("dest"), "app", DateTimeOffset.UtcNow, latest, false, null, DateTimeOffset.UtcNow);
+        Assert.Equal(rows, Count(latest, "t"));
+    }
 }
