@@ -55,7 +55,8 @@ namespace TursoBackup.Engine.Offsite
         /// <summary>Bytes copied so far, bytes to copy in all, the key being copied.</summary>
         public Action<long, long, string> Progress { get; set; }
 
-        /// <summary>Keys known to be at the destination already (a long-running shipper's memory), so it need not list them again.</summary>
+        /// <summary>Keys known to be at the destination already (a long-running shipper's memory), so it need not list them again; every
+        /// key but the mutable files' is skipped when it is in the set, and each key copied is added to it.</summary>
         public ISet<string> KnownAtDestination { get; set; }
 
         public VaultSyncResult Run(CancellationToken cancel = default(CancellationToken))
@@ -98,7 +99,9 @@ namespace TursoBackup.Engine.Offsite
             foreach (var o in wanted)
             {
                 var role = VaultKeys.Role(o.Key);
-                bool known = KnownAtDestination != null && role == VaultObjectRole.Immutable && KnownAtDestination.Contains(o.Key);
+                // What this sync's owner already sent is not sent again: immutable objects, and commits and the marker,
+                // which are written once (re-sending a commit would bring back a unit the destination's retention removed).
+                bool known = KnownAtDestination != null && role != VaultObjectRole.Mutable && KnownAtDestination.Contains(o.Key);
                 if (known || (present.TryGetValue(o.Key, out var there) && Same(o, there, role, expected, cancel)))
                 {
                     result.Items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Skipped, Bytes = o.Length, Reason = "present" });
