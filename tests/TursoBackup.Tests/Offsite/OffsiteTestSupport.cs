@@ -158,6 +158,9 @@ internal sealed class FaultyStore : IObjectStore
     /// <summary>The 0-based index of the Delete that fails (Unreachable); the store is gone from then on.</summary>
     public int? DieAtDelete { get; set; }
 
+    /// <summary>Runs after each List (to change the store between a sync's listing and its copies).</summary>
+    public Action AfterList { get; set; }
+
     public int Puts => Volatile.Read(ref puts);
     public int Probes => Volatile.Read(ref probes);
     public int Lists => Volatile.Read(ref lists);
@@ -180,7 +183,9 @@ internal sealed class FaultyStore : IObjectStore
     {
         Interlocked.Increment(ref lists);
         Check();
-        return inner.List(prefix, cancel).ToList();
+        var list = inner.List(prefix, cancel).ToList();
+        AfterList?.Invoke();
+        return list;
     }
 
     public StoredObject Stat(string key, CancellationToken cancel)

@@ -306,6 +306,24 @@ public sealed class VaultSyncTests : TempFolderTest
         Assert.True(File.Exists(layout.StatePath));
     }
 
+    /// <summary>Retention removes a backup between the sync's listing and its copies: skipped, and not reported as copied.</summary>
+    [Fact]
+    public void A_backup_removed_at_the_source_during_the_sync_is_skipped_and_not_reported_as_copied()
+    {
+        var src = SourceVault.Make(P("src"), walSyncs: 1);
+        var gone = src.Backups[0];
+        var source = new FaultyStore(src.Store())
+        {
+            AfterList = () => VaultUnits.Remove(src.Store(), src.Unit(gone), src.Unit(gone) + "manifest.json", CancellationToken.None),
+        };
+        var result = Sync(source, new DirectoryStore(P("dest")));
+        Assert.Equal(0, result.Failed);
+        Assert.All(result.Items.Where(i => i.Key.StartsWith(src.Unit(gone))), i => Assert.Equal("removed from the source meanwhile", i.Reason));
+        Assert.Equal(new[] { "app/" + src.Backups[1].Id }, result.Backups);
+        Assert.Equal(new[] { src.Backups[1].Id }, BackupVault.OpenExisting(P("dest")).List().Select(b => b.Id));
+        VaultFiles.AssertWhole(P("dest"), "after a removal during the sync");
+    }
+
     private static void Flip(string path)
     {
         var bytes = File.ReadAllBytes(path);
