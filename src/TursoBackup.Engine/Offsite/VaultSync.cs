@@ -200,7 +200,7 @@ namespace TursoBackup.Engine.Offsite
             result.Skipped = result.Items.Count(i => i.Action == VaultSyncAction.Skipped);
             result.Failed = result.Items.Count(i => i.Action == VaultSyncAction.Failed);
             result.Bytes = result.Items.Where(i => i.Action == VaultSyncAction.Copied).Sum(i => i.Bytes);
-            result.Backups = result.Items.Where(i => i.Action != VaultSyncAction.Failed && i.Action != VaultSyncAction.WouldCopy && i.Key.StartsWith("databases/", StringComparison.Ordinal)
+            result.Backups = result.Items.Where(i => (i.Action == VaultSyncAction.Copied || (i.Action == VaultSyncAction.Skipped && i.Reason == "present")) && i.Key.StartsWith("databases/", StringComparison.Ordinal)
                     && VaultKeys.Role(i.Key) == VaultObjectRole.Commit)
                 .Select(i => VaultKeys.Unit(i.Key).Substring("databases/".Length)).OrderBy(s => s, StringComparer.Ordinal).ToArray();
             result.Duration = watch.Elapsed;
