@@ -120,6 +120,34 @@ public sealed class OffsiteVaultTests : TempFolderTest
         Assert.Throws<TursoBackupException>(() => vault.FetchWal("../etc"));
     }
 
+    /// <summary>A Test-Backup of a backup of the mirror is recorded in the remote vault, and the local vault's offsite record reads it there.</summary>
+    [Fact]
+    public void A_test_of_an_offsite_backup_is_pushed_to_the_remote_and_read_back_by_the_offsite_log()
+    {
+        var (src, remote, vault) = Remote(walSyncs: 1);
+        using var _ = vault;
+        vault.Refresh();
+        var b = BackupVault.OpenExisting(vault.CacheRoot).List().Single(x => x.Id == src.Backups[1].Id);
+        vault.FetchBackup(b);
+        var test = new Engine.Verification.BackupVerifier().Test(b);
+        Assert.True(test.Passed, test.FailedChecks);
+        vault.PushVerifications("app");
+        Assert.True(File.Exists(Path.Combine(remote, "databases", "app", "verifications.jsonl")));
+        Assert.False(File.Exists(Path.Combine(src.Root, "databases", "app", "verifications.jsonl")));
+
+        var store = new DirectoryStore(remote);
+        var result = new VaultSync(src.Store(), store).Run();
+        Assert.Equal(0, result.Copied);
+        OffsiteLog.Record(src.Root, store, result, CancellationToken.None);
+        var s = Assert.Single(OffsiteLog.Read(src.Root, DateTimeOffset.UtcNow, TimeSpan.FromDays(1)));
+        Assert.True(s.LastVerificationPassed);
+        Assert.Equal(BackupManifest.ParseTime(BackupManifest.Time(test.TestedAt)), s.LastVerifiedAt);
+
+        // A refresh keeps the remote's log in the mirror.
+        vault.Refresh();
+        Assert.Single(Engine.Verification.VerificationLog.Read(vault.CacheRoot, "app"));
+    }
+
     [Fact]
     public void A_remote_without_a_vault_is_VaultNotFound()
     {
