@@ -80,13 +80,22 @@ namespace TursoBackup.Engine.Offsite
             });
         }
 
-        /// <summary>Records that a sync to <paramref name="destination"/> failed as a whole (unreachable, refused).</summary>
-        public static void RecordFailure(string vaultRoot, string destination, string error)
+        /// <summary>
+        /// Records that a sync to <paramref name="destination"/> failed as a whole (unreachable, refused). With
+        /// <paramref name="database"/>, the destination is listed for that database even if nothing ever reached it.
+        /// </summary>
+        public static void RecordFailure(string vaultRoot, string destination, string error, string database = null)
         {
             Update(vaultRoot, destination, dest =>
             {
                 dest["lastAttemptAt"] = BackupManifest.Time(DateTimeOffset.UtcNow);
                 dest["lastError"] = error;
+                if (database != null)
+                {
+                    var dbs = dest.TryGetValue("databases", out var d) && d is Dictionary<string, object> dd ? dd : new Dictionary<string, object>();
+                    if (!dbs.ContainsKey(database)) dbs[database] = new Dictionary<string, object>();
+                    dest["databases"] = dbs;
+                }
             });
         }
 
@@ -155,6 +164,7 @@ namespace TursoBackup.Engine.Offsite
         /// <summary>The time a backup id begins with (yyyyMMddTHHmmss.fffZ), as recorded text.</summary>
         private static string IdTime(string id)
         {
+            // "yyyyMMddTHHmmss.fffZ" is 20 characters.
             return id.Length >= 20 && DateTimeOffset.TryParseExact(id.Substring(0, 20), "yyyyMMdd'T'HHmmss.fff'Z'", CultureInfo.InvariantCulture,
                 DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t) ? BackupManifest.Time(t) : null;
         }

@@ -72,6 +72,10 @@ namespace TursoBackup.Engine.Offsite
             return vault;
         }
 
+        /// <summary>A remote vault over <paramref name="store"/> (any store, a folder in the tests), mirrored under <paramref name="cacheRoot"/>; not registered as open.</summary>
+        internal static OffsiteVault ForTests(IObjectStore store, string cacheRoot, string address = "sftp://test@127.0.0.1/vault") =>
+            new OffsiteVault(OffsiteAddress.Parse(address), store, cacheRoot);
+
         /// <summary>The open remote vault whose mirror is <paramref name="cacheRoot"/> (a BackupInfo's Vault), or null.</summary>
         public static OffsiteVault ForMirror(string cacheRoot)
         {

@@ -55,7 +55,8 @@ namespace TursoBackup.Engine.Offsite
         /// <summary>Bytes copied so far, bytes to copy in all, the key being copied.</summary>
         public Action<long, long, string> Progress { get; set; }
 
-        /// <summary>Keys known to be at the destination already (a long-running shipper's memory), so it need not list them again.</summary>
+        /// <summary>Keys known to be at the destination already (a long-running shipper's memory), so it need not list them again; every
+        /// key but the mutable files' is skipped when it is in the set, and each key copied is added to it.</summary>
         public ISet<string> KnownAtDestination { get; set; }
 
         public VaultSyncResult Run(CancellationToken cancel = default(CancellationToken))
@@ -77,12 +78,14 @@ namespace TursoBackup.Engine.Offsite
 
             // The SHA-256 each artifact and WAL snapshot must have, from its manifest / snapshot.json at the source.
             var expected = new Dictionary<string, string>(StringComparer.Ordinal);
+            // The file each unit's commit names (a backup's artifact, a generation's snapshot): the commit is copied only once it is at the destination.
+            var required = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var commit in wanted.Where(o => VaultKeys.Role(o.Key) == VaultObjectRole.Commit))
             {
                 cancel.ThrowIfCancellationRequested();
                 try
                 {
-                    ReadExpected(commit.Key, expected, cancel);
+                    ReadExpected(commit.Key, expected, required, cancel);
                 }
                 catch (Exception ex) when (ex is FormatException || ex is InvalidCastException || ex is IOException || ex is TursoBackupException)
                 {
@@ -91,13 +94,17 @@ namespace TursoBackup.Engine.Offsite
             }
 
             var toCopy = new List<StoredObject>();
+            var atDestination = new ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
             foreach (var o in wanted)
             {
                 var role = VaultKeys.Role(o.Key);
-                bool known = KnownAtDestination != null && role == VaultObjectRole.Immutable && KnownAtDestination.Contains(o.Key);
+                // What this sync's owner already sent is not sent again: immutable objects, and commits and the marker,
+                // which are written once (re-sending a commit would bring back a unit the destination's retention removed).
+                bool known = KnownAtDestination != null && role != VaultObjectRole.Mutable && KnownAtDestination.Contains(o.Key);
                 if (known || (present.TryGetValue(o.Key, out var there) && Same(o, there, role, expected, cancel)))
                 {
                     result.Items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Skipped, Bytes = o.Length, Reason = "present" });
+                    atDestination[o.Key] = true;
                 }
                 else
                 {
@@ -122,9 +129,25 @@ namespace TursoBackup.Engine.Offsite
                         items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Failed, Bytes = o.Length, Reason = "not copied, so the unit stays invisible at the destination: " + why });
                         return;
                     }
+                    if (VaultKeys.Role(o.Key) == VaultObjectRole.Commit && required.TryGetValue(unit, out var need) && !atDestination.ContainsKey(need))
+                    {
+                        // The file the commit names is neither at the destination nor copied: the source lacks it (a damaged
+                        // backup or generation there), or it went meanwhile. Copying the commit would list a unit that is not whole.
+                        if (source.Stat(o.Key, cancel) == null)
+                        {
+                            items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Skipped, Bytes = o.Length, Reason = "removed from the source meanwhile" });
+                        }
+                        else
+                        {
+                            items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Failed, Bytes = o.Length,
+                                Reason = $"not copied, so the unit stays invisible at the destination: {need} is missing in {source.DisplayName} (the unit is damaged there; run Test-Backup, or Test-TursoWalArchive for a WAL generation)." });
+                        }
+                        return;
+                    }
                     if (WhatIf)
                     {
                         items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.WouldCopy, Bytes = o.Length });
+                        atDestination[o.Key] = true;
                         return;
                     }
                     long before = 0;
@@ -138,6 +161,7 @@ namespace TursoBackup.Engine.Offsite
                             Progress?.Invoke(now, total, o.Key);
                         }, cancel);
                         if (KnownAtDestination != null) lock (KnownAtDestination) KnownAtDestination.Add(o.Key);
+                        atDestination[o.Key] = true;
                         items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Copied, Bytes = o.Length });
                     }
                     catch (Exception ex) when (GoneAtSource(ex, o.Key))
@@ -175,7 +199,7 @@ namespace TursoBackup.Engine.Offsite
             result.Skipped = result.Items.Count(i => i.Action == VaultSyncAction.Skipped);
             result.Failed = result.Items.Count(i => i.Action == VaultSyncAction.Failed);
             result.Bytes = result.Items.Where(i => i.Action == VaultSyncAction.Copied).Sum(i => i.Bytes);
-            result.Backups = result.Items.Where(i => i.Action != VaultSyncAction.Failed && i.Action != VaultSyncAction.WouldCopy && i.Key.StartsWith("databases/", StringComparison.Ordinal)
+            result.Backups = result.Items.Where(i => (i.Action == VaultSyncAction.Copied || (i.Action == VaultSyncAction.Skipped && i.Reason == "present")) && i.Key.StartsWith("databases/", StringComparison.Ordinal)
                     && VaultKeys.Role(i.Key) == VaultObjectRole.Commit)
                 .Select(i => VaultKeys.Unit(i.Key).Substring("databases/".Length)).OrderBy(s => s, StringComparer.Ordinal).ToArray();
             result.Duration = watch.Elapsed;
@@ -221,7 +245,7 @@ namespace TursoBackup.Engine.Offsite
         /// <summary>False: the destination is not listed; only <see cref="KnownAtDestination"/> says what is there (a shipper after its first run).</summary>
         public bool ListDestination { get; set; } = true;
 
-        private void ReadExpected(string commitKey, Dictionary<string, string> expected, CancellationToken cancel)
+        private void ReadExpected(string commitKey, Dictionary<string, string> expected, Dictionary<string, string> required, CancellationToken cancel)
         {
             string text;
             using (var s = source.OpenRead(commitKey, cancel))
@@ -237,11 +261,13 @@ namespace TursoBackup.Engine.Offsite
                     && f is string file && sha is string hex)
                 {
                     expected[unit + "/" + file] = hex.ToLowerInvariant();
+                    if (VaultKeys.Unit(unit + "/" + file) == unit) required[unit] = unit + "/" + file;
                 }
             }
             else if (doc.TryGetValue("sha256", out var sha) && sha is string hex)
             {
                 expected[unit + "/snapshot.db.zst"] = hex.ToLowerInvariant();
+                required[unit] = unit + "/snapshot.db.zst";
             }
         }
 
@@ -270,6 +296,21 @@ namespace TursoBackup.Engine.Offsite
         /// <summary>Copies one object; the destination verifies it on arrival against <paramref name="expectedSha"/> or the source's hash.</summary>
         private void CopyObject(StoredObject o, string expectedSha, Action<long> progress, CancellationToken cancel)
         {
+            if (expectedSha == null && VaultKeys.Role(o.Key) != VaultObjectRole.Immutable && o.Length <= SmallFile)
+            {
+                // A small file the source rewrites (state.json, gaps.jsonl while the archiver runs): read once, so what is
+                // hashed and what is sent are the same version, whatever the length listed a moment ago.
+                var bytes = ReadSmall(o.Key, cancel);
+                if (bytes != null)
+                {
+                    using (var sha256 = SHA256.Create())
+                    using (var ms = new MemoryStream(bytes, false))
+                    {
+                        destination.Put(o.Key, ms, bytes.Length, DirectoryStore.Hex(sha256.ComputeHash(bytes)), progress, cancel);
+                    }
+                    return;
+                }
+            }
             string sha = expectedSha ?? o.Sha256;
             if (sha == null && source is DirectoryStore local) sha = DirectoryStore.Sha256Of(local.PathOf(o.Key), cancel);
             if (sha != null)
@@ -280,6 +321,11 @@ namespace TursoBackup.Engine.Offsite
                     try
                     {
                         destination.Put(o.Key, hashing, o.Length, sha, progress, cancel);
+                    }
+                    catch (TursoBackupException ex) when (ex.Kind == FailureKind.InvalidData && expectedSha == null && hashing.Complete && !string.Equals(hashing.Sha256, sha, StringComparison.OrdinalIgnoreCase))
+                    {
+                        throw new TursoBackupException(FailureKind.InvalidData,
+                            $"{o.Key} in {source.DisplayName} changed while it was copied to {destination.DisplayName}; it was not copied. Run the sync again.", o.Key, ex) { ErrorId = "SourceChanged" };
                     }
                     catch (TursoBackupException ex) when (ex.Kind == FailureKind.InvalidData && hashing.Complete && !string.Equals(hashing.Sha256, sha, StringComparison.OrdinalIgnoreCase))
                     {
@@ -319,6 +365,23 @@ namespace TursoBackup.Engine.Offsite
             finally
             {
                 DurableFile.TryDelete(scratch);
+            }
+        }
+
+        /// <summary>The whole object when it is at most <see cref="SmallFile"/> bytes, else null.</summary>
+        private byte[] ReadSmall(string key, CancellationToken cancel)
+        {
+            using (var s = source.OpenRead(key, cancel))
+            using (var ms = new MemoryStream())
+            {
+                var buffer = new byte[81920];
+                int n;
+                while ((n = s.Read(buffer, 0, buffer.Length)) > 0)
+                {
+                    ms.Write(buffer, 0, n);
+                    if (ms.Length > SmallFile) return null;
+                }
+                return ms.ToArray();
             }
         }
 

@@ -96,24 +96,30 @@ namespace TursoBackup.Engine.Offsite
             thread?.Join(timeout);
             using (var limit = new CancellationTokenSource(timeout))
             {
-                return RunOnce(limit.Token);
+                return RunOnce(limit.Token, true);
             }
         }
 
         private void Loop()
         {
             var backoff = TimeSpan.Zero;
+            var sinceRun = new System.Diagnostics.Stopwatch();
             while (!stop.IsCancellationRequested)
             {
-                wake.WaitOne(backoff > Interval ? backoff : Interval);
+                var pause = backoff > Interval ? backoff : Interval;
+                wake.WaitOne(pause);
                 if (stop.IsCancellationRequested) break;
                 if (Interlocked.Read(ref pendingTicks) <= Interlocked.Read(ref shippedTicks) && listed) continue;
-                bool ok = RunOnce(stop.Token);
+                // However often the archiver reports: one shipment per Interval at most, one try per back-off while it fails.
+                var left = pause - sinceRun.Elapsed;
+                if (sinceRun.IsRunning && left > TimeSpan.Zero && stop.Token.WaitHandle.WaitOne(left)) break;
+                sinceRun.Restart();
+                bool ok = RunOnce(stop.Token, false);
                 backoff = ok ? TimeSpan.Zero : TimeSpan.FromSeconds(Math.Min(60, Math.Max(2, backoff.TotalSeconds * 2)));
             }
         }
 
-        private bool RunOnce(CancellationToken cancel)
+        private bool RunOnce(CancellationToken cancel, bool final)
         {
             lock (runGate)
             {
@@ -139,7 +145,8 @@ namespace TursoBackup.Engine.Offsite
                     if (lastError != null) Log?.Invoke($"WAL shipping to {destination.DisplayName} works again.");
                     lastError = null;
                     if (result.Copied > 0) Log?.Invoke($"Shipped {result.Copied} WAL object(s), {result.Bytes} bytes, to {destination.DisplayName}.");
-                    if (DateTime.UtcNow - lastRecorded > TimeSpan.FromSeconds(10) && target > 0)
+                    // offsite.json at most every 10 s while running, and always at the end (else it shows a lag that is not there).
+                    if ((final || DateTime.UtcNow - lastRecorded > TimeSpan.FromSeconds(10)) && target > 0)
                     {
                         lastRecorded = DateTime.UtcNow;
                         try { OffsiteLog.RecordWalShipped(vaultRoot, destination.DisplayName, database, new DateTimeOffset(target, TimeSpan.Zero)); }
@@ -164,7 +171,7 @@ namespace TursoBackup.Engine.Offsite
             if (lastError == null) Interlocked.Increment(ref errorVersion);
             lastError = message;
             Log?.Invoke($"WAL shipping to {destination.DisplayName} failed (retrying): {message}");
-            try { OffsiteLog.RecordFailure(vaultRoot, destination.DisplayName, message); }
+            try { OffsiteLog.RecordFailure(vaultRoot, destination.DisplayName, message, database); }
             catch (Exception ex) when (ex is System.IO.IOException || ex is UnauthorizedAccessException) { }
         }
 
@@ -172,8 +179,8 @@ namespace TursoBackup.Engine.Offsite
         {
             stop.Cancel();
             wake.Set();
-            thread?.Join(TimeSpan.FromSeconds(5));
-            wake.Dispose();
+            // A thread still inside an upload that ignores cancellation must not wake up to a disposed event.
+            if (thread == null || thread.Join(TimeSpan.FromSeconds(5))) wake.Dispose();
         }
     }
 }
