@@ -21,6 +21,8 @@ namespace TursoBackup
         public long Bytes { get; set; }
         /// <summary>Why it failed (a failure), or why it was skipped ("present").</summary>
         public string Reason { get; set; }
+        /// <summary>The stable id of the failure (SourceDamaged, ChecksumMismatch, …); null when none.</summary>
+        public string ErrorId { get; set; }
 
         public override string ToString() => Action + " " + Key;
     }

@@ -187,7 +187,14 @@ namespace TursoBackup.Engine.Offsite
                 foreach (var o in remote.Values.Where(v => v.Key.StartsWith(prefix, StringComparison.Ordinal)).OrderBy(v => v.Key, StringComparer.Ordinal))
                 {
                     var local = mirror.Stat(o.Key, cancel);
-                    if (local != null && local.Length == o.Length) continue;
+                    if (local != null && local.Length == o.Length)
+                    {
+                        // A mirrored artifact is used only while it still matches its manifest (a mirror on a failing
+                        // disk, or damaged by hand, is fetched again rather than failing every restore).
+                        string want = expectedSha(o.Key);
+                        if (want == null || string.Equals(want, DirectoryStore.Sha256Of(mirror.PathOf(o.Key), cancel), StringComparison.OrdinalIgnoreCase)) continue;
+                        Log?.Invoke($"The mirrored {o.Key} no longer matches its manifest: fetching it again from {Address.DisplayName}.");
+                    }
                     need.Add(o);
                 }
                 long total = need.Sum(o => o.Length), done = 0;

@@ -174,7 +174,7 @@ namespace TursoBackup.Engine.Offsite
                     {
                         Interlocked.Add(ref done, o.Length - before);
                         failedUnits.TryAdd(unit, o.Key + ": " + ex.Message);
-                        items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Failed, Bytes = o.Length, Reason = ex.Message });
+                        items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Failed, Bytes = o.Length, Reason = ex.Message, ErrorId = ex.ErrorId });
                     }
                 }
                 if (Transfers <= 1 || batch.Count <= 1)

@@ -142,7 +142,7 @@ namespace TursoBackup.Internal
             foreach (var item in result.FailedItems)
             {
                 WriteError(new ErrorRecord(new TursoBackupException(FailureKind.WriteFailed, $"{item.Key} was not copied to {target.DisplayName}: {item.Reason}", item.Key),
-                    "OffsiteCopyFailed", ErrorCategory.WriteError, item.Key));
+                    item.ErrorId ?? "OffsiteCopyFailed", item.ErrorId == "SourceDamaged" || item.ErrorId == "ChecksumMismatch" ? ErrorCategory.InvalidData : ErrorCategory.WriteError, item.Key));
             }
             return result;
         }

@@ -53,6 +53,24 @@ public sealed class OffsiteVaultTests : TempFolderTest
     }
 
     [Fact]
+    public void A_mirrored_artifact_damaged_after_it_was_fetched_is_fetched_again()
+    {
+        var (src, remote, vault) = Remote(walSyncs: 1);
+        using var _ = vault;
+        vault.Refresh();
+        var listed = BackupVault.OpenExisting(vault.CacheRoot).List().Single(x => x.Id == src.Backups[0].Id);
+        vault.FetchBackup(listed);
+        var bytes = File.ReadAllBytes(listed.Location);
+        bytes[bytes.Length / 2] ^= 0x01; // the mirror's disk damaged it: same length, other bytes
+        File.WriteAllBytes(listed.Location, bytes);
+
+        vault.FetchBackup(listed);
+        Assert.Equal(listed.Sha256, DirectoryStore.Sha256Of(listed.Location));
+        var restored = new BackupRestore().Restore(listed, P("again.db"), false, null);
+        Assert.Equal(src.Backups[0].Tables.Single(t => t.Name == "t").Rows, Count(restored.Destination, "t"));
+    }
+
+    [Fact]
     public void A_damaged_remote_artifact_is_OffsiteCopyDamaged_and_is_not_used()
     {
         var (src, remote, vault) = Remote(walSyncs: 1);
