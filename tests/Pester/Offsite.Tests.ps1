@@ -16,7 +16,7 @@ BeforeAll {
     $script:sshd = Start-Sshd
 
     $script:destinations = [ordered]@{
-        Directory = Join-Path $work 'nas/backups'
+        Directory = Join-Path $work 'nas/prod'
         AzureBlob = "$($azurite.Url)/vaults/prod"
         S3        = 's3://vaults/prod'
         Sftp      = "sftp://$($sshd.User)@127.0.0.1:$($sshd.Port)$($sshd.Root)/prod"
@@ -133,6 +133,7 @@ Describe 'Sync-TursoVault and Copy-TursoBackup' {
     BeforeAll {
         $script:src = Join-Path $work 'src-vault'
         $script:srcDb = Join-Path $work 'data/small.db'
+        [void][IO.Directory]::CreateDirectory((Split-Path $srcDb))
         New-SampleDatabase $srcDb -Customers 20 | Out-Null
         [void](Backup-TursoDatabase -Path $srcDb -Vault $src)
     }
@@ -171,10 +172,56 @@ Describe 'Sync-TursoVault and Copy-TursoBackup' {
     }
 }
 
+Describe 'A sync killed at any moment (kill -9) leaves nothing half-visible, and the next one completes it' {
+    BeforeAll {
+        # One large backup (incompressible, uncompressed: many blocks/parts) so the kill lands inside an upload.
+        $script:big = Join-Path $work 'data/big.db'
+        [void][IO.Directory]::CreateDirectory((Split-Path $big))
+        [void](Invoke-Sqlite3 $big "PRAGMA journal_mode = WAL; CREATE TABLE blobs(id INTEGER PRIMARY KEY, b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1536) INSERT INTO blobs(b) SELECT randomblob(65536) FROM n;")
+        $script:bigVault = Join-Path $work 'big-vault'
+        [void](Backup-TursoDatabase -Path $big -Vault $bigVault -Compression None)
+        function Start-Child([string] $Command) {
+            $pwsh = Get-PwshCommand
+            $psi = [Diagnostics.ProcessStartInfo]::new($pwsh[0])
+            foreach ($a in @($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-Command', "Import-Module '$(Get-TursoModuleManifest)'; `$ErrorActionPreference = 'Stop'; $($script:connect)$Command")) { $psi.ArgumentList.Add($a) }
+            foreach ($k in $script:env.Keys) { $psi.Environment[$k] = [string]$script:env[$k] }
+            $psi.Environment['TURSOBACKUP_CACHE'] = Join-Path $script:work ('mirror-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+            $psi.RedirectStandardOutput = $true; $psi.RedirectStandardError = $true; $psi.UseShellExecute = $false
+            $p = [Diagnostics.Process]::Start($psi)
+            $null = $p.StandardOutput.ReadToEndAsync(); $null = $p.StandardError.ReadToEndAsync()
+            $p
+        }
+    }
+
+    It 'to <_>' -ForEach @('Directory', 'AzureBlob', 'S3', 'Sftp') {
+        $kind = $_
+        # Delays from the process's start: its start and import take about a second; a folder copy is fast.
+        $delays = if ($kind -eq 'Directory') { 1000, 1250, 1500, 1750 } else { 1800, 2600, 3400 }
+        $outcomes = foreach ($delay in $delays) {
+            $to = ($destinations[$kind] -replace '/prod$', "/killed-$delay")
+            $p = Start-Child "Sync-TursoVault -Source '$bigVault' -Destination '$to' | Out-Null"
+            $finished = $p.WaitForExit($delay)
+            if (-not $finished) { $p.Kill(); [void]$p.WaitForExit(10000) }   # SIGKILL: no cleanup of any kind runs
+            $look = Invoke-Offsite "@(Get-TursoBackup -Vault '$to' -ErrorAction SilentlyContinue).Count"
+            $look.ExitCode | Should -Be 0 -Because ($look.Errors -join "`n")
+            $listed = [int]$look.Output[-1]
+            if ($finished) { $listed | Should -Be 1 } else { $listed | Should -BeIn 0, 1 }
+            # What is listed is whole: the next sync completes the rest, and the copy restore-tests.
+            $again = Invoke-Offsite "`$r = Sync-TursoVault -Source '$bigVault' -Destination '$to'; `$r.Failed; (Test-Backup -Vault '$to' -Database big).Passed"
+            $again.ExitCode | Should -Be 0 -Because ($again.Errors -join "`n")
+            $again.Output[-2] | Should -Be '0'
+            $again.Output[-1] | Should -Be 'True'
+            if ($finished) { 'finished' } elseif ($listed) { 'killed after the manifest' } else { 'killed mid-copy' }
+        }
+        Write-Host "    $kind kills: $($outcomes -join ', ')"
+    }
+}
+
 Describe 'Retention and health of offsite vaults' {
     BeforeAll {
         $script:hv = Join-Path $work 'health-vault'
         $script:hdb = Join-Path $work 'data/health.db'
+        [void][IO.Directory]::CreateDirectory((Split-Path $hdb))
         New-SampleDatabase $hdb -Customers 10 | Out-Null
         1..3 | ForEach-Object { [void](Backup-TursoDatabase -Path $hdb -Vault $hv) }
         $script:hto = $destinations.S3 -replace '/prod$', '/health'
