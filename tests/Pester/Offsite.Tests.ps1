@@ -109,6 +109,8 @@ Describe 'Recovery from an offsite vault alone (issue 13, done when)' {
 `$p = Restore-TursoPointInTime -Vault '$from' -Database shop -Timestamp '$($mark.ToString('o'))' -Destination '$pitr'
 `$pt = Test-Backup -Vault '$from' -Database shop -Timestamp '$($mark.ToString('o'))'
 "PITRTEST:`$(`$pt.Passed)"
+`$br = New-TursoBranch -Path '$db' -Vault '$from' -Timestamp '$($mark.ToString('o'))' -Destination '$(Join-Path $work "branches-$_")' -Name 'drill'
+"BRANCH:`$(`$br.Location)"
 "@
         $run.ExitCode | Should -Be 0 -Because (($run.Errors + $run.Output) -join "`n")
         $run.Output | Should -Contain 'BACKUPS:1'
@@ -118,6 +120,7 @@ Describe 'Recovery from an offsite vault alone (issue 13, done when)' {
         Get-Rows $restored | Should -Be 1000
         Get-Rows $pitr | Should -Be $rowsAtMark
         (Invoke-Sqlite3 $pitr 'PRAGMA integrity_check;') | Should -Be 'ok'
+        Get-Rows (Join-Path $work "branches-$_/drill.db") | Should -Be $rowsAtMark
     }
 
     It 'restores the WAL archive to its latest point from <_> alone' -ForEach @('AzureBlob', 'Sftp') {
@@ -217,6 +220,31 @@ Describe 'A sync killed at any moment (kill -9) leaves nothing half-visible, and
     }
 }
 
+Describe 'Progress on long uploads' {
+    It 'Sync-TursoVault reports progress in MiB while a large backup goes to S3, and completes it' {
+        $bigVault2 = Join-Path $work 'progress-vault'
+        $pdb = Join-Path $work 'data/progress.db'
+        [void][IO.Directory]::CreateDirectory((Split-Path $pdb))
+        [void](Invoke-Sqlite3 $pdb "CREATE TABLE blobs(id INTEGER PRIMARY KEY, b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1536) INSERT INTO blobs(b) SELECT randomblob(65536) FROM n;")
+        [void](Backup-TursoDatabase -Path $pdb -Vault $bigVault2 -Compression None)
+        $ps = [powershell]::Create()
+        try {
+            $setEnv = ($env.GetEnumerator() | ForEach-Object { "`$env:$($_.Key) = '$($_.Value)'" }) -join '; '
+            [void]$ps.AddScript("$setEnv; `$env:TURSOBACKUP_CACHE = '$(Join-Path $work 'mirror-progress')'; Import-Module '$(Get-TursoModuleManifest)'; Sync-TursoVault -Source '$bigVault2' -Destination 's3://vaults/progress'")
+            $result = @($ps.Invoke())
+            $ps.Streams.Error | Should -BeNullOrEmpty
+            $result[0].Failed | Should -Be 0
+            $records = @($ps.Streams.Progress | Where-Object Activity -like 'Syncing*')
+            $running = @($records | Where-Object RecordType -eq 'Processing')
+            $running.Count | Should -BeGreaterThan 0
+            $running[-1].StatusDescription | Should -Match 'of 96\.\d MiB'
+            ($running | ForEach-Object PercentComplete) | Should -Be (($running | ForEach-Object PercentComplete) | Sort-Object)
+            $records[-1].RecordType | Should -Be 'Completed'
+        }
+        finally { $ps.Dispose() }
+    }
+}
+
 Describe 'Retention and health of offsite vaults' {
     BeforeAll {
         $script:hv = Join-Path $work 'health-vault'
@@ -237,6 +265,12 @@ Describe 'Retention and health of offsite vaults' {
         $o[0].Missing | Should -Be 0
         $o[0].RpoMet | Should -BeTrue
         $o[0].NewestCopyId | Should -Be (Get-TursoBackup -Vault $hv -Database health -Latest).Id
+    }
+
+    It 'Get-TursoBackupHealth -Vault <offsite> judges the offsite vault itself, with the restore tested from it' {
+        $run = Invoke-Offsite "Get-TursoBackupHealth -Vault '$hto' -Database health | ForEach-Object { '{0}|{1}|{2}' -f `$_.BackupCount, `$_.LastVerificationPassed, `$_.RpoMet }"
+        $run.ExitCode | Should -Be 0 -Because ($run.Errors -join "`n")
+        $run.Output[-1] | Should -Be '3|True|True'
     }
 
     It 'reports a backup that is not offsite yet after a sync failed' {
