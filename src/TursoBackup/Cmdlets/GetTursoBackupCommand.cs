@@ -66,7 +66,7 @@ namespace TursoBackup.Cmdlets
                 return;
             }
             var patterns = (Database ?? new[] { "*" }).Select(d => new WildcardPattern(d, WildcardOptions.IgnoreCase)).ToArray();
-            WriteVerbose($"Reading manifests in vault '{vault.Root}'.");
+            WriteVerbose($"Reading manifests in vault '{VaultName(vault.Root)}'.");
             var unreadable = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             var all = vault.List(null, (manifest, ex) =>
             {
@@ -89,14 +89,14 @@ namespace TursoBackup.Cmdlets
             if (missing.Count > 0)
             {
                 WriteFailure(new TursoBackupException(FailureKind.NotFound,
-                    $"The vault '{vault.Root}' has no backups of '{string.Join("', '", missing)}'. List what it has with Get-TursoBackup -Vault '{vault.Root}'.", string.Join(",", missing))
+                    $"The vault '{VaultName(vault.Root)}' has no backups of '{string.Join("', '", missing)}'. List what it has with Get-TursoBackup -Vault '{VaultName(vault.Root)}'.", string.Join(",", missing))
                     { ErrorId = ErrorIds.BackupNotFound });
             }
             if (Id != null && !ofDatabases.Any(b => string.Equals(b.Id, Id, StringComparison.OrdinalIgnoreCase)) && missing.Count == 0)
             {
                 WriteFailure(new TursoBackupException(FailureKind.NotFound,
-                    $"The vault '{vault.Root}' has no backup '{Id}'" + (Database != null ? $" of '{string.Join("', '", Database)}'" : "") +
-                    $". List what it has with Get-TursoBackup -Vault '{vault.Root}'.", Id) { ErrorId = ErrorIds.BackupNotFound });
+                    $"The vault '{VaultName(vault.Root)}' has no backup '{Id}'" + (Database != null ? $" of '{string.Join("', '", Database)}'" : "") +
+                    $". List what it has with Get-TursoBackup -Vault '{VaultName(vault.Root)}'.", Id) { ErrorId = ErrorIds.BackupNotFound });
                 return;
             }
             IEnumerable<BackupInfo> selected = ofDatabases;

@@ -76,6 +76,7 @@ namespace TursoBackup.Cmdlets
                 foreach (var report in new BackupHealth().Check(vault, Database, thresholds))
                 {
                     WriteVerbose($"{report.Database}: {report.Status}" + (report.Findings.Length > 0 ? " — " + string.Join(" ", report.Findings) : "."));
+                    report.Vault = VaultName(report.Vault ?? vault);
                     WriteObject(report);
                 }
             }, vault);

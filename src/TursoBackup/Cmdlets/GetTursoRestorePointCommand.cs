@@ -32,7 +32,7 @@ namespace TursoBackup.Cmdlets
                 if (window.Generations == 0)
                 {
                     throw new TursoBackupException(FailureKind.NotFound,
-                        $"The vault '{vault.Root}' has no WAL archive of '{Database}'. Start one with Start-TursoWalArchive -Path <db> -Vault '{vault.Root}'.", Database)
+                        $"The vault '{VaultName(vault.Root)}' has no WAL archive of '{Database}'. Start one with Start-TursoWalArchive -Path <db> -Vault '{VaultName(vault.Root)}'.", Database)
                         { ErrorId = ErrorIds.NoWalArchive };
                 }
                 if (Verify)
@@ -44,6 +44,7 @@ namespace TursoBackup.Cmdlets
                         WriteWarning($"The WAL archive of '{Database}' is damaged: {damage.Reason} ({damage.File}). Times after {damage.From.ToUniversalTime():yyyy-MM-dd HH:mm:ss.fff'Z'} in that generation cannot be restored to; the next generation (or a fresh Backup-TursoDatabase) restores again.");
                     }
                 }
+                window.Vault = VaultName(window.Vault ?? vault.Root);
                 WriteObject(window);
             }, Database);
         }

@@ -34,6 +34,9 @@ namespace TursoBackup.Internal
             return offsite.CacheRoot;
         }
 
+        /// <summary>How a vault folder is named to the admin: an offsite vault's mirror by the vault's own address.</summary>
+        protected static string VaultName(string root) => OffsiteVault.ForMirror(root)?.Address.DisplayName ?? root;
+
         /// <summary>The session's connection to an offsite vault (opened with <paramref name="options"/>, else with the environment's defaults).</summary>
         protected OffsiteVault ConnectOffsite(OffsiteAddress address, OffsiteOptions options)
         {

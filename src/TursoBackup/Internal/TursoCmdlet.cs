@@ -93,19 +93,19 @@ namespace TursoBackup.Internal
                         ? $" It may be newer than backup {backup.Id}, which is used instead."
                         : $" Backup {backup.Id} is used.";
                 WriteWarning(UnreadableBackup(u.Key, u.Value) + " It was not considered." + instead +
-                             $" Repair or remove it (Get-TursoBackup -Vault '{vault.Root}' -Database '{database}' lists what cannot be read).");
+                             $" Repair or remove it (Get-TursoBackup -Vault '{VaultName(vault.Root)}' -Database '{database}' lists what cannot be read).");
             }
             if (backup != null) return FetchIfOffsite(backup);
             if (id == null && !includeEmergency && vault.List(database).Any(b => b.Emergency != null))
             {
                 throw new TursoBackupException(FailureKind.NotFound,
-                    $"The vault '{vault.Root}' has only emergency backups of '{database}' (taken of files a restore or import replaced). " +
-                    $"Pass -IncludeEmergency to use the newest of them, or choose one with -Id (Get-TursoBackup -Vault '{vault.Root}' -Database '{database}' lists them).", database)
+                    $"The vault '{VaultName(vault.Root)}' has only emergency backups of '{database}' (taken of files a restore or import replaced). " +
+                    $"Pass -IncludeEmergency to use the newest of them, or choose one with -Id (Get-TursoBackup -Vault '{VaultName(vault.Root)}' -Database '{database}' lists them).", database)
                 { ErrorId = ErrorIds.OnlyEmergencyBackups };
             }
             throw new TursoBackupException(FailureKind.NotFound, id == null
-                    ? $"The vault '{vault.Root}' has no backup of '{database}'. List what it has with Get-TursoBackup -Vault '{vault.Root}'."
-                    : $"The vault '{vault.Root}' has no backup '{id}' of '{database}'. List them with Get-TursoBackup -Vault '{vault.Root}' -Database '{database}'.",
+                    ? $"The vault '{VaultName(vault.Root)}' has no backup of '{database}'. List what it has with Get-TursoBackup -Vault '{VaultName(vault.Root)}'."
+                    : $"The vault '{VaultName(vault.Root)}' has no backup '{id}' of '{database}'. List them with Get-TursoBackup -Vault '{VaultName(vault.Root)}' -Database '{database}'.",
                 id ?? database) { ErrorId = ErrorIds.BackupNotFound };
         }
 
