@@ -253,7 +253,8 @@ Describe 'Retention and health of offsite vaults' {
         New-SampleDatabase $hdb -Customers 10 | Out-Null
         1..3 | ForEach-Object { [void](Backup-TursoDatabase -Path $hdb -Vault $hv) }
         $script:hto = $destinations.S3 -replace '/prod$', '/health'
-        $run = Invoke-Offsite "Sync-TursoVault -Source '$hv' -Destination '$hto' | Out-Null; Test-Backup -Vault '$hto' -Database health | Out-Null"
+        # A copy, a restore test from the offsite vault (recorded there), and the next day's sync, which reads it back.
+        $run = Invoke-Offsite "Sync-TursoVault -Source '$hv' -Destination '$hto' | Out-Null; Test-Backup -Vault '$hto' -Database health | Out-Null; Sync-TursoVault -Source '$hv' -Destination '$hto' | Out-Null"
         $run.ExitCode | Should -Be 0 -Because ($run.Errors -join "`n")
     }
 
@@ -265,6 +266,8 @@ Describe 'Retention and health of offsite vaults' {
         $o[0].Missing | Should -Be 0
         $o[0].RpoMet | Should -BeTrue
         $o[0].NewestCopyId | Should -Be (Get-TursoBackup -Vault $hv -Database health -Latest).Id
+        $o[0].LastVerificationPassed | Should -BeTrue
+        $o[0].LastVerifiedAt | Should -Not -BeNullOrEmpty
     }
 
     It 'Get-TursoBackupHealth -Vault <offsite> judges the offsite vault itself, with the restore tested from it' {
