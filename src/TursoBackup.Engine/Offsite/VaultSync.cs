@@ -119,7 +119,10 @@ namespace TursoBackup.Engine.Offsite
             var items = new ConcurrentBag<VaultSyncItem>();
             foreach (var phase in toCopy.GroupBy(o => VaultKeys.Phase(VaultKeys.Role(o.Key))).OrderBy(g => g.Key))
             {
-                var batch = phase.OrderBy(o => o.Key, StringComparer.Ordinal).ToList();
+                // Largest first, each worker taking the next object when it is free (as rclone's transfer queue does): the
+                // big artifacts go in parallel from the start and the small ones fill in, so no big one is left alone at the
+                // end. Order within a phase promises nothing; the commits are a later phase.
+                var batch = phase.OrderByDescending(o => o.Length).ThenBy(o => o.Key, StringComparer.Ordinal).ToList();
                 void CopyOne(StoredObject o)
                 {
                     cancel.ThrowIfCancellationRequested();
@@ -185,7 +188,8 @@ namespace TursoBackup.Engine.Offsite
                 {
                     try
                     {
-                        Parallel.ForEach(batch, new ParallelOptions { MaxDegreeOfParallelism = Transfers, CancellationToken = cancel }, CopyOne);
+                        Parallel.ForEach(Partitioner.Create(batch, EnumerablePartitionerOptions.NoBuffering),
+                            new ParallelOptions { MaxDegreeOfParallelism = Transfers, CancellationToken = cancel }, CopyOne);
                     }
                     catch (AggregateException ae) when (ae.InnerExceptions.Count > 0)
                     {
@@ -315,24 +319,35 @@ namespace TursoBackup.Engine.Offsite
             if (sha == null && source is DirectoryStore local) sha = DirectoryStore.Sha256Of(local.PathOf(o.Key), cancel);
             if (sha != null)
             {
-                using (var raw = source.OpenRead(o.Key, cancel))
-                using (var hashing = new HashingReadStream(raw, o.Length))
+                // The destination checks what arrived against sha (the stores hash on the way): the source is hashed
+                // again only when it refuses, to tell a damaged or changed source from damage on the way.
+                try
                 {
+                    using (var raw = source.OpenRead(o.Key, cancel))
+                    {
+                        destination.Put(o.Key, raw, o.Length, sha, progress, cancel);
+                    }
+                }
+                catch (TursoBackupException ex) when (ex.Kind == FailureKind.InvalidData)
+                {
+                    string actual = null;
                     try
                     {
-                        destination.Put(o.Key, hashing, o.Length, sha, progress, cancel);
+                        actual = HashOf(source, o, cancel);
                     }
-                    catch (TursoBackupException ex) when (ex.Kind == FailureKind.InvalidData && expectedSha == null && hashing.Complete && !string.Equals(hashing.Sha256, sha, StringComparison.OrdinalIgnoreCase))
+                    catch (Exception hashFailure) when (hashFailure is IOException || hashFailure is TursoBackupException)
+                    {
+                        // The source cannot be read again: the destination's own error stands.
+                    }
+                    if (actual == null || string.Equals(actual, sha, StringComparison.OrdinalIgnoreCase)) throw;
+                    if (expectedSha == null)
                     {
                         throw new TursoBackupException(FailureKind.InvalidData,
                             $"{o.Key} in {source.DisplayName} changed while it was copied to {destination.DisplayName}; it was not copied. Run the sync again.", o.Key, ex) { ErrorId = "SourceChanged" };
                     }
-                    catch (TursoBackupException ex) when (ex.Kind == FailureKind.InvalidData && hashing.Complete && !string.Equals(hashing.Sha256, sha, StringComparison.OrdinalIgnoreCase))
-                    {
-                        throw new TursoBackupException(FailureKind.InvalidData,
-                            $"{o.Key} in {source.DisplayName} is damaged: its SHA-256 is {hashing.Sha256}, its manifest says {sha}. It was not copied to {destination.DisplayName}. " +
-                            "Run Test-Backup on it; make a new backup if it fails.", o.Key, ex) { ErrorId = "SourceDamaged" };
-                    }
+                    throw new TursoBackupException(FailureKind.InvalidData,
+                        $"{o.Key} in {source.DisplayName} is damaged: its SHA-256 is {actual}, its manifest says {sha}. It was not copied to {destination.DisplayName}. " +
+                        "Run Test-Backup on it; make a new backup if it fails.", o.Key, ex) { ErrorId = "SourceDamaged" };
                 }
                 return;
             }
@@ -382,68 +397,6 @@ namespace TursoBackup.Engine.Offsite
                     if (ms.Length > SmallFile) return null;
                 }
                 return ms.ToArray();
-            }
-        }
-
-        /// <summary>A read-only pass-through that hashes what is read (to tell a damaged source from damage on the way).</summary>
-        private sealed class HashingReadStream : Stream
-        {
-            private readonly Stream inner;
-            private readonly SHA256 sha = SHA256.Create();
-            private readonly long length;
-            private long read;
-            private string hex;
-
-            public HashingReadStream(Stream inner, long length)
-            {
-                this.inner = inner;
-                this.length = length;
-                if (length == 0) Finish();
-            }
-
-            private void Finish()
-            {
-                sha.TransformFinalBlock(new byte[0], 0, 0);
-                Complete = true;
-            }
-
-            public bool Complete { get; private set; }
-
-            public string Sha256
-            {
-                get
-                {
-                    if (hex == null && Complete) hex = DirectoryStore.Hex(sha.Hash);
-                    return hex;
-                }
-            }
-
-            public override int Read(byte[] buffer, int offset, int count)
-            {
-                int n = inner.Read(buffer, offset, count);
-                if (n > 0 && !Complete)
-                {
-                    sha.TransformBlock(buffer, offset, n, null, 0);
-                    read += n;
-                    if (read >= length) Finish();
-                }
-                return n;
-            }
-
-            public override bool CanRead => true;
-            public override bool CanSeek => false;
-            public override bool CanWrite => false;
-            public override long Length => inner.Length;
-            public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-            public override void Flush() { }
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
-            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-            protected override void Dispose(bool disposing)
-            {
-                if (disposing) sha.Dispose();
-                base.Dispose(disposing);
             }
         }
     }
