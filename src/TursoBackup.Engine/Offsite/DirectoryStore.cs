@@ -126,10 +126,11 @@ namespace TursoBackup.Engine.Offsite
             try
             {
                 long written = 0;
-                using (var fs = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize))
+                // One buffer of our own, no larger than the object (most vault files are small), and none in the FileStream.
+                using (var fs = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
                 {
                     OwnerOnly.File(partial);
-                    var buffer = new byte[BufferSize];
+                    var buffer = new byte[(int)Math.Max(1, Math.Min(BufferSize, length))];
                     int n;
                     while (written < length && (n = content.Read(buffer, 0, (int)Math.Min(buffer.Length, length - written))) > 0)
                     {
@@ -170,7 +171,7 @@ namespace TursoBackup.Engine.Offsite
             {
                 throw new TursoBackupException(FailureKind.NotFound, $"'{key}' is not in the vault folder '{Root}'.", key);
             }
-            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, BufferSize);
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 81920);
         }
 
         public void Delete(string key, CancellationToken cancel)
@@ -195,9 +196,9 @@ namespace TursoBackup.Engine.Offsite
         public static string Sha256Of(string path, CancellationToken cancel = default(CancellationToken))
         {
             using (var sha = SHA256.Create())
-            using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, BufferSize))
+            using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1))
             {
-                var buffer = new byte[BufferSize];
+                var buffer = new byte[(int)Math.Max(1, Math.Min(BufferSize, fs.Length))];
                 int n;
                 while ((n = fs.Read(buffer, 0, buffer.Length)) > 0)
                 {
