@@ -293,6 +293,34 @@ Describe 'Retention and health of offsite vaults' {
     }
 }
 
+Describe 'WAL retention of an offsite vault' {
+    It 'removes old WAL generations whole (never the newest), at the destination and in its mirror' {
+        $wv = Join-Path $work 'wal-vault'
+        $wdb = Join-Path $work 'data/walret.db'
+        [void][IO.Directory]::CreateDirectory((Split-Path $wdb))
+        New-SampleDatabase $wdb -Customers 10 | Out-Null
+        # Generation 1; then an application's checkpoint restarts the WAL: the next capture starts generation 2.
+        [void](Sync-TursoWalArchive -Path $wdb -Vault $wv)
+        [void](Invoke-Sqlite3 $wdb "INSERT INTO customers(name) VALUES ('a'); PRAGMA wal_checkpoint(TRUNCATE); INSERT INTO customers(name) VALUES ('b');")
+        [void](Sync-TursoWalArchive -Path $wdb -Vault $wv)
+        (Get-TursoRestorePoint -Vault $wv -Database walret).Generations | Should -Be 2
+        $to = $destinations.S3 -replace '/prod$', '/walret'
+        $run = Invoke-Offsite @"
+Sync-TursoVault -Source '$wv' -Destination '$to' | Out-Null
+Invoke-TursoBackupRetention -Vault '$to' -WalRetention '00:00:00' -Confirm:`$false | Where-Object Item -eq 'WalGeneration' | ForEach-Object { 'GEN:{0}|{1}' -f `$_.Action, `$_.Removed }
+'LEFT:' + (Get-TursoRestorePoint -Vault '$to' -Database walret).Generations
+"@
+        $run.ExitCode | Should -Be 0 -Because ($run.Errors -join "`n")
+        $run.Output | Should -Contain 'GEN:Remove|True'
+        $run.Output | Should -Contain 'GEN:Keep|False'
+        $run.Output | Should -Contain 'LEFT:1'
+        # A new process (an empty mirror) sees the same at the destination, and the primary still has both.
+        $look = Invoke-Offsite "(Get-TursoRestorePoint -Vault '$to' -Database walret).Generations"
+        $look.Output[-1] | Should -Be '1'
+        (Get-TursoRestorePoint -Vault $wv -Database walret).Generations | Should -Be 2
+    }
+}
+
 Describe 'Invoke-DailyBackup.ps1 -Offsite' {
     BeforeAll {
         $script:daily = Join-Path (Get-RepoRoot) 'out/TursoBackup/Runbooks/Invoke-DailyBackup.ps1'
