@@ -374,8 +374,8 @@ namespace TursoBackup.Engine.Offsite
         private (string Sha, byte[] Md5) PutSmall(BlockBlobClient blob, string key, Stream content, int length, string sha256, CancellationToken cancel)
         {
             var buffer = new byte[length];
-            int n = ReadBlock(content, buffer, length, key, cancel);
-            if (n != length) throw ShortSource(key, n, length);
+            int n = StoreSource.ReadBlock(content, buffer, length, key, DisplayName, cancel);
+            if (n != length) throw StoreSource.CutShort(key, DisplayName, n, length);
             byte[] md5, sha;
             using (var m = MD5.Create()) md5 = m.ComputeHash(buffer, 0, length);
             using (var s = SHA256.Create()) sha = s.ComputeHash(buffer, 0, length);
@@ -419,8 +419,8 @@ namespace TursoBackup.Engine.Offsite
                         while (inFlight.Count >= parallelism) sent = Finish(inFlight, WaitAny(inFlight, cancel), free, sent, progress, key, cancel);
                         var buffer = free.Count > 0 ? free.Pop() : new byte[blockSize];
                         int want = (int)Math.Min(blockSize, length - read);
-                        int n = ReadBlock(content, buffer, want, key, cancel);
-                        if (n != want) throw ShortSource(key, read + n, length);
+                        int n = StoreSource.ReadBlock(content, buffer, want, key, DisplayName, cancel);
+                        if (n != want) throw StoreSource.CutShort(key, DisplayName, read + n, length);
                         read += n;
                         sha.AppendData(buffer, 0, n);
                         whole.AppendData(buffer, 0, n);
@@ -485,30 +485,6 @@ namespace TursoBackup.Engine.Offsite
             progress?.Invoke(sent);
             return sent;
         }
-
-        private int ReadBlock(Stream content, byte[] buffer, int count, string key, CancellationToken cancel)
-        {
-            int total = 0;
-            try
-            {
-                while (total < count)
-                {
-                    cancel.ThrowIfCancellationRequested();
-                    int n = content.Read(buffer, total, count - total);
-                    if (n <= 0) break;
-                    total += n;
-                }
-            }
-            catch (IOException ex)
-            {
-                throw new TursoBackupException(FailureKind.WriteFailed,
-                    $"'{key}' could not be stored in '{DisplayName}': reading it failed ({ex.Message}). Nothing was stored; run the copy again.", key, ex);
-            }
-            return total;
-        }
-
-        private TursoBackupException ShortSource(string key, long got, long length) => new TursoBackupException(FailureKind.InvalidData,
-            $"Copying '{key}' to '{DisplayName}' read {got} bytes where {length} were expected (the source changed or was cut short). Nothing was stored; run the copy again.", key);
 
         private void CheckSha(string key, string arrived, string expected)
         {

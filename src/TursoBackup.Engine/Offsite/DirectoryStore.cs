@@ -143,7 +143,7 @@ namespace TursoBackup.Engine.Offsite
                 }
                 if (written != length)
                 {
-                    throw new TursoBackupException(FailureKind.InvalidData, $"Copying '{key}' to '{Root}' read {written} bytes where {length} were expected (the source changed or was cut short). Nothing was stored; run the copy again.", key);
+                    throw StoreSource.CutShort(key, Root, written, length);
                 }
                 string arrived = Sha256Of(partial, cancel);
                 if (sha256 != null && !string.Equals(arrived, sha256, StringComparison.OrdinalIgnoreCase))

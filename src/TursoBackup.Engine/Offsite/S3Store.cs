@@ -194,8 +194,8 @@ namespace TursoBackup.Engine.Offsite
         private StoredObject PutSmall(string key, Stream content, int length, string sha256, Action<long> progress, CancellationToken cancel)
         {
             var buffer = new byte[length];
-            int got = ReadSource(content, buffer, length, key, cancel);
-            if (got != length) throw CutShort(key, got, length);
+            int got = StoreSource.ReadBlock(content, buffer, length, key, DisplayName, cancel);
+            if (got != length) throw StoreSource.CutShort(key, DisplayName, got, length);
             string arrived = Hex(Sha256(buffer, length));
             byte[] md5 = Md5(buffer, length);
             // Checked before anything is sent: a mismatch leaves the bucket untouched.
@@ -248,8 +248,8 @@ namespace TursoBackup.Engine.Offsite
                         while (inFlight.Count >= parallelism) sent += Finish(inFlight, WaitAny(inFlight, cancel), etags, free, key, progress, sent);
                         byte[] buffer = free.Count > 0 ? free.Pop() : new byte[partSize];
                         int want = (int)Math.Min(partSize, length - read);
-                        int got = ReadSource(content, buffer, want, key, cancel);
-                        if (got != want) throw CutShort(key, read + got, length);
+                        int got = StoreSource.ReadBlock(content, buffer, want, key, DisplayName, cancel);
+                        if (got != want) throw StoreSource.CutShort(key, DisplayName, read + got, length);
                         read += got;
                         sha.TransformBlock(buffer, 0, got, null, 0);
                         whole.TransformBlock(buffer, 0, got, null, 0);
@@ -387,29 +387,6 @@ namespace TursoBackup.Engine.Offsite
                 options.Log?.Invoke($"The damaged '{key}' could not be removed from '{DisplayName}' ({Describe(ex)}).");
             }
         }
-
-        private int ReadSource(Stream content, byte[] buffer, int count, string key, CancellationToken cancel)
-        {
-            int total = 0;
-            try
-            {
-                while (total < count)
-                {
-                    cancel.ThrowIfCancellationRequested();
-                    int n = content.Read(buffer, total, count - total);
-                    if (n <= 0) break;
-                    total += n;
-                }
-            }
-            catch (IOException ex)
-            {
-                throw new TursoBackupException(FailureKind.WriteFailed, $"Reading the source of '{key}' failed ({ex.Message}) while storing it in '{DisplayName}'. Nothing was stored; run the copy again.", key, ex);
-            }
-            return total;
-        }
-
-        private TursoBackupException CutShort(string key, long got, long length) =>
-            new TursoBackupException(FailureKind.InvalidData, $"Copying '{key}' to '{DisplayName}' read {got} bytes where {length} were expected (the source changed or was cut short). Nothing was stored; run the copy again.", key);
 
         private TursoBackupException Mismatch(string key, string arrived, string expected) =>
             new TursoBackupException(FailureKind.InvalidData, $"'{key}' read for '{DisplayName}' has SHA-256 {arrived}, not {expected}: the data changed or was damaged before it was sent. Nothing was stored; run the copy again.", key) { ErrorId = "ChecksumMismatch" };

@@ -218,8 +218,7 @@ namespace TursoBackup.Engine.Offsite
                 uploading = false;
                 if (source.Count != length)
                 {
-                    throw new TursoBackupException(FailureKind.InvalidData,
-                        $"Copying '{key}' to '{DisplayName}' read {source.Count} bytes where {length} were expected (the source changed or was cut short). Nothing was stored; run the copy again.", key);
+                    throw StoreSource.CutShort(key, DisplayName, source.Count, length);
                 }
 
                 var clock = System.Diagnostics.Stopwatch.StartNew();
