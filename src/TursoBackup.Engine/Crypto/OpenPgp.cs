@@ -9,6 +9,7 @@ using Org.BouncyCastle.Bcpg;
 using Org.BouncyCastle.Bcpg.OpenPgp;
 using Org.BouncyCastle.Security;
 using TursoBackup.Engine.Errors;
+using TursoBackup.Engine.IO;
 
 namespace TursoBackup.Engine.Crypto
 {
@@ -78,10 +79,10 @@ namespace TursoBackup.Engine.Crypto
             {
                 foreach (var key in EncryptionKeysOf(recipient)) generator.AddMethod(key);
             }
-            Stream encrypted = generator.Open(new NonClosing(output), new byte[BufferSize]);
+            Stream encrypted = generator.Open(new ArtifactStreams.NonClosingStream(output), new byte[BufferSize]);
             var literal = new PgpLiteralDataGenerator();
             Stream plain = literal.Open(encrypted, PgpLiteralData.Binary, fileName ?? "", DateTime.UtcNow, new byte[BufferSize]);
-            return new EncryptingStream(plain, literal, encrypted, generator);
+            return new EncryptingStream(plain, encrypted);
         }
 
         /// <summary>True when <paramref name="head"/> (the first bytes of a file) starts an OpenPGP message (binary or armored).</summary>
@@ -242,7 +243,7 @@ namespace TursoBackup.Engine.Crypto
             foreach (PgpPublicKeyRing ring in bundle.GetKeyRings())
             {
                 // The newest key of the ring that can encrypt (the subkey gpg uses), else none.
-                var candidate = ring.GetPublicKeys().Cast<PgpPublicKey>().Where(k => k.IsEncryptionKey && !k.IsRevoked()).LastOrDefault();
+                var candidate = ring.GetPublicKeys().Cast<PgpPublicKey>().Where(k => k.IsEncryptionKey && !k.HasRevocation()).LastOrDefault();
                 if (candidate != null) keys.Add(candidate);
             }
             if (keys.Count == 0)
@@ -293,49 +294,36 @@ namespace TursoBackup.Engine.Crypto
             }
         }
 
-        private sealed class EncryptingStream : Stream
+        private sealed class EncryptingStream : ForwardOnlyStream
         {
             private readonly Stream plain;
-            private readonly PgpLiteralDataGenerator literal;
             private readonly Stream encrypted;
-            private readonly PgpEncryptedDataGenerator generator;
             private bool closed;
 
-            public EncryptingStream(Stream plain, PgpLiteralDataGenerator literal, Stream encrypted, PgpEncryptedDataGenerator generator)
+            public EncryptingStream(Stream plain, Stream encrypted)
             {
                 this.plain = plain;
-                this.literal = literal;
                 this.encrypted = encrypted;
-                this.generator = generator;
             }
 
             public override void Write(byte[] buffer, int offset, int count) => plain.Write(buffer, offset, count);
             public override void Flush() => plain.Flush();
-            public override bool CanRead => false;
-            public override bool CanSeek => false;
             public override bool CanWrite => true;
-            public override long Length => throw new NotSupportedException();
-            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
 
             protected override void Dispose(bool disposing)
             {
                 if (disposing && !closed)
                 {
                     closed = true;
-                    plain.Dispose();
-                    literal.Close();
-                    encrypted.Dispose();
-                    generator.Close();
+                    plain.Dispose();      // ends the literal packet
+                    encrypted.Dispose();  // writes the MDC and ends the encrypted packet
                 }
                 base.Dispose(disposing);
             }
         }
 
         /// <summary>Reads the plaintext; at its end checks the integrity packet (MDC) and throws when it fails.</summary>
-        private sealed class VerifyingStream : Stream
+        private sealed class VerifyingStream : ForwardOnlyStream
         {
             private readonly Stream inner;
             private readonly PgpEncryptedData data;
@@ -381,36 +369,12 @@ namespace TursoBackup.Engine.Crypto
             }
 
             public override bool CanRead => true;
-            public override bool CanSeek => false;
-            public override bool CanWrite => false;
-            public override long Length => throw new NotSupportedException();
-            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-            public override void Flush() { }
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
-            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
             protected override void Dispose(bool disposing)
             {
                 if (disposing) inner.Dispose();
                 base.Dispose(disposing);
             }
-        }
-
-        private sealed class NonClosing : Stream
-        {
-            private readonly Stream inner;
-            public NonClosing(Stream inner) => this.inner = inner;
-            public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
-            public override void Flush() => inner.Flush();
-            public override bool CanRead => false;
-            public override bool CanSeek => false;
-            public override bool CanWrite => true;
-            public override long Length => inner.Length;
-            public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
         }
     }
 }

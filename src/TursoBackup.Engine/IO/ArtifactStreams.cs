@@ -155,7 +155,7 @@ namespace TursoBackup.Engine.IO
         }
 
         /// <summary>Wraps a stream so that disposing the wrapper leaves the inner stream open.</summary>
-        private sealed class NonClosingStream : Stream
+        internal sealed class NonClosingStream : Stream
         {
             private readonly Stream inner;
             public NonClosingStream(Stream inner) { this.inner = inner; }

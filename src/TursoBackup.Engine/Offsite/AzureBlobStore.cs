@@ -18,6 +18,7 @@ using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
 using TursoBackup.Engine.Errors;
+using TursoBackup.Engine.IO;
 
 namespace TursoBackup.Engine.Offsite
 {
@@ -689,7 +690,7 @@ namespace TursoBackup.Engine.Offsite
         }
 
         /// <summary>The download stream, with the service's failures translated as it is read.</summary>
-        private sealed class TranslatingStream : Stream
+        private sealed class TranslatingStream : ForwardOnlyStream
         {
             private readonly Stream inner;
             private readonly AzureBlobStore store;
@@ -729,14 +730,8 @@ namespace TursoBackup.Engine.Offsite
             }
 
             public override bool CanRead => true;
-            public override bool CanSeek => false;
-            public override bool CanWrite => false;
             public override long Length => inner.Length;
             public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-            public override void Flush() { }
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
-            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
             protected override void Dispose(bool disposing)
             {

@@ -15,6 +15,7 @@ using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
 using TursoBackup.Engine.Errors;
+using TursoBackup.Engine.IO;
 
 namespace TursoBackup.Engine.Offsite
 {
@@ -641,7 +642,7 @@ namespace TursoBackup.Engine.Offsite
         private static string First(params string[] values) => values.FirstOrDefault(v => !string.IsNullOrWhiteSpace(v));
 
         /// <summary>The body of a GetObject, read as it is consumed; network failures while reading become engine errors.</summary>
-        private sealed class ReadStream : Stream
+        private sealed class ReadStream : ForwardOnlyStream
         {
             private readonly S3Store store;
             private readonly string key;
@@ -672,14 +673,8 @@ namespace TursoBackup.Engine.Offsite
             }
 
             public override bool CanRead => true;
-            public override bool CanSeek => false;
-            public override bool CanWrite => false;
             public override long Length => response.ContentLength;
             public override long Position { get => position; set => throw new NotSupportedException(); }
-            public override void Flush() { }
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
-            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
             protected override void Dispose(bool disposing)
             {

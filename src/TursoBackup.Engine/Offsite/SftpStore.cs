@@ -216,9 +216,9 @@ namespace TursoBackup.Engine.Offsite
                 uploading = true;
                 client.UploadFile(source, partial, true, null);
                 uploading = false;
-                if (source.Count != length)
+                if (source.BytesRead != length)
                 {
-                    throw StoreSource.CutShort(key, DisplayName, source.Count, length);
+                    throw StoreSource.CutShort(key, DisplayName, source.BytesRead, length);
                 }
 
                 var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -905,7 +905,7 @@ namespace TursoBackup.Engine.Offsite
         // ------------------------------------------------------------------ streams
 
         /// <summary>The caller's content, at most <c>length</c> bytes, counted, with progress and cancellation; a failure of the source is kept.</summary>
-        private sealed class CountingStream : Stream
+        private sealed class CountingStream : ForwardOnlyStream
         {
             private readonly Stream inner;
             private readonly long length;
@@ -924,7 +924,8 @@ namespace TursoBackup.Engine.Offsite
                 this.cancel = cancel;
             }
 
-            public long Count { get; private set; }
+            /// <summary>Bytes read so far.</summary>
+            public long BytesRead => Count;
 
             /// <summary>The source's own failure (rethrown after the upload stops, not mistaken for the server's).</summary>
             public Exception SourceFailure { get; private set; }
@@ -949,18 +950,11 @@ namespace TursoBackup.Engine.Offsite
             }
 
             public override bool CanRead => true;
-            public override bool CanSeek => false;
-            public override bool CanWrite => false;
             public override long Length => length;
-            public override long Position { get => Count; set => throw new NotSupportedException(); }
-            public override void Flush() { }
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
-            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         }
 
         /// <summary>An SFTP file being read, whose SDK failures become the store's.</summary>
-        private sealed class TranslatingStream : Stream
+        private sealed class TranslatingStream : ForwardOnlyStream
         {
             private readonly Stream inner;
             private readonly SftpStore store;
@@ -995,14 +989,8 @@ namespace TursoBackup.Engine.Offsite
             }
 
             public override bool CanRead => true;
-            public override bool CanSeek => false;
-            public override bool CanWrite => false;
             public override long Length => inner.Length;
             public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-            public override void Flush() { }
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
-            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         }
     }
 }
