@@ -24,12 +24,17 @@ public static partial class Peers
     {
         string found = Find(program);
         if (found != null) return found;
-        string message = NpmPeers.ContainsKey(program)
+        Unavailable(NpmPeers.ContainsKey(program)
             ? $"The peer program '{program}' is not installed. .ci/run installs it (npm ci --prefix tools/peers)."
-            : $"The peer program '{program}' is not installed. .ci/run installs it (apt-get install {program}).";
+            : $"The peer program '{program}' is not installed. .ci/run installs it (apt-get install {program}).");
+        return null;
+    }
+
+    /// <summary>A peer the test needs is missing: the test is skipped with <paramref name="message"/>, or fails under CI=true.</summary>
+    public static void Unavailable(string message)
+    {
         if (InCi) throw new InvalidOperationException(message);
         Skip.If(true, message);
-        return null;
     }
 
     /// <summary>Peers installed from npm by the project's own tools/peers/package.json (pinned versions).</summary>

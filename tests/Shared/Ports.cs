@@ -7,6 +7,21 @@ namespace TursoBackup.TestSupport;
 /// <summary>Loopback ports for the tests' servers, and for "nothing listens here" tests.</summary>
 public static class Ports
 {
+    /// <summary>True when something accepts a TCP connection on 127.0.0.1:<paramref name="port"/> now.</summary>
+    public static bool Accepts(int port)
+    {
+        try
+        {
+            using var c = new TcpClient();
+            c.Connect("127.0.0.1", port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>A TCP port on 127.0.0.1 that was free a moment ago (bound and released: nothing listens on it now).</summary>
     public static int Free()
     {

@@ -151,7 +151,7 @@ public sealed class Sshd : IDisposable
             var until = DateTime.UtcNow.AddSeconds(15);
             while (DateTime.UtcNow < until && !proc.HasExited)
             {
-                if (Accepts(p)) return new Sshd(folder, p, proc, log, fingerprint, full);
+                if (Ports.Accepts(p)) return new Sshd(folder, p, proc, log, fingerprint, full);
                 Thread.Sleep(50);
             }
             Peers.Kill(proc);
@@ -166,20 +166,6 @@ public sealed class Sshd : IDisposable
     {
         var (code, _, err) = Peers.Run(keygen, new[] { "-q", "-t", "ed25519", "-N", "", "-C", "tursobackup-test", "-f", file });
         if (code != 0) throw new InvalidOperationException("ssh-keygen failed: " + err);
-    }
-
-    private static bool Accepts(int port)
-    {
-        try
-        {
-            using var c = new TcpClient();
-            c.Connect("127.0.0.1", port);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
     }
 
     /// <summary>Stops the server (its sessions too); the folder stays (for a restart on the same port).</summary>
