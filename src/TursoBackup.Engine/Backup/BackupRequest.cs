@@ -35,6 +35,14 @@ namespace TursoBackup.Engine.Backup
         /// </summary>
         public string ScratchPath { get; set; }
 
+        /// <summary>
+        /// Encrypts the artifact with OpenPGP (AES-256) for a passphrase and/or public keys; null or empty: not encrypted
+        /// (refused by a vault whose vault.json says "encryption": "required").
+        /// </summary>
+        public Crypto.EncryptionKeys Encryption { get; set; }
+
+        internal bool Encrypt => Encryption != null && Encryption.Any;
+
         /// <summary>How long to wait for another process's lock on the source.</summary>
         public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
     }

@@ -44,6 +44,7 @@ namespace TursoBackup.Engine.Backup
             if (!remote) SqliteFile.RequireDatabaseFile(source);
             string name = BackupVault.ValidateDatabaseName(request.Name ?? (remote ? RemoteName(source) : DefaultName(source)), "Pass -Name to choose one.");
             var vault = BackupVault.OpenOrCreate(request.VaultPath);
+            vault.RequireKeyIfPolicy(request.Encrypt, $"a backup of '{name}'");
             int cleaned = vault.CleanAbandonedStaging();
             if (cleaned > 0) Log?.Invoke($"Removed {cleaned} abandoned staging folder(s) left by interrupted backups.");
 
@@ -115,6 +116,7 @@ namespace TursoBackup.Engine.Backup
             public string JournalMode;
             public string Consistency;
             public string Sha256;
+            public string PlaintextSha256;
             public long SourceBytes;
             public long StoredBytes;
             public DatabaseProfile Profile;
@@ -129,13 +131,14 @@ namespace TursoBackup.Engine.Backup
         /// </summary>
         private Artifact CopySnapshot(string source, string staging, string name, BackupRequest request, CancellationToken cancel)
         {
-            string artifactName = ArtifactStreams.ArtifactFileName(name, BackupKind.Snapshot, request.Compression);
+            string artifactName = ArtifactStreams.ArtifactFileName(name, BackupKind.Snapshot, request.Compression, request.Encrypt);
             string artifactPath = Path.Combine(staging, artifactName);
-            bool compressed = request.Compression != CompressionKind.None;
-            LockedFolder scratch = compressed ? ChooseScratch(request, source, staging) : null;
+            // The artifact is the database itself only when stored as is; compressed or encrypted, the profile is read from a copy.
+            bool separateCopy = request.Compression != CompressionKind.None || request.Encrypt;
+            LockedFolder scratch = separateCopy ? ChooseScratch(request, source, staging) : null;
             try
             {
-                string copyPath = !compressed ? artifactPath : Path.Combine(scratch?.Path ?? staging, "snapshot.db.partial");
+                string copyPath = !separateCopy ? artifactPath : Path.Combine(scratch?.Path ?? staging, "snapshot.db.partial");
                 return CopySnapshot(source, staging, artifactName, artifactPath, copyPath, scratch, request, cancel);
             }
             finally
@@ -147,9 +150,9 @@ namespace TursoBackup.Engine.Backup
         private Artifact CopySnapshot(string source, string staging, string artifactName, string artifactPath, string copyPath,
             LockedFolder scratch, BackupRequest request, CancellationToken cancel)
         {
-            bool compressed = request.Compression != CompressionKind.None;
+            bool compressed = request.Compression != CompressionKind.None || request.Encrypt; // "compressed": stored other than as the database itself
             DateTimeOffset pointInTime;
-            string journalMode, consistency, sha;
+            string journalMode, consistency, sha, plaintextSha = null;
             Task<DatabaseProfile> profileTask = null;
             using (var src = OpenSource(source, request.LockTimeout))
             {
@@ -180,18 +183,20 @@ namespace TursoBackup.Engine.Backup
                     {
                         OwnerOnly.File(artifactPath);
                         if (copy != null) OwnerOnly.File(copyPath);
-                        using (var hashing = new ParallelHashStream(new EarlyWritebackStream(artifact)))
+                        using (var sink = new ArtifactSink(artifact, request.Encryption, ArtifactStreams.InnerName(artifactPath)))
                         {
-                            using (var compressor = ArtifactStreams.Compress(hashing, request.Compression))
+                            using (var compressor = ArtifactStreams.Compress(sink.Content, request.Compression))
                             using (var output = compressed ? (Stream)new TeeStream(scratch != null ? new ScratchGuard(copy, source, scratch.Path) : (Stream)copy, compressor) : compressor)
                             using (SqliteFile.BeginReadSnapshot(src))
                             {
-                                Log?.Invoke($"Copying '{source}' ({journalMode} mode) page by page inside a read transaction" + (compressed ? $", compressing with {request.Compression}." : "."));
+                                Log?.Invoke($"Copying '{source}' ({journalMode} mode) page by page inside a read transaction" +
+                                    (request.Compression != CompressionKind.None ? $", compressing with {request.Compression}" : "") +
+                                    (request.Encrypt ? ", encrypting with OpenPGP AES-256." : "."));
                                 PageCopy.Copy(source, IsWal(journalMode), output, progress, cancel);
                                 // The copy holds what was committed when it read the WAL: stamped after, never before.
                                 pointInTime = clock();
                             }
-                            sha = hashing.Finish();
+                            (sha, plaintextSha) = sink.Finish();
                         }
                         // Every page is written: read the content profile while the artifact is flushed to disk.
                         profileTask = Task.Run(() => ReadProfile(copyPath));
@@ -207,15 +212,16 @@ namespace TursoBackup.Engine.Backup
             {
                 // The backup API path wrote the copy first; compress it now.
                 var written = ArtifactStreams.WriteArtifact(copyPath, artifactPath, request.Compression,
-                    done => Progress?.Invoke(new BackupProgress("Compressing", done, sourceBytes)));
+                    done => Progress?.Invoke(new BackupProgress("Compressing", done, sourceBytes)), request.Encryption);
                 sha = written.Sha256;
+                plaintextSha = written.ContentSha256;
             }
             DatabaseProfile profile = profileTask != null ? profileTask.GetAwaiter().GetResult() : ReadProfile(copyPath);
             if (compressed) File.Delete(copyPath);
             return new Artifact
             {
                 Kind = BackupKind.Snapshot, FileName = artifactName, PointInTime = pointInTime, JournalMode = journalMode,
-                Consistency = consistency, Sha256 = sha, SourceBytes = sourceBytes, StoredBytes = new FileInfo(artifactPath).Length, Profile = profile,
+                Consistency = consistency, Sha256 = sha, PlaintextSha256 = plaintextSha ?? sha, SourceBytes = sourceBytes, StoredBytes = new FileInfo(artifactPath).Length, Profile = profile,
             };
         }
 
@@ -331,7 +337,7 @@ namespace TursoBackup.Engine.Backup
         /// <summary>Dump: SQL text written inside one read transaction, compressed and hashed as it streams.</summary>
         private Artifact WriteDump(string source, string staging, string name, BackupRequest request, CancellationToken cancel)
         {
-            string artifactName = ArtifactStreams.ArtifactFileName(name, BackupKind.Dump, request.Compression);
+            string artifactName = ArtifactStreams.ArtifactFileName(name, BackupKind.Dump, request.Compression, request.Encrypt);
             string artifactPath = Path.Combine(staging, artifactName);
             using (var src = OpenSource(source, request.LockTimeout))
             {
@@ -342,19 +348,19 @@ namespace TursoBackup.Engine.Backup
                     Log?.Invoke($"Dumping '{source}' ({journalMode} mode) as SQL inside a read transaction.");
                     long pageCount = Convert.ToInt64(SqliteFile.Scalar(src, "PRAGMA page_count"));
                     Dump.SqlDumpStats stats;
-                    string sha;
+                    string sha, plaintextSha;
                     long stored;
                     using (var file = new FileStream(artifactPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
                     {
                         OwnerOnly.File(artifactPath);
-                        using (var hashing = new ParallelHashStream(new EarlyWritebackStream(file)))
+                        using (var sink = new ArtifactSink(file, request.Encryption, ArtifactStreams.InnerName(artifactPath)))
                         {
-                            using (var compressed = ArtifactStreams.Compress(hashing, request.Compression))
+                            using (var compressed = ArtifactStreams.Compress(sink.Content, request.Compression))
                             using (var text = new StreamWriter(compressed, new System.Text.UTF8Encoding(false), 1 << 16))
                             {
                                 stats = new Dump.SqlDumpWriter().Write(src, text, rows => Progress?.Invoke(new BackupProgress("Dumping", rows, 0)), cancel);
                             }
-                            sha = hashing.Finish();
+                            (sha, plaintextSha) = sink.Finish();
                         }
                         file.Flush(true);
                         stored = file.Length;
@@ -366,7 +372,7 @@ namespace TursoBackup.Engine.Backup
                     return new Artifact
                     {
                         Kind = BackupKind.Dump, FileName = artifactName, PointInTime = pointInTime, JournalMode = journalMode,
-                        Consistency = "read transaction; SQL dump", Sha256 = sha, SourceBytes = profile.PageSize * pageCount,
+                        Consistency = "read transaction; SQL dump", Sha256 = sha, PlaintextSha256 = plaintextSha, SourceBytes = profile.PageSize * pageCount,
                         StoredBytes = stored, Profile = profile,
                     };
                 }
@@ -394,56 +400,69 @@ namespace TursoBackup.Engine.Backup
         private Artifact WriteRemoteDump(string url, string staging, string name, BackupRequest request, CancellationToken cancel)
         {
             if (request.Kind != BackupKind.Dump) Log?.Invoke($"'{url}' is a remote database: it is backed up as a SQL dump (Kind Dump).");
-            string artifactName = ArtifactStreams.ArtifactFileName(name, BackupKind.Dump, request.Compression);
+            string artifactName = ArtifactStreams.ArtifactFileName(name, BackupKind.Dump, request.Compression, request.Encrypt);
             string artifactPath = Path.Combine(staging, artifactName);
             var writer = new Remote.RemoteDumpWriter { Log = Log };
             Dump.SqlDumpStats stats;
-            string sha;
+            string sha, plaintextSha;
             long stored;
             DateTimeOffset pointInTime;
-            using (var client = new Remote.HranaClient(url, request.AuthToken))
-            using (var file = new FileStream(artifactPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
-            {
-                OwnerOnly.File(artifactPath);
-                Log?.Invoke($"Dumping '{url}' over the libSQL remote protocol.");
-                using (var hashing = new ParallelHashStream(new EarlyWritebackStream(file)))
-                {
-                    using (var compressed = ArtifactStreams.Compress(hashing, request.Compression))
-                    using (var text = new StreamWriter(compressed, new System.Text.UTF8Encoding(false), 1 << 16))
-                    {
-                        stats = writer.Write(client, text, rows => Progress?.Invoke(new BackupProgress("Dumping", rows, 0)), cancel);
-                    }
-                    pointInTime = clock(); // the read transaction ended: everything in the dump committed before this
-                    sha = hashing.Finish();
-                }
-                file.Flush(true);
-                stored = file.Length;
-            }
             // The scratch database is made outside the vault, like a compressed snapshot's copy: the vault holds only what is stored.
-            DatabaseProfile profile;
-            long sourceBytes;
             using (var scratchFolder = ChooseScratch(request, url, staging))
             {
-                string scratch = Path.Combine(scratchFolder?.Path ?? staging, "profile.db.partial");
-                Progress?.Invoke(new BackupProgress("Checking", 0, 1));
-                DumpFiles.Import(artifactPath, scratch, false, null, null, cancel);
-                using (var copy = SqliteFile.OpenImmutable(scratch))
+                string scratchDir = scratchFolder?.Path ?? staging;
+                // Encrypted, the artifact may be for keys this host cannot open (-Recipient): the scratch database is loaded
+                // from a plain copy of the dump made on the way, outside the vault, deleted after.
+                string plainDump = request.Encrypt ? Path.Combine(scratchDir, "dump.sql" + ArtifactStreams.Extension(request.Compression) + ".partial") : null;
+                using (var client = new Remote.HranaClient(url, request.AuthToken))
+                using (var file = new FileStream(artifactPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+                using (var plainCopy = plainDump != null ? new FileStream(plainDump, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16) : null)
                 {
-                    var known = new System.Collections.Generic.Dictionary<string, long>(StringComparer.Ordinal);
-                    foreach (var t in stats.TableRows) known[t.Name] = t.Rows;
-                    profile = DatabaseProfile.Read(copy, known);
+                    OwnerOnly.File(artifactPath);
+                    if (plainCopy != null) OwnerOnly.File(plainDump);
+                    Log?.Invoke($"Dumping '{url}' over the libSQL remote protocol.");
+                    using (var sink = new ArtifactSink(file, request.Encryption, ArtifactStreams.InnerName(artifactPath)))
+                    {
+                        using (var compressed = ArtifactStreams.Compress(plainCopy != null ? new TeeStream(plainCopy, sink.Content) : sink.Content, request.Compression))
+                        using (var text = new StreamWriter(compressed, new System.Text.UTF8Encoding(false), 1 << 16))
+                        {
+                            stats = writer.Write(client, text, rows => Progress?.Invoke(new BackupProgress("Dumping", rows, 0)), cancel);
+                        }
+                        pointInTime = clock(); // the read transaction ended: everything in the dump committed before this
+                        (sha, plaintextSha) = sink.Finish();
+                    }
+                    file.Flush(true);
+                    stored = file.Length;
                 }
-                profile.ReservedBytes = SqliteFile.ReadReservedBytes(scratch);
-                sourceBytes = new FileInfo(scratch).Length;
-                SqliteConnection.ClearAllPools();
-                File.Delete(scratch);
+                DatabaseProfile profile;
+                long sourceBytes;
+                string scratch = Path.Combine(scratchDir, "profile.db.partial");
+                try
+                {
+                    Progress?.Invoke(new BackupProgress("Checking", 0, 1));
+                    DumpFiles.Import(plainDump ?? artifactPath, scratch, false, null, null, cancel);
+                    using (var copy = SqliteFile.OpenImmutable(scratch))
+                    {
+                        var known = new System.Collections.Generic.Dictionary<string, long>(StringComparer.Ordinal);
+                        foreach (var t in stats.TableRows) known[t.Name] = t.Rows;
+                        profile = DatabaseProfile.Read(copy, known);
+                    }
+                    profile.ReservedBytes = SqliteFile.ReadReservedBytes(scratch);
+                    sourceBytes = new FileInfo(scratch).Length;
+                    SqliteConnection.ClearAllPools();
+                }
+                finally
+                {
+                    DurableFile.TryDelete(scratch);
+                    if (plainDump != null) DurableFile.TryDelete(plainDump);
+                }
+                return new Artifact
+                {
+                    Kind = BackupKind.Dump, FileName = artifactName, PointInTime = pointInTime, JournalMode = "remote",
+                    Consistency = (writer.Consistency ?? "SQL dump over the libSQL remote protocol") + "; loaded into a scratch database at backup time",
+                    Sha256 = sha, PlaintextSha256 = plaintextSha, SourceBytes = sourceBytes, StoredBytes = stored, Profile = profile,
+                };
             }
-            return new Artifact
-            {
-                Kind = BackupKind.Dump, FileName = artifactName, PointInTime = pointInTime, JournalMode = "remote",
-                Consistency = (writer.Consistency ?? "SQL dump over the libSQL remote protocol") + "; loaded into a scratch database at backup time",
-                Sha256 = sha, SourceBytes = sourceBytes, StoredBytes = stored, Profile = profile,
-            };
         }
 
         /// <summary>Writes the manifest and publishes the staging folder with one rename.</summary>
@@ -462,8 +481,10 @@ namespace TursoBackup.Engine.Backup
                 SourceBytes = a.SourceBytes,
                 StoredBytes = a.StoredBytes,
                 Compression = request.Compression,
-                Encrypted = false,
+                Encrypted = request.Encrypt,
+                Encryption = request.Encrypt ? EncryptionInfo.OfFile(Path.Combine(staging, a.FileName)) : null,
                 Sha256 = a.Sha256,
+                PlaintextSha256 = a.PlaintextSha256 ?? a.Sha256,
                 PageSize = a.Profile.PageSize,
                 PageCount = a.Profile.PageCount,
                 AutoVacuum = a.Profile.AutoVacuum,

@@ -25,6 +25,8 @@ namespace TursoBackup.Engine.Crypto
         public bool Any => Passphrase != null || (Recipients != null && Recipients.Count > 0);
     }
 
+    public sealed class OpenPgpHeader { public bool Passphrase { get; set; } public IReadOnlyList<string> KeyIds { get; set; } public string Cipher { get; set; } public bool IntegrityProtected { get; set; } }
+
     /// <summary>How to decrypt: the passphrase, or a secret key (file or armored text) and its passphrase.</summary>
     public sealed class DecryptionKeys
     {
@@ -83,6 +85,23 @@ namespace TursoBackup.Engine.Crypto
             var literal = new PgpLiteralDataGenerator();
             Stream plain = literal.Open(encrypted, PgpLiteralData.Binary, fileName ?? "", DateTime.UtcNow, new byte[BufferSize]);
             return new EncryptingStream(plain, encrypted);
+        }
+
+        // TEMPORARY (main only; the pgp branch replaces this file): the header facts, by BouncyCastle.
+        public static OpenPgpHeader ReadHeader(Stream input)
+        {
+            var factory = new PgpObjectFactory(PgpUtilities.GetDecoderStream(input));
+            object first = factory.NextPgpObject();
+            while (first is PgpMarker) first = factory.NextPgpObject();
+            var list = first as PgpEncryptedDataList;
+            var objects = list.GetEncryptedDataObjects().Cast<PgpEncryptedData>().ToList();
+            return new OpenPgpHeader
+            {
+                Passphrase = objects.OfType<PgpPbeEncryptedData>().Any(),
+                KeyIds = objects.OfType<PgpPublicKeyEncryptedData>().Select(k => k.KeyId.ToString("X16")).ToList(),
+                Cipher = "AES256",
+                IntegrityProtected = true,
+            };
         }
 
         /// <summary>True when <paramref name="head"/> (the first bytes of a file) starts an OpenPGP message (binary or armored).</summary>

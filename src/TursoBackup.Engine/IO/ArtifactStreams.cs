@@ -12,8 +12,11 @@ namespace TursoBackup.Engine.IO
     {
         public const int BufferSize = 1 << 20;
 
-        public static string ArtifactFileName(string database, BackupKind kind, CompressionKind compression) =>
-            database + (kind == BackupKind.Dump ? ".sql" : ".db") + Extension(compression);
+        public static string ArtifactFileName(string database, BackupKind kind, CompressionKind compression, bool encrypted = false) =>
+            database + (kind == BackupKind.Dump ? ".sql" : ".db") + Extension(compression) + (encrypted ? EncryptedExtension : "");
+
+        /// <summary>The suffix of an OpenPGP-encrypted artifact (what `gpg --decrypt` opens).</summary>
+        public const string EncryptedExtension = ".gpg";
 
         public static string Extension(CompressionKind compression) =>
             compression == CompressionKind.Gzip ? ".gz" : compression == CompressionKind.Zstd ? ".zst" : "";
@@ -53,22 +56,36 @@ namespace TursoBackup.Engine.IO
             }
         }
 
-        /// <summary>Copies a file into a compressed artifact; returns (stored bytes, SHA-256 of what was stored).</summary>
-        public static (long Bytes, string Sha256) WriteArtifact(string sourceFile, string artifactPath, CompressionKind compression, Action<long> onProgress)
+        /// <summary>
+        /// Copies a file into a compressed (and, with <paramref name="keys"/>, encrypted) artifact; returns the stored bytes,
+        /// the SHA-256 of what was stored and of the content before encryption (equal when not encrypted).
+        /// </summary>
+        public static (long Bytes, string Sha256, string ContentSha256) WriteArtifact(string sourceFile, string artifactPath, CompressionKind compression,
+            Action<long> onProgress, Crypto.EncryptionKeys keys = null)
         {
-            using (var sha = SHA256.Create())
-            using (var output = new FileStream(artifactPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize))
+            using (var output = new FileStream(artifactPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
             {
                 OwnerOnly.File(artifactPath);
-                using (var hashing = new CryptoStream(new NonClosingStream(output), sha, CryptoStreamMode.Write))
-                using (var compressor = Compress(hashing, compression))
-                using (var input = new FileStream(sourceFile, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan))
+                (string Stored, string Content) sha;
+                using (var sink = new ArtifactSink(output, keys, InnerName(artifactPath)))
                 {
-                    Pump(input, compressor, onProgress);
+                    using (var compressor = Compress(sink.Content, compression))
+                    using (var input = new FileStream(sourceFile, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan))
+                    {
+                        Pump(input, compressor, onProgress);
+                    }
+                    sha = sink.Finish();
                 }
                 output.Flush(true);
-                return (output.Length, Hex.Of(sha.Hash));
+                return (output.Length, sha.Stored, sha.Content);
             }
+        }
+
+        /// <summary>The name inside an encrypted artifact: its own file name without ".gpg" (what gpg writes it out as).</summary>
+        public static string InnerName(string artifactPath)
+        {
+            string name = Path.GetFileName(artifactPath);
+            return name.EndsWith(EncryptedExtension, StringComparison.OrdinalIgnoreCase) ? name.Substring(0, name.Length - EncryptedExtension.Length) : name;
         }
 
         /// <summary>Reads a file once: its SHA-256, and fsync of its data.</summary>
@@ -107,12 +124,19 @@ namespace TursoBackup.Engine.IO
         /// to <paramref name="consume"/>. Returns the SHA-256 of the stored artifact. Corrupt compressed data is an
         /// InvalidData failure.
         /// </summary>
-        public static string ReadArtifact(string artifactPath, CompressionKind compression, Action<Stream> consume)
+        /// <param name="decryption">When set, the stored artifact is OpenPGP-encrypted: it is decrypted with these keys
+        /// (a wrong or missing key fails before <paramref name="consume"/> sees a byte; damage fails by the end).</param>
+        /// <param name="what">Names the artifact in decryption errors ("backup X of 'main'").</param>
+        /// <param name="contentSha256">When set (and decrypting), receives the SHA-256 of the decrypted content, read to its end.</param>
+        public static string ReadArtifact(string artifactPath, CompressionKind compression, Action<Stream> consume,
+            Crypto.DecryptionKeys decryption = null, string what = null, Action<string> contentSha256 = null)
         {
             using (var input = new FileStream(artifactPath, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan))
             using (var hashing = new ParallelHashReadStream(input))
+            using (var clear = decryption != null ? Crypto.OpenPgp.Decrypt(hashing, decryption, what ?? $"'{artifactPath}'") : null)
+            using (var clearHashing = clear != null && contentSha256 != null ? new ParallelHashReadStream(clear) : null)
             {
-                using (var decompressor = Decompress(hashing, compression))
+                using (var decompressor = Decompress((Stream)clearHashing ?? clear ?? hashing, compression))
                 {
                     try
                     {
@@ -124,9 +148,19 @@ namespace TursoBackup.Engine.IO
                             $"The backup artifact '{artifactPath}' could not be decompressed ({ex.Message}). It is damaged; restore an older backup.", artifactPath, ex);
                     }
                 }
+                // The integrity check (MDC) of encrypted data is read at its end, which the decompressor may not reach.
+                if (clearHashing != null) contentSha256(clearHashing.Finish());
+                else if (clear != null) Drain(clear);
                 // The checksum covers every stored byte, read or not by the decompressor.
                 return hashing.Finish();
             }
+        }
+
+        /// <summary>Reads a stream to its end.</summary>
+        public static void Drain(Stream stream)
+        {
+            var rest = new byte[1 << 16];
+            while (stream.Read(rest, 0, rest.Length) > 0) { }
         }
 
         /// <summary>Writes <paramref name="content"/> into <paramref name="destinationFile"/> (a new or empty temporary file), fsynced.</summary>

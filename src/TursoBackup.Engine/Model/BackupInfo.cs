@@ -52,8 +52,12 @@ namespace TursoBackup
         public long StoredBytes { get; set; }
         public CompressionKind Compression { get; set; }
         public bool Encrypted { get; set; }
-        /// <summary>SHA-256 of the stored artifact, lowercase hex.</summary>
+        /// <summary>How the artifact is encrypted (OpenPGP AES-256, for a passphrase and/or key ids); null when it is not.</summary>
+        public EncryptionInfo Encryption { get; set; }
+        /// <summary>SHA-256 of the stored artifact, lowercase hex (of the encrypted bytes when encrypted: storage is verified without the key).</summary>
         public string Sha256 { get; set; }
+        /// <summary>SHA-256 of the artifact's content before encryption (the compressed database or dump); equal to <see cref="Sha256"/> when not encrypted.</summary>
+        public string PlaintextSha256 { get; set; }
         public int PageSize { get; set; }
         public long PageCount { get; set; }
         /// <summary>PRAGMA auto_vacuum of the source (0 NONE, 1 FULL, 2 INCREMENTAL); null in manifests written before it was recorded.</summary>

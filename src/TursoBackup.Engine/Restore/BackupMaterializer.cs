@@ -18,8 +18,10 @@ namespace TursoBackup.Engine.Restore
     public static class BackupMaterializer
     {
         /// <param name="restoreDestination">Where the caller restores to (named in messages, and in the advice of a damaged-backup error); null for a test restore.</param>
+        /// <param name="keys">What opens an encrypted backup (a passphrase, or a secret key file); ignored for a plain one.</param>
         public static (string Sha256, long Bytes) Materialize(BackupInfo backup, string newFile, Action<long, long> progress,
-            CancellationToken cancel = default(CancellationToken), string restoreDestination = null)
+            CancellationToken cancel = default(CancellationToken), string restoreDestination = null, Crypto.DecryptionKeys keys = null,
+            Action<string> contentSha256 = null)
         {
             long total = backup.SourceBytes;
             if (backup.Kind == BackupKind.Dump)
@@ -47,9 +49,16 @@ namespace TursoBackup.Engine.Restore
                 {
                     ArtifactStreams.WriteNewFile(content, newFile, done => progress?.Invoke(done, total));
                 }
-            });
+            }, Decryption(backup, keys), Describe(backup), contentSha256);
             return (sha, new FileInfo(newFile).Length);
         }
+
+        /// <summary>The keys to read <paramref name="backup"/> with: null for a plain backup, never null for an encrypted one (a missing key is then a clear error).</summary>
+        public static Crypto.DecryptionKeys Decryption(BackupInfo backup, Crypto.DecryptionKeys keys) =>
+            backup.Encrypted ? keys ?? new Crypto.DecryptionKeys() : null;
+
+        /// <summary>How errors name a backup: "backup X of 'main'".</summary>
+        public static string Describe(BackupInfo backup) => $"backup {backup.Id} of '{backup.Database}'";
 
         /// <summary>
         /// The error for a stored artifact whose SHA-256 differs from its manifest's: names the backup, its file and

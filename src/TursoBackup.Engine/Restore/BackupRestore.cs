@@ -21,6 +21,9 @@ namespace TursoBackup.Engine.Restore
         /// <summary>How long to wait for other connections' locks on an existing destination.</summary>
         public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+        /// <summary>What opens an encrypted backup (-Passphrase, or -KeyFile [-KeyPassphrase]).</summary>
+        public Crypto.DecryptionKeys Keys { get; set; }
+
         /// <summary>Permission bits of a new destination file (Unix); default 0600.</summary>
         public int? Mode { get; set; }
 
@@ -46,7 +49,7 @@ namespace TursoBackup.Engine.Restore
                 long extracted;
                 try
                 {
-                    extracted = Extract(backup, writer.PartialPath, Progress, cancel, target);
+                    extracted = Extract(backup, writer.PartialPath, Progress, cancel, target, Keys);
                 }
                 catch (IOException ex) when (DiskSpace.IsFull(ex))
                 {
@@ -79,9 +82,10 @@ namespace TursoBackup.Engine.Restore
             $"list them with Get-TursoBackup -Vault '{backup.Vault}' -Database '{backup.Database}'";
 
         /// <summary>Turns a backup into a new database file and checks the stored checksum; returns the bytes written.</summary>
-        public static long Extract(BackupInfo backup, string file, Action<long, long> progress, System.Threading.CancellationToken cancel = default(System.Threading.CancellationToken), string destination = null)
+        public static long Extract(BackupInfo backup, string file, Action<long, long> progress, System.Threading.CancellationToken cancel = default(System.Threading.CancellationToken), string destination = null,
+            Crypto.DecryptionKeys keys = null)
         {
-            var (sha, bytes) = BackupMaterializer.Materialize(backup, file, progress, cancel, destination);
+            var (sha, bytes) = BackupMaterializer.Materialize(backup, file, progress, cancel, destination, keys);
             if (!string.Equals(sha, backup.Sha256, StringComparison.OrdinalIgnoreCase)) throw BackupMaterializer.Damaged(backup, sha, destination);
             return bytes;
         }

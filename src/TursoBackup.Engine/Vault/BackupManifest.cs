@@ -58,6 +58,12 @@ namespace TursoBackup.Engine.Vault
                 },
                 ["tool"] = new Dictionary<string, object> { ["name"] = "TursoBackup", ["version"] = toolVersion },
             };
+            if (b.Encrypted)
+            {
+                var artifactObject = (Dictionary<string, object>)doc["artifact"];
+                artifactObject["encryption"] = (b.Encryption ?? new EncryptionInfo()).ToJson();
+                artifactObject["plaintextSha256"] = b.PlaintextSha256;
+            }
             if (b.Emergency != null)
             {
                 doc["emergency"] = new Dictionary<string, object> { ["replaced"] = b.Emergency.Replaced, ["reason"] = b.Emergency.Reason };
@@ -99,6 +105,7 @@ namespace TursoBackup.Engine.Vault
                 Encrypted = artifact.TryGetValue("encrypted", out var enc) && enc is bool e && e,
                 StoredBytes = Long(artifact, "bytes"),
                 Sha256 = Required(artifact, "sha256"),
+                Encryption = artifact.TryGetValue("encryption", out var how) ? EncryptionInfo.FromJson(how as Dictionary<string, object>) : null,
                 PageSize = (int)Long(content, "pageSize"),
                 PageCount = Long(content, "pageCount"),
                 AutoVacuum = OptionalInt(content, "autoVacuum"),
@@ -112,6 +119,8 @@ namespace TursoBackup.Engine.Vault
                 FormatVersion = (int)version,
             };
             info.Emergency = ReadEmergency(doc, info);
+            info.PlaintextSha256 = info.Encrypted ? Str(artifact, "plaintextSha256") : info.Sha256;
+            if (info.Encrypted && info.Encryption == null) info.Encryption = new EncryptionInfo();
             string file = Required(artifact, "file");
             if (file.IndexOfAny(new[] { '/', '\\' }) >= 0 || file == ".." ) throw new FormatException("The manifest's artifact file name is not a plain file name.");
             info.Location = System.IO.Path.Combine(backupDirectory, file);

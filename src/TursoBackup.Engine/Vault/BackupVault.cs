@@ -94,6 +94,56 @@ namespace TursoBackup.Engine.Vault
             return new BackupVault(root);
         }
 
+        /// <summary>The policy value of vault.json's "encryption" that refuses backups without a key.</summary>
+        public const string EncryptionRequiredValue = "required";
+
+        /// <summary>
+        /// True when vault.json says <c>"encryption": "required"</c>: a backup (or WAL archive) written into this vault
+        /// without a passphrase or recipient is refused. Reading, retention and health need no key.
+        /// </summary>
+        public bool EncryptionRequired
+        {
+            get
+            {
+                string marker = Path.Combine(Root, MarkerFile);
+                try
+                {
+                    return File.Exists(marker) && Json.Parse(File.ReadAllText(marker)) is Dictionary<string, object> d
+                        && d.TryGetValue("encryption", out var v) && string.Equals(v as string, EncryptionRequiredValue, StringComparison.OrdinalIgnoreCase);
+                }
+                catch (FormatException ex)
+                {
+                    // A damaged policy file must not silently allow plain backups.
+                    throw new TursoBackupException(FailureKind.InvalidData, $"The vault's {MarkerFile} ('{marker}') cannot be read: {ex.Message} Repair it (it is a small JSON file; docs/vault-format.md) before backing up into this vault.", marker, ex);
+                }
+            }
+        }
+
+        /// <summary>Sets or clears the "encryption": "required" policy in vault.json (durably, by temporary file and rename).</summary>
+        public void SetEncryptionRequired(bool required)
+        {
+            string marker = Path.Combine(Root, MarkerFile);
+            var doc = File.Exists(marker) && Json.Parse(File.ReadAllText(marker)) is Dictionary<string, object> d ? d : new Dictionary<string, object>
+            {
+                ["format"] = "tursobackup-vault",
+                ["formatVersion"] = FormatVersion,
+                ["createdAt"] = BackupManifest.Time(DateTimeOffset.UtcNow),
+            };
+            if (required) doc["encryption"] = EncryptionRequiredValue;
+            else doc.Remove("encryption");
+            DurableFile.WriteAllText(marker, Json.Write(doc));
+        }
+
+        /// <summary>Refuses to write an unencrypted artifact into a vault that requires encryption.</summary>
+        /// <param name="what">What would be written ("a backup of 'main'", "the WAL archive of 'main'").</param>
+        public void RequireKeyIfPolicy(bool encrypted, string what)
+        {
+            if (encrypted || !EncryptionRequired) return;
+            throw new TursoBackupException(FailureKind.InvalidArgument,
+                $"The vault '{Root}' requires encryption (its {MarkerFile} says \"encryption\": \"required\"), so {what} without a key is refused. " +
+                "Give -Passphrase (or set TURSO_BACKUP_PASSPHRASE) or -Recipient <public key file>. Nothing was written.", Root) { ErrorId = "EncryptionRequired" };
+        }
+
         /// <summary>
         /// True for a name the vault may build a path from: a database folder or a backup id. Not empty, not "." or
         /// "..", not starting with ".", no path separator, no character Windows forbids in a file name, no control

@@ -20,6 +20,7 @@ namespace TursoBackup.Engine.Verification
     {
         public const string Checksum = "Checksum";
         public const string Decompression = "Decompression";
+        public const string Decryption = "Decryption";
         public const string IntegrityCheck = "IntegrityCheck";
         public const string ForeignKeyCheck = "ForeignKeyCheck";
         public const string RowCounts = "RowCounts";
@@ -52,6 +53,9 @@ namespace TursoBackup.Engine.Verification
                 finally { reportingTime += TimeSpan.FromSeconds((Stopwatch.GetTimestamp() - start) / (double)Stopwatch.Frequency); }
             };
         }
+
+        /// <summary>What opens encrypted backups (-Passphrase, or -KeyFile [-KeyPassphrase]).</summary>
+        public Crypto.DecryptionKeys Keys { get; set; }
 
         /// <summary>Record each result in the vault's verification log (when the backup belongs to a vault).</summary>
         public bool RecordInVault { get; set; } = true;
@@ -240,17 +244,25 @@ namespace TursoBackup.Engine.Verification
             Log?.Invoke($"Restoring backup {backup.Id} into scratch space.");
             try
             {
-                string sha;
+                string sha, content = null;
                 long bytes;
                 // Through the one owner of database files, as a real restore writes: a temporary file, fsync, rename.
                 using (var writer = Files.DatabaseWriter.Begin(restored, new Files.DatabaseWriteOptions { Purpose = "scratch" }))
                 {
-                    (sha, bytes) = Restore.BackupMaterializer.Materialize(backup, writer.PartialPath, TimedProgress(), Cancellation);
+                    (sha, bytes) = Restore.BackupMaterializer.Materialize(backup, writer.PartialPath, TimedProgress(), Cancellation, null, Keys,
+                        backup.Encrypted ? (Action<string>)(c => content = c) : null);
                     writer.Commit(null, Cancellation);
                 }
                 bool shaOk = string.Equals(sha, backup.Sha256, StringComparison.OrdinalIgnoreCase);
                 checks.Add(new CheckResult(Checksum, shaOk, backup.Sha256, sha,
                     shaOk ? "The stored artifact matches the manifest's SHA-256." : Restore.BackupMaterializer.Damaged(backup, sha).Message));
+                if (backup.Encrypted)
+                {
+                    bool contentOk = backup.PlaintextSha256 == null || string.Equals(content, backup.PlaintextSha256, StringComparison.OrdinalIgnoreCase);
+                    checks.Add(new CheckResult(Decryption, contentOk, backup.PlaintextSha256, content,
+                        contentOk ? $"Decrypted ({backup.Encryption}); the OpenPGP integrity check (MDC) passed and the content matches the manifest's plaintext SHA-256."
+                                  : "Decrypted, but the content's SHA-256 differs from the manifest's plaintext SHA-256: the backup was altered after it was written. Use another backup."));
+                }
                 checks.Add(new CheckResult(Decompression, true, backup.Compression.ToString(), bytes.ToString("N0", CultureInfo.InvariantCulture) + " bytes",
                     (backup.Compression == CompressionKind.None ? "Not compressed" : "Decompressed without error")
                     + (backup.Kind == BackupKind.Dump ? "; the SQL dump loaded into a new database." : ".")));
@@ -263,6 +275,14 @@ namespace TursoBackup.Engine.Verification
                 string sha = SafeHash(backup.Location);
                 bool shaOk = sha != null && string.Equals(sha, backup.Sha256, StringComparison.OrdinalIgnoreCase);
                 string why = ex is TursoBackupException ? ex.Message : $"Restoring '{backup.Location}' failed: {ex.Message}";
+                if (backup.Encrypted && ex is TursoBackupException te && IsDecryptionFailure(te))
+                {
+                    checks.Add(new CheckResult(Checksum, shaOk, backup.Sha256, sha,
+                        shaOk ? "The stored artifact matches the manifest's SHA-256." : Restore.BackupMaterializer.Damaged(backup, sha).Message));
+                    checks.Add(new CheckResult(Decryption, false, backup.Encryption?.ToString(), te.ErrorId, why));
+                    checks.Add(new CheckResult(Decompression, false, backup.Compression.ToString(), "not run", "Not run: the backup was not decrypted."));
+                    return false;
+                }
                 if (!shaOk)
                 {
                     checks.Add(new CheckResult(Checksum, false, backup.Sha256, sha, Restore.BackupMaterializer.Damaged(backup, sha).Message));
@@ -277,6 +297,10 @@ namespace TursoBackup.Engine.Verification
                 return false;
             }
         }
+
+        private static bool IsDecryptionFailure(TursoBackupException ex) =>
+            ex.ErrorId == "KeyRequired" || ex.ErrorId == "WrongKey" || ex.ErrorId == "KeyPassphraseWrong" || ex.ErrorId == "NoIntegrityCheck"
+            || ex.ErrorId == "IntegrityCheckFailed" || ex.ErrorId == "DecryptionFailed" || ex.ErrorId == "NotEncrypted" || ex.ErrorId == "InvalidKeyFile";
 
         /// <summary>Exceptions that say something about the backup or the database rather than about this program.</summary>
         private static bool IsFailureOfTheDatabase(Exception ex) =>

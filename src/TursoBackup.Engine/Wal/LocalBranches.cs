@@ -25,7 +25,7 @@ namespace TursoBackup.Engine.Wal
                 : "backup-" + now.ToUniversalTime().ToString("yyyyMMdd", CultureInfo.InvariantCulture);
 
         public static TursoBranch Create(string sourcePath, string directory, string name, string vaultRoot, string database,
-            DateTimeOffset? timestamp, DateTimeOffset now, TimeSpan lockTimeout, Action<string> log, CancellationToken cancel)
+            DateTimeOffset? timestamp, DateTimeOffset now, TimeSpan lockTimeout, Action<string> log, CancellationToken cancel, Crypto.DecryptionKeys keys = null)
         {
             string source = Path.GetFullPath(sourcePath);
             name = BackupVault.ValidateDatabaseName(name ?? DefaultName(timestamp, now), "Choose another -Name for the branch.");
@@ -39,7 +39,7 @@ namespace TursoBackup.Engine.Wal
             DateTimeOffset pointInTime;
             if (timestamp.HasValue)
             {
-                var result = WalRestore.Restore(vaultRoot, database, timestamp.Value, target, false, null, now, log, cancel);
+                var result = WalRestore.Restore(vaultRoot, database, timestamp.Value, target, false, null, now, log, cancel, false, keys);
                 pointInTime = result.PointInTime;
             }
             else

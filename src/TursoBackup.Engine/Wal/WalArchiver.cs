@@ -89,6 +89,30 @@ namespace TursoBackup.Engine.Wal
         /// </summary>
         public int PackFanIn { get; set; } = 64;
 
+        /// <summary>
+        /// Encrypts every segment's body and every generation's snapshot (OpenPGP AES-256) when set; the vault's
+        /// "encryption": "required" refuses an archive without it.
+        /// </summary>
+        public Crypto.EncryptionKeys Encryption { get; set; }
+
+        /// <summary>
+        /// Opens the archive's encrypted segments (packing them, continuing after a lost state file); by default the
+        /// passphrase of <see cref="Encryption"/>. An archive encrypted only for public keys is not packed (this host
+        /// cannot read it): each segment stays its own file.
+        /// </summary>
+        public Crypto.DecryptionKeys Decryption { get; set; }
+
+        private Crypto.DecryptionKeys ReadKeys => Decryption ?? (Encryption?.Passphrase != null ? (Decryption = new Crypto.DecryptionKeys { Passphrase = Encryption.Passphrase }) : null);
+
+        private bool policyChecked;
+
+        private void CheckPolicy()
+        {
+            if (policyChecked) return;
+            Vault.RequireKeyIfPolicy(Encryption != null && Encryption.Any, $"the WAL archive of '{Database}'");
+            policyChecked = true;
+        }
+
         /// <summary>The lock file that makes one archiver the only writer of this archive (docs/vault-format.md, "WAL archive").</summary>
         public string LockPath => OwnerLock.PathFor(layout.Root);
 
@@ -269,7 +293,8 @@ namespace TursoBackup.Engine.Wal
                 var last = segments[segments.Count - 1];
                 rebuilt.LastSyncAt = rebuilt.LastCaptureAt = last.CaptureTime; // known to be complete up to here, no further
                 if (broken != null || last.Sequence != rebuilt.NextSegment - 1) rebuildFailure = lost + (broken ?? $"segment {last.Sequence + 1} does not read");
-                else if (!WalSegment.ReadMany(new[] { last }, _ => false, null, out _)) rebuildFailure = lost + $"its last segment ({Path.GetFileName(last.Path)}) is damaged";
+                else if (last.Encrypted && ReadKeys == null) rebuildFailure = lost + $"its last segment ({Path.GetFileName(last.Path)}) is encrypted for public keys only, so this host cannot read where it ended";
+                else if (!ReadLastSegment(last)) rebuildFailure = lost + $"its last segment ({Path.GetFileName(last.Path)}) is damaged or does not open with the keys given";
                 else
                 {
                     rebuilt.Salt1 = last.Salt1;
@@ -342,8 +367,9 @@ namespace TursoBackup.Engine.Wal
                 Sequence = state.NextSegment, CaptureTime = captureTime, PageSize = wal.PageSize, Salt1 = wal.Salt1, Salt2 = wal.Salt2,
                 Seed0 = state.Seed0, Seed1 = state.Seed1, BigEndianChecksums = wal.BigEndianChecksums, DatabasePages = wal.DatabasePages,
             };
+            CheckPolicy();
             long stored = WalSegment.Write(walPath, wal, state.Frames + 1, wal.CommittedFrames - state.Frames,
-                layout.SegmentPath(state.Generation, state.NextSegment), segment);
+                layout.SegmentPath(state.Generation, state.NextSegment), segment, Encryption);
             state.NextSegment++;
             state.Frames = wal.CommittedFrames;
             state.Seed0 = wal.CommittedChecksum0;
@@ -430,6 +456,7 @@ namespace TursoBackup.Engine.Wal
         {
             var lostSince = lossReason != null && state != null ? state.LastSyncAt : (DateTimeOffset?)null;
             why = lossReason ?? why;
+            CheckPolicy();
             rebuildFailure = null;
             string generation = BackupVault.NewBackupId(now);
             packedThrough = 0;
@@ -438,23 +465,24 @@ namespace TursoBackup.Engine.Wal
             string snapshot = layout.SnapshotPath(generation);
             Log?.Invoke($"Starting WAL generation {generation} of '{Database}' from a snapshot" + (why == null ? "." : $": {why}."));
             WalFile wal;
-            string sha;
+            string sha, plaintextSha;
             long bytes;
             using (var file = new FileStream(snapshot + ".partial", FileMode.Create, FileAccess.Write, FileShare.None, 1))
             {
                 OwnerOnly.File(snapshot + ".partial");
-                using (var hashing = new ParallelHashStream(new EarlyWritebackStream(file)))
+                using (var sink = new ArtifactSink(file, Encryption, Path.GetFileName(snapshot)))
                 {
-                    using (var z = ArtifactStreams.Compress(hashing, CompressionKind.Zstd))
+                    using (var z = ArtifactStreams.Compress(sink.Content, CompressionKind.Zstd))
                     {
                         // Inside the held read transaction (see PageCopy for why this is one transaction boundary).
                         databaseFile = databaseFile ?? PageCopy.OpenDatabaseFile(dbPath);
                         bytes = PageCopy.Copy(databaseFile, dbPath, true, z, null, cancel, out wal);
                     }
-                    sha = hashing.Finish();
+                    (sha, plaintextSha) = sink.Finish();
                 }
                 file.Flush(true);
             }
+            bool encrypted = Encryption != null && Encryption.Any;
             // The snapshot holds every transaction committed when the copy read the WAL, which is after the sync's
             // clock reading: it is stamped with the time after the copy, so nothing in it is later than its stamp.
             now = clock();
@@ -472,6 +500,8 @@ namespace TursoBackup.Engine.Wal
                 ["createdAt"] = BackupManifest.Time(now),
                 ["bytes"] = bytes,
                 ["sha256"] = sha,
+                ["encrypted"] = encrypted,
+                ["plaintextSha256"] = plaintextSha,
                 ["reason"] = why ?? "scheduled",
                 // Where the WAL stood when the snapshot was taken: a lost state.json is rebuilt from this (and the segments).
                 ["wal"] = new Dictionary<string, object>
@@ -767,8 +797,23 @@ namespace TursoBackup.Engine.Wal
                     if (list == null) return false;
                     segments.AddRange(list);
                 }
+                if (segments.Any(x => x.Encrypted) && ReadKeys == null)
+                {
+                    if (!packingSkippedLogged) Log?.Invoke($"The WAL archive of '{Database}' is encrypted for public keys only: its segments are not packed (this host cannot read them).");
+                    packingSkippedLogged = true;
+                    return false;
+                }
                 string pack = layout.PackPath(generation, run[0].First, run[run.Count - 1].Last);
-                long bytes = WalSegment.WritePack(segments, pack, level + 1);
+                long bytes;
+                try
+                {
+                    bytes = WalSegment.WritePack(segments, pack, level + 1, ReadKeys, Encryption);
+                }
+                catch (Errors.TursoBackupException ex) when (Crypto.KeyRings.IsKeyProblem(ex))
+                {
+                    Log?.Invoke($"Segments of '{Database}' were not packed: {ex.Message}");
+                    return false;
+                }
                 if (bytes < 0) return false;
                 foreach (var f in run) DurableFile.TryDelete(f.File);
                 DurableFile.FlushDirectory(layout.SegmentsPath(generation));
@@ -777,6 +822,20 @@ namespace TursoBackup.Engine.Wal
                 return true;
             }
             return false;
+        }
+
+        private bool packingSkippedLogged;
+
+        private bool ReadLastSegment(WalSegment last)
+        {
+            try
+            {
+                return WalSegment.ReadMany(new[] { last }, _ => false, null, out _, ReadKeys);
+            }
+            catch (Errors.TursoBackupException ex) when (Crypto.KeyRings.IsKeyProblem(ex))
+            {
+                return false;
+            }
         }
 
         /// <summary>The level of a file holding segments first…last: 0 for one segment, L for up to PackFanIn^L.</summary>

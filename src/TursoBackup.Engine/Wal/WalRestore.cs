@@ -81,11 +81,15 @@ namespace TursoBackup.Engine.Wal
         /// verify.json and returns the window, whose gaps then include the damaged intervals: from the last restorable
         /// point before the damage to the next generation's start. A file packed away while it was read is read again.
         /// </summary>
-        public static RestoreWindow Verify(string vaultRoot, string database, DateTimeOffset now, Action<string> log = null, CancellationToken cancel = default(CancellationToken))
+        /// <param name="keys">Opens encrypted segments; without them the frames of encrypted segments are not read (their
+        /// headers, order and snapshots are still checked), and the log says so.</param>
+        public static RestoreWindow Verify(string vaultRoot, string database, DateTimeOffset now, Action<string> log = null, CancellationToken cancel = default(CancellationToken),
+            Crypto.DecryptionKeys keys = null)
         {
             var layout = new WalArchiveLayout(vaultRoot, database);
             var damage = new List<ArchiveDamage>();
             long segments = 0;
+            bool toldEncrypted = false;
             foreach (var generation in layout.Generations())
             {
                 cancel.ThrowIfCancellationRequested();
@@ -101,7 +105,12 @@ namespace TursoBackup.Engine.Wal
                 for (int attempt = 1; ; attempt++)
                 {
                     var list = ValidSegments(layout, generation, out _);
-                    var found = SegmentDamage(list, generation, start.Value);
+                    if (keys == null && list.Any(x => x.Encrypted) && !toldEncrypted)
+                    {
+                        log?.Invoke($"The WAL archive of '{database}' is encrypted: without -Passphrase or -KeyFile its frames are not read, only its headers, order and snapshots checked.");
+                        toldEncrypted = true;
+                    }
+                    var found = SegmentDamage(list, generation, start.Value, keys);
                     if (found != null && !File.Exists(found.File) && attempt < 5) continue; // packed meanwhile: list again
                     segments += list.Count;
                     if (found != null)
@@ -139,12 +148,22 @@ namespace TursoBackup.Engine.Wal
         }
 
         /// <summary>The first damaged segment of a generation's (listed) segments, read in full; null when all hold.</summary>
-        private static ArchiveDamage SegmentDamage(List<WalSegment> segments, string generation, DateTimeOffset start)
+        private static ArchiveDamage SegmentDamage(List<WalSegment> segments, string generation, DateTimeOffset start, Crypto.DecryptionKeys keys)
         {
-            if (!WalSegment.ReadMany(segments, _ => false, null, out WalSegment damaged))
+            // Encrypted frames are read only with a key; without one, only what the plain headers show is checked.
+            bool readFrames = keys != null || !segments.Any(x => x.Encrypted);
+            WalSegment damaged = null;
+            try
             {
-                int i = segments.IndexOf(damaged);
-                return Damage(segments, i, generation, start, "its frames do not verify (checksum, salts or commit)");
+                if (readFrames && !WalSegment.ReadMany(segments, _ => false, null, out damaged, keys))
+                {
+                    int i = segments.IndexOf(damaged);
+                    return Damage(segments, i, generation, start, "its frames do not verify (checksum, salts or commit)");
+                }
+            }
+            catch (TursoBackupException ex) when (Crypto.KeyRings.IsKeyProblem(ex))
+            {
+                readFrames = false; // the key given does not open it: not damage
             }
             for (int i = 1; i < segments.Count; i++)
             {
@@ -152,7 +171,7 @@ namespace TursoBackup.Engine.Wal
                 var b = segments[i];
                 // Captured in order; frames of one WAL follow each other, each segment seeded by the one before.
                 if (b.CaptureTime < a.CaptureTime) return Damage(segments, i, generation, start, "its capture time is before the previous segment's");
-                if (a.Salt1 == b.Salt1 && a.Salt2 == b.Salt2 && (b.FirstFrame != a.FirstFrame + a.Pages.Length || b.Seed0 != a.EndSeed0 || b.Seed1 != a.EndSeed1))
+                if (a.Salt1 == b.Salt1 && a.Salt2 == b.Salt2 && (b.FirstFrame != a.FirstFrame + a.Pages.Length || (readFrames && (b.Seed0 != a.EndSeed0 || b.Seed1 != a.EndSeed1))))
                     return Damage(segments, i, generation, start, "it does not continue the previous segment's frames");
             }
             if (segments.Count > 0 && segments[0].CaptureTime < start) return Damage(segments, 0, generation, start, "its capture time is before the generation's snapshot");
@@ -212,7 +231,7 @@ namespace TursoBackup.Engine.Wal
         /// <summary>Restores the state as of <paramref name="timestamp"/> to a new file (temporary name, fsync, rename).</summary>
         public static RestoreResult Restore(string vaultRoot, string database, DateTimeOffset timestamp, string destination, bool overwrite,
             Files.EmergencyFiler fileEmergency, DateTimeOffset now, Action<string> log = null, CancellationToken cancel = default(CancellationToken),
-            bool integrityCheck = false)
+            bool integrityCheck = false, Crypto.DecryptionKeys keys = null)
         {
             var watch = Stopwatch.StartNew();
             var layout = new WalArchiveLayout(vaultRoot, database);
@@ -276,8 +295,11 @@ namespace TursoBackup.Engine.Wal
                     // The snapshot (on a second thread) and the segments (on this one) write disjoint pages: the snapshot
                     // skips every page a segment replaces, so each page is written once, with its version as of the timestamp.
                     int pageSize = segments.Count > 0 ? segments[0].PageSize : 0;
+                    bool snapshotEncrypted = info.TryGetValue("encrypted", out var enc) && enc is bool eb && eb;
+                    if (snapshotEncrypted || segments.Any(x => x.Encrypted)) keys = keys ?? new Crypto.DecryptionKeys();
                     var snapshotCopy = System.Threading.Tasks.Task.Run(() => ArtifactStreams.ReadArtifact(layout.SnapshotPath(generation), CompressionKind.Zstd,
-                        content => CopySnapshotPages(content, output, pageSize, page => newest.ContainsKey(page), cancel)));
+                        content => CopySnapshotPages(content, output, pageSize, page => newest.ContainsKey(page), cancel),
+                        snapshotEncrypted ? keys : null, $"the snapshot of WAL generation {generation} of '{database}'"));
                     try
                     {
                         var winners = new HashSet<WalSegment>(segmentsWithWinners.Select(i => segments[i]));
@@ -296,7 +318,7 @@ namespace TursoBackup.Engine.Wal
                                     pagesOut.Position = (long)(page - 1) * seg.PageSize;
                                     pagesOut.Write(bytes, 0, bytes.Length);
                                 }
-                            }, out WalSegment damaged);
+                            }, out WalSegment damaged, keys);
                             if (!ok) throw Damaged(damaged, database);
                         }
                         log?.Invoke($"{newest.Count:N0} changed page(s) from {needed.Count:N0} segment(s) written at {watch.Elapsed.TotalSeconds:F2} s.");

@@ -49,11 +49,15 @@ namespace TursoBackup.Engine.Wal
         /// <summary>Database size in pages after this segment's last transaction.</summary>
         public uint DatabasePages { get; set; }
         public long BodyOffset { get; private set; }
+        /// <summary>The body (the compressed frames) is OpenPGP-encrypted; the header (times, salts, page numbers) is not, so listings, retention and health need no key.</summary>
+        public bool Encrypted { get; set; }
         public long StoredBytes { get; private set; }
 
         /// <summary>Writes frames [first, first + count) of the WAL file as a segment; returns its stored size.</summary>
-        public static long Write(string walPath, WalFile wal, long firstFrame, long count, string segmentPath, WalSegment header)
+        /// <param name="keys">Encrypts the body (OpenPGP AES-256) when set.</param>
+        public static long Write(string walPath, WalFile wal, long firstFrame, long count, string segmentPath, WalSegment header, Crypto.EncryptionKeys keys = null)
         {
+            header.Encrypted = keys != null && keys.Any;
             var pages = new uint[count];
             long frameSize = wal.FrameSize;
             string dir = System.IO.Path.GetDirectoryName(segmentPath);
@@ -76,7 +80,7 @@ namespace TursoBackup.Engine.Wal
                     header.Pages = pages;
                     header.FirstFrame = firstFrame;
                     byte[] headerBytes = new UTF8Encoding(false).GetBytes(header.HeaderJson());
-                    WriteContainer(temp, Magic, headerBytes, count * frameSize, z =>
+                    WriteContainer(temp, Magic, headerBytes, count * frameSize, keys, z =>
                     {
                         walStream.Position = WalFile.HeaderSize + (firstFrame - 1) * frameSize;
                         long remaining = count * frameSize;
@@ -103,7 +107,14 @@ namespace TursoBackup.Engine.Wal
             }
         }
 
-        private Dictionary<string, object> HeaderFields() => new Dictionary<string, object>
+        private Dictionary<string, object> HeaderFields()
+        {
+            var d = PlainHeaderFields();
+            if (Encrypted) d["encrypted"] = true;
+            return d;
+        }
+
+        private Dictionary<string, object> PlainHeaderFields() => new Dictionary<string, object>
         {
             ["sequence"] = Sequence,
             ["captureTime"] = BackupManifest.Time(CaptureTime),
@@ -136,6 +147,7 @@ namespace TursoBackup.Engine.Wal
                 BigEndianChecksums = (bool)d["bigEndianChecksums"],
                 DatabasePages = (uint)L("databasePages"),
                 Pages = ((List<object>)d["pages"]).Select(p => (uint)Convert.ToInt64(p, CultureInfo.InvariantCulture)).ToArray(),
+                Encrypted = d.TryGetValue("encrypted", out var e) && e is bool b && b,
             };
         }
 
@@ -176,10 +188,12 @@ namespace TursoBackup.Engine.Wal
                     if (pack)
                     {
                         int level = (int)Convert.ToInt64(d["level"], CultureInfo.InvariantCulture);
+                        bool packEncrypted = d.TryGetValue("encrypted", out var pe) && pe is bool pb && pb;
                         long before = 0;
                         foreach (Dictionary<string, object> sub in (List<object>)d["segments"])
                         {
                             var seg = FromFields(sub);
+                            seg.Encrypted = packEncrypted;
                             seg.FramesBefore = before;
                             seg.PackLevel = level;
                             before += seg.Pages.Length;
@@ -207,8 +221,8 @@ namespace TursoBackup.Engine.Wal
         }
 
         /// <summary>Reads every frame of this segment alone (verified as in <see cref="ReadMany"/>); false when damaged.</summary>
-        public bool ReadFrames(Action<int, uint, byte[]> onFrame) =>
-            ReadMany(new[] { this }, _ => onFrame != null, (seg, frame, page, bytes) => onFrame(frame, page, bytes), out _);
+        public bool ReadFrames(Action<int, uint, byte[]> onFrame, Crypto.DecryptionKeys keys = null) =>
+            ReadMany(new[] { this }, _ => onFrame != null, (seg, frame, page, bytes) => onFrame(frame, page, bytes), out _, keys);
 
         /// <summary>
         /// Reads the frames of consecutive segments, one decompression per file, checking each frame's page number and
@@ -217,7 +231,10 @@ namespace TursoBackup.Engine.Wal
         /// the buffer is reused) for the segments <paramref name="wanted"/> says; the others are read and verified only.
         /// Returns false, with the first damaged segment, when one is damaged: nothing of it may be used.
         /// </summary>
-        public static bool ReadMany(IReadOnlyList<WalSegment> segments, Func<WalSegment, bool> wanted, Action<WalSegment, int, uint, byte[]> onFrame, out WalSegment damaged)
+        /// <param name="keys">Opens encrypted segments; an encrypted one without a key, or with a wrong one, is an error (a
+        /// <see cref="Errors.TursoBackupException"/> naming the parameters), not damage.</param>
+        public static bool ReadMany(IReadOnlyList<WalSegment> segments, Func<WalSegment, bool> wanted, Action<WalSegment, int, uint, byte[]> onFrame, out WalSegment damaged,
+            Crypto.DecryptionKeys keys = null)
         {
             damaged = null;
             int i = 0;
@@ -226,14 +243,14 @@ namespace TursoBackup.Engine.Wal
                 // The run of segments that share this file, in file order.
                 int end = i + 1;
                 while (end < segments.Count && segments[end].Path == segments[i].Path && segments[end].FramesBefore > segments[end - 1].FramesBefore) end++;
-                if (!ReadRun(segments, i, end, wanted, onFrame, null, out damaged)) return false;
+                if (!ReadRun(segments, i, end, wanted, onFrame, null, out damaged, keys)) return false;
                 i = end;
             }
             return true;
         }
 
         private static bool ReadRun(IReadOnlyList<WalSegment> segments, int from, int to, Func<WalSegment, bool> wanted, Action<WalSegment, int, uint, byte[]> onFrame,
-            Action<WalSegment, byte[]> onRawFrame, out WalSegment damaged)
+            Action<WalSegment, byte[]> onRawFrame, out WalSegment damaged, Crypto.DecryptionKeys keys)
         {
             var first = segments[from];
             damaged = first;
@@ -242,7 +259,11 @@ namespace TursoBackup.Engine.Wal
                 using (var fs = new FileStream(first.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
                 {
                     fs.Position = first.BodyOffset;
-                    using (var z = ArtifactStreams.Decompress(fs, CompressionKind.Zstd))
+                    using (var clear = first.Encrypted
+                        ? Crypto.OpenPgp.Decrypt(new BoundedReadStream(fs, fs.Length - TrailerSize - first.BodyOffset), keys ?? new Crypto.DecryptionKeys(),
+                            $"the WAL archive file '{System.IO.Path.GetFileName(first.Path)}'")
+                        : null)
+                    using (var z = ArtifactStreams.Decompress(clear ?? fs, CompressionKind.Zstd))
                     {
                         byte[] frame = null;
                         byte[] page = null;
@@ -290,12 +311,15 @@ namespace TursoBackup.Engine.Wal
                             seg.EndSeed0 = s0;
                             seg.EndSeed1 = s1;
                         }
+                        // The integrity check (MDC) of an encrypted body is read at its end.
+                        if (clear != null) ArtifactStreams.Drain(clear);
                         damaged = null;
                         return true;
                     }
                 }
             }
-            catch (Exception ex) when (ex is IOException || ex is InvalidDataException || ex is ZstdSharp.ZstdException || ex is Errors.TursoBackupException)
+            catch (Exception ex) when (ex is IOException || ex is InvalidDataException || ex is ZstdSharp.ZstdException
+                                       || (ex is Errors.TursoBackupException t && !Crypto.KeyRings.IsKeyProblem(t)))
             {
                 return false;
             }
@@ -322,17 +346,22 @@ namespace TursoBackup.Engine.Wal
         /// number of files (and a restore's per-file cost) goes down. Temporary name, fsync, rename; returns the stored size,
         /// or -1 when a source is damaged (then nothing is written).
         /// </summary>
-        public static long WritePack(IReadOnlyList<WalSegment> segments, string packPath, int level)
+        /// <param name="read">Opens encrypted source segments.</param>
+        /// <param name="write">Encrypts the pack's body when set (then the pack's header says "encrypted").</param>
+        public static long WritePack(IReadOnlyList<WalSegment> segments, string packPath, int level, Crypto.DecryptionKeys read = null, Crypto.EncryptionKeys write = null)
         {
             string dir = System.IO.Path.GetDirectoryName(packPath);
             string temp = packPath + ".partial";
             var fields = new List<object>();
-            foreach (var seg in segments) fields.Add(seg.HeaderFields());
-            byte[] headerBytes = new UTF8Encoding(false).GetBytes(Json.Write(new Dictionary<string, object> { ["level"] = (long)level, ["segments"] = fields }));
+            foreach (var seg in segments) fields.Add(seg.PlainHeaderFields());
+            var packHeader = new Dictionary<string, object> { ["level"] = (long)level, ["segments"] = fields };
+            bool encrypt = write != null && write.Any;
+            if (encrypt) packHeader["encrypted"] = true;
+            byte[] headerBytes = new UTF8Encoding(false).GetBytes(Json.Write(packHeader));
             long raw = segments.Sum(x => (long)x.Pages.Length * (WalFile.FrameHeaderSize + x.PageSize));
             try
             {
-                bool complete = WriteContainer(temp, PackMagic, headerBytes, raw, z =>
+                bool complete = WriteContainer(temp, PackMagic, headerBytes, raw, encrypt ? write : null, z =>
                 {
                     // The frames with their 24-byte headers, as they were archived (the checksums cover them), verified on the way.
                     int i = 0;
@@ -340,7 +369,7 @@ namespace TursoBackup.Engine.Wal
                     {
                         int end = i + 1;
                         while (end < segments.Count && segments[end].Path == segments[i].Path && segments[end].FramesBefore > segments[end - 1].FramesBefore) end++;
-                        if (!ReadRun(segments, i, end, null, null, (seg, frame) => z.Write(frame, 0, frame.Length), out _)) return false;
+                        if (!ReadRun(segments, i, end, null, null, (seg, frame) => z.Write(frame, 0, frame.Length), out _, read)) return false;
                         i = end;
                     }
                     return true;
@@ -361,7 +390,7 @@ namespace TursoBackup.Engine.Wal
         /// the body <paramref name="writeBody"/> writes through Zstandard (early write-back), then the trailer (compressed
         /// length, u64 little-endian, and <c>TBWSEGOK</c>), fsynced. False (and a file to discard) when writeBody says so.
         /// </summary>
-        private static bool WriteContainer(string temp, byte[] magic, byte[] headerBytes, long rawBytes, Func<Stream, bool> writeBody)
+        private static bool WriteContainer(string temp, byte[] magic, byte[] headerBytes, long rawBytes, Crypto.EncryptionKeys keys, Func<Stream, bool> writeBody)
         {
             using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
             {
@@ -372,7 +401,8 @@ namespace TursoBackup.Engine.Wal
                 long bodyStart = file.Position;
                 // Write-back starts while compressing, so the closing fsync has little left to wait for.
                 using (var early = new EarlyWritebackStream(file))
-                using (var z = ArtifactStreams.Compress(early, CompressionKind.Zstd, Workers(rawBytes), Level(rawBytes)))
+                using (var encrypted = keys != null && keys.Any ? Crypto.OpenPgp.Encrypt(early, keys, "wal-frames") : null)
+                using (var z = ArtifactStreams.Compress(encrypted ?? early, CompressionKind.Zstd, Workers(rawBytes), Level(rawBytes)))
                 {
                     if (!writeBody(z)) return false;
                 }

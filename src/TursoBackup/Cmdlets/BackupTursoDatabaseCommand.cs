@@ -80,10 +80,29 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string ScratchPath { get; set; }
 
+        /// <summary>Encrypts the backup (OpenPGP AES-256) for this passphrase (default: $env:TURSO_BACKUP_PASSPHRASE); plain text is accepted and kept as a SecureString.</summary>
+        [Parameter]
+        [SecretTransformation]
+        public System.Security.SecureString Passphrase { get; set; }
+
+        /// <summary>Encrypts the backup for these OpenPGP public keys (files as `gpg --export [--armor]` writes them, or armored text): each one's secret key opens it, and this host cannot.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[] Recipient { get; set; }
+
         /// <summary>How many databases are backed up at the same time.</summary>
         [Parameter]
         [ValidateRange(1, 64)]
         public int ThrottleLimit { get; set; } = 4;
+
+        private Engine.Crypto.EncryptionKeys keys;
+
+        protected override void BeginProcessing()
+        {
+            base.BeginProcessing();
+            // One set of keys for the whole pipeline: its session key is wrapped once (one passphrase derivation), not per database.
+            keys = WriteKeys(Passphrase, Recipient);
+        }
 
         protected override void ProcessRecord()
         {
@@ -142,6 +161,7 @@ namespace TursoBackup.Cmdlets
                 Tags = Tag,
                 LockTimeout = LockTimeout,
                 ScratchPath = ScratchPath == null ? null : ResolveNewPath(ScratchPath),
+                Encryption = keys,
             };
             var engine = new SnapshotBackup
             {

@@ -9,7 +9,7 @@ namespace TursoBackup.Cmdlets
     /// <summary>The window a database can be restored to from a vault's WAL archive, with its gaps.</summary>
     [Cmdlet(VerbsCommon.Get, "TursoRestorePoint")]
     [OutputType(typeof(RestoreWindow))]
-    public sealed class GetTursoRestorePointCommand : TursoCmdlet
+    public sealed class GetTursoRestorePointCommand : DecryptingCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -37,7 +37,7 @@ namespace TursoBackup.Cmdlets
                 }
                 if (Verify)
                 {
-                    window = WalRestore.Verify(vault.Root, Database, System.DateTimeOffset.UtcNow, VerboseFromAnyThread, Cancellation);
+                    window = WalRestore.Verify(vault.Root, Database, System.DateTimeOffset.UtcNow, VerboseFromAnyThread, Cancellation, GivenKeys);
                     FlushVerbose();
                     foreach (var damage in new WalArchiveLayout(vault.Root, Database).RecordedDamage(out _))
                     {

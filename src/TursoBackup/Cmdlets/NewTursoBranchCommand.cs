@@ -14,7 +14,7 @@ namespace TursoBackup.Cmdlets
     /// </summary>
     [Cmdlet(VerbsCommon.New, "TursoBranch", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = Now)]
     [OutputType(typeof(TursoBranch))]
-    public sealed class NewTursoBranchCommand : TursoCmdlet
+    public sealed class NewTursoBranchCommand : DecryptingCmdlet
     {
         private const string Now = "LocalNow";
         private const string AtTimestamp = "LocalTimestamp";
@@ -112,7 +112,7 @@ namespace TursoBackup.Cmdlets
             try
             {
                 branch = LocalBranches.Create(source, directory, name, vaultRoot, System.IO.Path.GetFileNameWithoutExtension(source), at, now,
-                    TimeSpan.FromSeconds(30), WriteVerbose, Cancellation);
+                    TimeSpan.FromSeconds(30), WriteVerbose, Cancellation, Keys);
             }
             catch (TursoBackupException ex)
             {

@@ -12,7 +12,7 @@ namespace TursoBackup.Cmdlets
     /// <summary>Restores a snapshot backup to a database file.</summary>
     [Cmdlet(VerbsData.Restore, "TursoBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = ByObject)]
     [OutputType(typeof(RestoreResult))]
-    public sealed class RestoreTursoBackupCommand : TursoCmdlet
+    public sealed class RestoreTursoBackupCommand : DecryptingCmdlet
     {
         private const string ByObject = "InputObject";
         private const string ByName = "Vault";
@@ -76,10 +76,11 @@ namespace TursoBackup.Cmdlets
             {
                 Log = WriteVerbose,
                 Mode = mode,
+                Keys = Keys,
                 Progress = (done, total) => ShowProgress(ActivityId, activity, $"{done:N0} of {total:N0} bytes", total > 0 ? (int)(done * 100 / total) : 0),
             };
             RestoreResult result = null;
-            bool ok = TryRun(() => result = engine.Restore(backup, target, exists, EmergencyFiler(backup.Vault, "before-restore-" + backup.Id), Cancellation), target);
+            bool ok = TryRun(() => result = engine.Restore(backup, target, exists, EmergencyFiler(backup.Vault, "before-restore-" + backup.Id, KeysForEmergency), Cancellation), target);
             CompleteProgress(ActivityId, activity);
             if (!ok) return;
             if (result.ReplacedFileKeptAt != null && result.EmergencyBackup == null)

@@ -13,7 +13,7 @@ namespace TursoBackup.Cmdlets
     [Cmdlet(VerbsData.Restore, "TursoPointInTime", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = Local)]
     [OutputType(typeof(RestoreResult), ParameterSetName = new[] { Local })]
     [OutputType(typeof(TursoBranch), ParameterSetName = new[] { Cloud })]
-    public sealed class RestoreTursoPointInTimeCommand : TursoCmdlet
+    public sealed class RestoreTursoPointInTimeCommand : DecryptingCmdlet
     {
         private const string Local = "Local";
         private const string Cloud = "Cloud";
@@ -80,8 +80,8 @@ namespace TursoBackup.Cmdlets
             RestoreResult result = null;
             try
             {
-                result = WalRestore.Restore(vault.Root, Database, at, target, exists, EmergencyFiler(vault.Root, "before-pitr"),
-                    DateTimeOffset.UtcNow, WriteVerbose, Cancellation, Check);
+                result = WalRestore.Restore(vault.Root, Database, at, target, exists, EmergencyFiler(vault.Root, "before-pitr", KeysForEmergency),
+                    DateTimeOffset.UtcNow, WriteVerbose, Cancellation, Check, Keys);
             }
             catch (TursoBackupException ex)
             {

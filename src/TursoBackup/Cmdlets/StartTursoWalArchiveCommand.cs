@@ -56,6 +56,16 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string[] Offsite { get; set; }
 
+        /// <summary>Encrypts the archive's segments and snapshots (OpenPGP AES-256) for this passphrase (default: $env:TURSO_BACKUP_PASSPHRASE).</summary>
+        [Parameter]
+        [SecretTransformation]
+        public System.Security.SecureString Passphrase { get; set; }
+
+        /// <summary>Encrypts the archive for these OpenPGP public keys (files as `gpg --export [--armor]` writes them, or armored text).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[] Recipient { get; set; }
+
         /// <summary>How often a cumulative status is written while running.</summary>
         [Parameter]
         public TimeSpan StatusInterval { get; set; } = TimeSpan.FromMinutes(1);
@@ -79,7 +89,7 @@ namespace TursoBackup.Cmdlets
             var shippers = new System.Collections.Generic.List<Engine.Offsite.WalShipper>();
             try
             {
-                archiver = new WalArchiver(source, vault, Name) { Log = VerboseFromAnyThread, SnapshotInterval = SnapshotInterval, Retention = Retention, Owner = "Start-TursoWalArchive" };
+                archiver = new WalArchiver(source, vault, Name) { Log = VerboseFromAnyThread, SnapshotInterval = SnapshotInterval, Retention = Retention, Owner = "Start-TursoWalArchive", Encryption = WriteKeys(Passphrase, Recipient) };
                 // A second archiver of the same archive is refused at once (the loop below retries failed syncs).
                 archiver.Acquire();
                 foreach (var destination in Offsite ?? new string[0])

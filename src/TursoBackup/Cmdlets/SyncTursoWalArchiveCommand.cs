@@ -36,6 +36,16 @@ namespace TursoBackup.Cmdlets
         [Parameter]
         public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
 
+        /// <summary>Encrypts the archive's segments and snapshots (OpenPGP AES-256) for this passphrase (default: $env:TURSO_BACKUP_PASSPHRASE).</summary>
+        [Parameter]
+        [SecretTransformation]
+        public System.Security.SecureString Passphrase { get; set; }
+
+        /// <summary>Encrypts the archive for these OpenPGP public keys (files as `gpg --export [--armor]` writes them, or armored text).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[] Recipient { get; set; }
+
         protected override void ProcessRecord()
         {
             bool literal = ParameterSetName == ParameterSets.LiteralPath;
@@ -45,7 +55,7 @@ namespace TursoBackup.Cmdlets
                 WalArchiveStatus status = null;
                 bool ok = TryRun(() =>
                 {
-                    using (var archiver = new WalArchiver(source, ResolveNewPath(Vault), Name) { Log = VerboseFromAnyThread, SnapshotInterval = SnapshotInterval, Retention = Retention, Owner = "Sync-TursoWalArchive" })
+                    using (var archiver = new WalArchiver(source, ResolveNewPath(Vault), Name) { Log = VerboseFromAnyThread, SnapshotInterval = SnapshotInterval, Retention = Retention, Owner = "Sync-TursoWalArchive", Encryption = WriteKeys(Passphrase, Recipient) })
                     {
                         // One archiver per archive: an overlapping scheduled run is waited for (briefly), a running
                         // Start-TursoWalArchive refuses this one with its name (it already archives the database).

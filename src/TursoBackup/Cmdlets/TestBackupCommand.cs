@@ -14,7 +14,7 @@ namespace TursoBackup.Cmdlets
     [Cmdlet(VerbsDiagnostic.Test, "Backup", DefaultParameterSetName = ByObject)]
     [Alias("Test-TursoBackup")]
     [OutputType(typeof(BackupTestResult))]
-    public sealed class TestBackupCommand : TursoCmdlet
+    public sealed class TestBackupCommand : DecryptingCmdlet
     {
         private const string ByObject = "InputObject";
         private const string ByName = "Vault";
@@ -118,6 +118,7 @@ namespace TursoBackup.Cmdlets
                 Log = WriteVerbose,
                 Warn = WriteWarning,
                 Cancellation = Cancellation,
+                Keys = Keys,
                 Progress = (done, total) => ShowProgress(ActivityId, activity, $"Restoring into scratch: {done:N0} of {total:N0} bytes", total > 0 ? (int)(done * 100 / total) : 0),
             };
             BackupTestResult result = null;
@@ -189,7 +190,7 @@ namespace TursoBackup.Cmdlets
             BackupTestResult result = null;
             if (TryRun(() => result = verifier.TestLive(Database, $"{vault} ({Database} as of {at:yyyy-MM-ddTHH:mm:ssZ})", restored =>
                 {
-                    var restore = Engine.Wal.WalRestore.Restore(vault, Database, at, restored, false, null, DateTimeOffset.UtcNow, VerboseFromAnyThread, Cancellation);
+                    var restore = Engine.Wal.WalRestore.Restore(vault, Database, at, restored, false, null, DateTimeOffset.UtcNow, VerboseFromAnyThread, Cancellation, false, Keys);
                     return (null, $"Restored from the WAL archive as of {restore.PointInTime:yyyy-MM-ddTHH:mm:ss.fffZ} (the last capture at or before {at:yyyy-MM-ddTHH:mm:ssZ}); snapshot and every frame verified by checksum.");
                 }, RecoveryTimeObjective, queries, KeepRestored == null ? null : ResolveNewPath(KeepRestored), vault), Database))
             {

@@ -144,7 +144,8 @@ namespace TursoBackup.Internal
         /// its manifest (what it replaced and why; name-based selection skips it) and tagged 'emergency' and why.
         /// </summary>
         /// When the vault is an offsite vault's mirror, the emergency backup is sent to that vault before anything is replaced.
-        protected Engine.Files.EmergencyFiler EmergencyFiler(string vaultRoot, string why) => (copy, replaced) =>
+        /// <param name="keys">What the emergency backup is encrypted for (see <see cref="EmergencyKeys"/>); null: plain, unless the vault requires encryption (then refused).</param>
+        protected Engine.Files.EmergencyFiler EmergencyFiler(string vaultRoot, string why, Engine.Crypto.EncryptionKeys keys = null) => (copy, replaced) =>
         {
             var filed = new Engine.Backup.SnapshotBackup { Log = VerboseFromAnyThread }.Run(new Engine.Backup.BackupRequest
             {
@@ -153,6 +154,7 @@ namespace TursoBackup.Internal
                 Name = EmergencyName(replaced),
                 Tags = new[] { "emergency", why },
                 Emergency = new EmergencyInfo { Replaced = replaced, Reason = why },
+                Encryption = keys,
             }, Cancellation);
             var offsite = Engine.Offsite.OffsiteVault.ForMirror(vaultRoot);
             if (offsite != null)
