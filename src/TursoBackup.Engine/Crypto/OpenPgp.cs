@@ -127,7 +127,7 @@ namespace TursoBackup.Engine.Crypto
             PgpEncryptedDataList list;
             try
             {
-                var factory = new PgpObjectFactory(PgpUtilities.GetDecoderStream(input));
+                var factory = new PgpObjectFactory(PgpUtilities.GetDecoderStream(input.CanSeek ? input : new BufferedSeek(input)));
                 object first = factory.NextPgpObject();
                 while (first is PgpMarker) first = factory.NextPgpObject();
                 list = first as PgpEncryptedDataList;
@@ -311,6 +311,27 @@ namespace TursoBackup.Engine.Crypto
             {
                 Marshal.ZeroFreeGlobalAllocUnicode(p);
             }
+        }
+
+        // TEMP (main only): lets BouncyCastle peek at a forward-only stream.
+        private sealed class BufferedSeek : Stream
+        {
+            private readonly Stream inner; private byte[] head = new byte[0]; private int pos; private long position;
+            public BufferedSeek(Stream inner) { this.inner = inner; }
+            public override bool CanRead => true; public override bool CanSeek => true; public override bool CanWrite => false;
+            public override long Length => throw new NotSupportedException();
+            public override long Position { get => position; set => Seek(value, SeekOrigin.Begin); }
+            public override void Flush() { }
+            public override int Read(byte[] buffer, int offset, int count)
+            {
+                if (pos < head.Length) { int n = Math.Min(count, head.Length - pos); Array.Copy(head, pos, buffer, offset, n); pos += n; position += n; return n; }
+                int r = inner.Read(buffer, offset, count);
+                if (position < 64 && r > 0) { var h = new byte[head.Length + r]; Array.Copy(head, h, head.Length); Array.Copy(buffer, offset, h, head.Length, r); head = h; pos = head.Length; }
+                position += r; return r;
+            }
+            public override long Seek(long offset, SeekOrigin origin) { if (origin != SeekOrigin.Begin || offset > head.Length) throw new NotSupportedException(); pos = (int)offset; position = offset; return offset; }
+            public override void SetLength(long value) => throw new NotSupportedException();
+            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         }
 
         private sealed class EncryptingStream : ForwardOnlyStream

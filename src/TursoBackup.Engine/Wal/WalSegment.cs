@@ -386,6 +386,60 @@ namespace TursoBackup.Engine.Wal
         }
 
         /// <summary>
+        /// An encrypted copy of a plain segment file or pack at <paramref name="target"/> (temporary name, fsync, rename):
+        /// the same header with "encrypted": true, the same compressed body encrypted as it is (not recompressed), a new
+        /// trailer. For copies that leave the machine encrypted though the archive here is plain. False when the source is
+        /// damaged or truncated, or already encrypted (nothing is written then).
+        /// </summary>
+        public static bool WriteEncryptedCopy(string source, string target, Crypto.EncryptionKeys keys)
+        {
+            var list = ReadFile(source);
+            if (list == null || list.Any(x => x.Encrypted)) return false;
+            byte[] magic = list[0].InPack ? PackMagic : Magic;
+            Dictionary<string, object> header;
+            using (var fs = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
+            {
+                fs.Position = 8;
+                var len = new byte[4];
+                SqliteFile.ReadFully(fs, len, 0, 4);
+                var json = new byte[BitConverter.ToUInt32(len, 0)];
+                SqliteFile.ReadFully(fs, json, 0, json.Length);
+                header = (Dictionary<string, object>)Json.Parse(Encoding.UTF8.GetString(json));
+                header["encrypted"] = true; // a segment's own header, or a pack's (which covers all its segments)
+                byte[] headerBytes = new UTF8Encoding(false).GetBytes(Json.Write(header));
+                string dir = System.IO.Path.GetDirectoryName(target);
+                OwnerOnly.CreateDirectory(dir);
+                string temp = target + ".partial";
+                try
+                {
+                    using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+                    {
+                        OwnerOnly.File(temp);
+                        file.Write(magic, 0, magic.Length);
+                        file.Write(BitConverter.GetBytes((uint)headerBytes.Length), 0, 4);
+                        file.Write(headerBytes, 0, headerBytes.Length);
+                        long bodyStart = file.Position;
+                        using (var early = new EarlyWritebackStream(file))
+                        using (var encrypted = Crypto.OpenPgp.Encrypt(early, keys, "wal-frames"))
+                        {
+                            ArtifactStreams.Pump(new BoundedReadStream(fs, fs.Length - TrailerSize - fs.Position), encrypted, null);
+                        }
+                        file.Write(BitConverter.GetBytes((ulong)(file.Position - bodyStart)), 0, 8);
+                        file.Write(TrailerMagic, 0, TrailerMagic.Length);
+                        file.Flush(true);
+                    }
+                    File.Move(temp, target);
+                    DurableFile.FlushDirectory(dir);
+                    return true;
+                }
+                finally
+                {
+                    DurableFile.TryDelete(temp);
+                }
+            }
+        }
+
+        /// <summary>
         /// Writes a segment file or a pack to <paramref name="temp"/>: magic, header length (u32 little-endian), header,
         /// the body <paramref name="writeBody"/> writes through Zstandard (early write-back), then the trailer (compressed
         /// length, u64 little-endian, and <c>TBWSEGOK</c>), fsynced. False (and a file to discard) when writeBody says so.

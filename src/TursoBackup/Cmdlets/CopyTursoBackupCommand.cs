@@ -20,12 +20,24 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string Destination { get; set; }
 
+        /// <summary>Encrypts plain backups and WAL generations on the way (OpenPGP AES-256) for this passphrase (default: $env:TURSO_BACKUP_PASSPHRASE); what is encrypted already is copied as it is.</summary>
+        [Parameter]
+        [SecretTransformation]
+        public System.Security.SecureString Passphrase { get; set; }
+
+        /// <summary>Encrypts plain backups and WAL generations on the way for these OpenPGP public keys (files as `gpg --export [--armor]` writes them, or armored text).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[] Recipient { get; set; }
+
         private IObjectStore target;
         private OffsiteVault targetVault;
+        private Engine.Crypto.EncryptionKeys encryption;
 
         protected override void BeginProcessing()
         {
             base.BeginProcessing();
+            encryption = WriteKeys(Passphrase, Recipient);
             try
             {
                 target = StoreFor(Destination, out targetVault);
@@ -63,7 +75,7 @@ namespace TursoBackup.Cmdlets
                 }
                 if (!ShouldProcessUnattended($"{backup.Database}/{backup.Id}", "Copy to " + target.DisplayName, "Copying", "copy it", "copied", terminating: false)) continue;
                 var result = RunSync(new DirectoryStore(backup.Vault), target, k => k.StartsWith(unit, StringComparison.Ordinal) || k == "vault.json", 4,
-                    $"Copying backup {backup.Id} of '{backup.Database}' to {target.DisplayName}", confirmed: true);
+                    $"Copying backup {backup.Id} of '{backup.Database}' to {target.DisplayName}", confirmed: true, encrypt: encryption);
                 if (result == null || result.Failed > 0) continue;
                 TryRun(() =>
                 {

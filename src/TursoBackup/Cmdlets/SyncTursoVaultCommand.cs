@@ -30,6 +30,16 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string[] Database { get; set; }
 
+        /// <summary>Encrypts plain backups and WAL generations on the way (OpenPGP AES-256) for this passphrase (default: $env:TURSO_BACKUP_PASSPHRASE); what is encrypted already is copied as it is.</summary>
+        [Parameter]
+        [SecretTransformation]
+        public System.Security.SecureString Passphrase { get; set; }
+
+        /// <summary>Encrypts plain backups and WAL generations on the way for these OpenPGP public keys (files as `gpg --export [--armor]` writes them, or armored text).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[] Recipient { get; set; }
+
         /// <summary>Objects copied at once (default 4).</summary>
         [Parameter]
         [ValidateRange(1, 64)]
@@ -63,7 +73,7 @@ namespace TursoBackup.Cmdlets
                     WriteFailure(ex);
                     continue;
                 }
-                var result = RunSync(source, target, filter, Transfers, $"Syncing {source.DisplayName} to {target.DisplayName}");
+                var result = RunSync(source, target, filter, Transfers, $"Syncing {source.DisplayName} to {target.DisplayName}", encrypt: WriteKeys(Passphrase, Recipient));
                 if (result != null) WriteObject(result);
             }
         }

@@ -90,9 +90,39 @@ namespace TursoBackup.Internal
         /// Each object that failed is an error naming it and the destination; a failure of the destination itself
         /// (unreachable, refused credentials, no such container) is one error, and null is returned.
         /// </summary>
-        protected VaultSyncResult RunSync(IObjectStore source, IObjectStore target, Func<string, bool> filter, int transfers, string activity, bool confirmed = false)
+        /// <param name="encrypt">Encrypts the plain units of a local source on the way (see <see cref="EncryptingView"/>).</param>
+        protected VaultSyncResult RunSync(IObjectStore source, IObjectStore target, Func<string, bool> filter, int transfers, string activity, bool confirmed = false,
+            Engine.Crypto.EncryptionKeys encrypt = null)
         {
-            var sync = new VaultSync(source, target) { Filter = filter, Transfers = transfers, Log = VerboseFromAnyThread };
+            EncryptingView view = null;
+            if (encrypt != null)
+            {
+                if (!(source is DirectoryStore local))
+                {
+                    WriteFailure(new TursoBackupException(FailureKind.InvalidArgument,
+                        $"Encrypting on the way (-Passphrase, -Recipient) needs a local source vault; {source.DisplayName} is remote. Sync from the local vault, or encrypt the backups when they are made (Backup-TursoDatabase -Passphrase).", source.DisplayName)
+                    { ErrorId = "EncryptNeedsLocalSource" });
+                    return null;
+                }
+                if (!WhatIfMode)
+                {
+                    view = new EncryptingView(local, target.DisplayName, encrypt) { Log = VerboseFromAnyThread };
+                    try
+                    {
+                        RunWithProgress(() => { view.Prepare(filter, Cancellation); return true; }, () => ShowProgress(ActivityId, activity, "Encrypting plain backups for the destination", -1));
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        throw new PipelineStoppedException();
+                    }
+                    foreach (var p in view.Problems)
+                    {
+                        WriteError(new ErrorRecord(new TursoBackupException(FailureKind.InvalidData, $"{p.Key} was not copied to {target.DisplayName}: {p.Value}.", p.Key),
+                            "SourceDamaged", ErrorCategory.InvalidData, p.Key));
+                    }
+                }
+            }
+            var sync = new VaultSync((IObjectStore)view ?? source, target) { Filter = filter, Transfers = transfers, Log = VerboseFromAnyThread };
             long done = 0, total = 0;
             string current = null;
             sync.Progress = (d, t, k) =>
