@@ -34,10 +34,12 @@
         'Restore-TursoBackup'
         'Restore-TursoPointInTime'
         'Send-TursoBackupAlert'
+        'Set-TursoVault'
         'Start-TursoWalArchive'
         'Sync-TursoVault'
         'Sync-TursoWalArchive'
         'Test-Backup'
+        'Update-TursoBackupKey'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -15,6 +15,7 @@
 #                    several seconds, a passed Test-Backup of each newest backup
 #   /restore, /tmp/inspect (empty), /exports (main.sql.zst), /branches (a branch as of now and a pitr- branch of main)
 #   \\nas\backups, D:\data, E:\backups, /etc/systemd/system   folders of the world
+#   /etc/tursobackup  admin.asc, escrow.asc (OpenPGP public keys made by gpg) and admin.key (the admin's secret key)
 # Offsite vaults: https://acmebackups.blob.core.windows.net/vaults → azurite, s3://acme-backups → s3rver (-Endpoint
 #   https://s3.eu-central-1.wasabisys.com → s3rver), sftp://backup@nas.example.com/srv/backups → an sshd of the suite
 #   (~/.ssh/backup_ed25519 and the SHA256: fingerprint → its key and host key); each holds a copy of /backups.
@@ -87,7 +88,7 @@ BeforeAll {
     $W = Join-Path $suite 'world'
     $pristine = Join-Path $suite 'pristine'
     $scripts = Join-Path $suite 'scripts'
-    foreach ($d in 'data', 'restore', 'branches', 'exports', 'inspect', 'nas-backups', 'etc/systemd/system', 'cwd', 'other') {
+    foreach ($d in 'data', 'restore', 'branches', 'exports', 'inspect', 'nas-backups', 'etc/systemd/system', 'etc/tursobackup', 'cwd', 'other') {
         [void][IO.Directory]::CreateDirectory((Join-Path $W $d))
     }
     [void][IO.Directory]::CreateDirectory($scripts)
@@ -146,6 +147,23 @@ BeforeAll {
     New-TursoBranch -Path (Join-Path $data 'main.db') -Vault $vault -Timestamp ([DateTimeOffset]$earliest).AddSeconds(1) -Destination (Join-Path $W 'branches') | Out-Null
     Export-TursoDatabase -Path (Join-Path $data 'main.db') -OutFile (Join-Path $W 'exports/main.sql.zst') | Out-Null
     Get-TursoBackup -Vault $vault -Latest | Test-Backup | ForEach-Object { if (-not $_.Passed) { throw "the fixture's backup of $($_.Database) did not pass Test-Backup" } }
+    # OpenPGP keys for the encryption examples, made by the real gpg in a home of the suite's own: public keys
+    # (admin.asc, escrow.asc) and the admin's secret key without a passphrase (admin.key).
+    $gnupg = Join-Path $suite 'gnupg'
+    [void][IO.Directory]::CreateDirectory($gnupg); & (Get-Peer chmod) 700 $gnupg
+    $gpgExe = Get-Peer gpg
+    foreach ($who in 'admin', 'escrow') {
+        $env:GNUPGHOME = $gnupg
+        try {
+            & $gpgExe --batch --yes --pinentry-mode loopback --passphrase '' --quick-generate-key "$who <$who@example.com>" rsa2048 default never 2>$null
+            $fpr = ((& $gpgExe --batch --with-colons --list-keys "$who@example.com") | Where-Object { $_ -like 'fpr:*' } | Select-Object -First 1).Split(':')[9]
+            & $gpgExe --batch --yes --pinentry-mode loopback --passphrase '' --quick-add-key $fpr rsa2048 encr never 2>$null
+            & $gpgExe --batch --yes --armor --output (Join-Path $W "etc/tursobackup/$who.asc") --export "$who@example.com"
+            if ($who -eq 'admin') { & $gpgExe --batch --yes --pinentry-mode loopback --passphrase '' --output (Join-Path $W 'etc/tursobackup/admin.key') --export-secret-keys 'admin@example.com' }
+            if ($LASTEXITCODE -ne 0) { throw "gpg could not make the $who key" }
+        }
+        finally { Remove-Item Env:GNUPGHOME -ErrorAction SilentlyContinue }
+    }
     & (Get-Peer cp) -a "$W/." $pristine
     if ($LASTEXITCODE -ne 0) { throw "cp -a $W $pristine failed" }
 
@@ -197,8 +215,8 @@ BeforeAll {
         foreach ($pair in @(@('\\\\nas\\backups', 'nas-backups'), @('D:\\data', 'data'), @('E:\\backups', 'backups'))) {
             $c = [regex]::Replace($c, $pair[0] + '((?:\\[\w.-]+)*)', { param($m) "$W/$($pair[1])" + $m.Groups[1].Value.Replace('\', '/') })
         }
-        $map = @{ 'data' = 'data'; 'backups' = 'backups'; 'restore' = 'restore'; 'branches' = 'branches'; 'exports' = 'exports'; 'tmp/inspect' = 'inspect'; 'etc/systemd/system' = 'etc/systemd/system' }
-        $c = [regex]::Replace($c, '(?<![\w.~/:$-])/(data|backups|restore|branches|exports|tmp/inspect|etc/systemd/system)(?![\w-])', { param($m) "$W/" + $map[$m.Groups[1].Value] })
+        $map = @{ 'data' = 'data'; 'backups' = 'backups'; 'restore' = 'restore'; 'branches' = 'branches'; 'exports' = 'exports'; 'tmp/inspect' = 'inspect'; 'etc/systemd/system' = 'etc/systemd/system'; 'etc/tursobackup' = 'etc/tursobackup' }
+        $c = [regex]::Replace($c, '(?<![\w.~/:$-])/(data|backups|restore|branches|exports|tmp/inspect|etc/systemd/system|etc/tursobackup)(?![\w-])', { param($m) "$W/" + $map[$m.Groups[1].Value] })
         $c = [regex]::Replace($c, '\b\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}\b', $BackupId)
         # A quoted date or date-time given as a point in time (not the -Before/-After filters of Get-TursoBackup).
         $iso = "'" + $PointInTime.UtcDateTime.ToString('yyyy-MM-ddTHH:mm:ss.fffZ', [Globalization.CultureInfo]::InvariantCulture) + "'"

@@ -87,6 +87,9 @@ namespace TursoBackup.Engine.Crypto
             return new EncryptingStream(plain, encrypted);
         }
 
+        // TEMPORARY (main only; the pgp branch replaces this file).
+        public static object Rewrap(Stream input, Stream output, DecryptionKeys current, EncryptionKeys next, string what) => throw new NotImplementedException();
+
         // TEMPORARY (main only; the pgp branch replaces this file): the header facts, by BouncyCastle.
         public static OpenPgpHeader ReadHeader(Stream input)
         {

@@ -198,6 +198,7 @@ namespace TursoBackup.Engine.Offsite
                     }
                 }
             }
+            if (!WhatIf) RemoveReplacedArtifacts(items, present, wanted, cancel);
             result.Items.AddRange(items.OrderBy(i => i.Key, StringComparer.Ordinal));
             result.Copied = result.Items.Count(i => i.Action == VaultSyncAction.Copied);
             result.Skipped = result.Items.Count(i => i.Action == VaultSyncAction.Skipped);
@@ -208,6 +209,33 @@ namespace TursoBackup.Engine.Offsite
                 .Select(i => VaultKeys.Unit(i.Key).Substring("databases/".Length)).OrderBy(s => s, StringComparer.Ordinal).ToArray();
             result.Duration = watch.Elapsed;
             return result;
+        }
+
+        /// <summary>
+        /// A backup whose manifest was replaced at the destination (its keys re-wrapped, Update-TursoBackupKey) names a new
+        /// artifact: the one it named before is removed there, once the new manifest is in place — else the old key would
+        /// still open a copy of it.
+        /// </summary>
+        private void RemoveReplacedArtifacts(IEnumerable<VaultSyncItem> items, Dictionary<string, StoredObject> present, List<StoredObject> wanted, CancellationToken cancel)
+        {
+            var atSource = new HashSet<string>(wanted.Select(o => o.Key), StringComparer.Ordinal);
+            foreach (var replaced in items.Where(i => i.Action == VaultSyncAction.Copied && VaultKeys.Role(i.Key) == VaultObjectRole.Commit
+                                                      && i.Key.StartsWith("databases/", StringComparison.Ordinal) && present.ContainsKey(i.Key)).ToList())
+            {
+                string unit = VaultKeys.Unit(replaced.Key);
+                foreach (var old in present.Keys.Where(k => VaultKeys.Unit(k) == unit && VaultKeys.Role(k) == VaultObjectRole.Immutable && !atSource.Contains(k)).ToList())
+                {
+                    try
+                    {
+                        destination.Delete(old, cancel);
+                        Log?.Invoke($"Removed {old} from {destination.DisplayName}: its manifest now names another artifact.");
+                    }
+                    catch (TursoBackupException ex)
+                    {
+                        Log?.Invoke($"{old} could not be removed from {destination.DisplayName} ({ex.Message}); remove it by hand.");
+                    }
+                }
+            }
         }
 
         /// <summary>
