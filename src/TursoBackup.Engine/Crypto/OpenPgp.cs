@@ -100,19 +100,8 @@ namespace TursoBackup.Engine.Crypto
         {
             if (!Any) throw new ArgumentException("No passphrase and no recipient to encrypt for.");
             var m = new MemoryStream();
-            if (Passphrase != null)
-            {
-                byte[] pass = OpenPgp.Utf8(Passphrase);
-                try
-                {
-                    var p = SessionKeys.BuildSkesk(s, pass);
-                    m.Write(p, 0, p.Length);
-                }
-                finally
-                {
-                    Array.Clear(pass, 0, pass.Length);
-                }
-            }
+            // Public-key packets first, as gpg writes them: gpg takes the packets in order and, in batch mode, a
+            // passphrase packet first stops it before it tries its secret keys.
             foreach (var k in keys)
             {
                 byte[] p;
@@ -125,6 +114,19 @@ namespace TursoBackup.Engine.Crypto
                     throw new TursoBackupException(FailureKind.InvalidArgument, $"The recipient key {k.KeyId:X16} cannot be encrypted to: {ex.Message}.", k.KeyId.ToString("X16"), ex) { ErrorId = "InvalidRecipient" };
                 }
                 m.Write(p, 0, p.Length);
+            }
+            if (Passphrase != null)
+            {
+                byte[] pass = OpenPgp.Utf8(Passphrase);
+                try
+                {
+                    var p = SessionKeys.BuildSkesk(s, pass);
+                    m.Write(p, 0, p.Length);
+                }
+                finally
+                {
+                    Array.Clear(pass, 0, pass.Length);
+                }
             }
             return m.ToArray();
         }
