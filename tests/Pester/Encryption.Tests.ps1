@@ -192,7 +192,10 @@ Start-TursoWalArchive -Path '$walDb' -Vault '$vault' -Recipient '$($admin.Public
         Open-ByHand $snapshot.FullName $out @()
         (Invoke-Sqlite3 $out 'PRAGMA integrity_check;') | Should -Be 'ok'
         $segment = Get-ChildItem (Join-Path $vault 'wal/wal/generations') -Recurse -Include '*.seg', '*.pack' | Select-Object -First 1
-        [Text.Encoding]::ASCII.GetString([IO.File]::ReadAllBytes($segment.FullName), 0, 400) | Should -Match '"encrypted":\s*true'
+        $segment | Should -Not -BeNullOrEmpty
+        $bytes = [IO.File]::ReadAllBytes($segment.FullName)
+        $headerLength = [BitConverter]::ToUInt32($bytes, 8)
+        [Text.Encoding]::UTF8.GetString($bytes, 12, $headerLength) | Should -Match '"encrypted":\s*true'
     }
 }
 

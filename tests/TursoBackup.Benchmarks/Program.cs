@@ -37,6 +37,9 @@
 // Test-Backup against restore + sqlite3 integrity_check:
 //   dotnet run -c Release --project tests/TursoBackup.Benchmarks -- --verify --write-doc   (--size 1024 --runs 3)
 //
+// Encryption (OpenPGP AES-256) against no encryption and against gpg:
+//   dotnet run -c Release --project tests/TursoBackup.Benchmarks -- --encrypt --write-doc   (--size 256 --runs 3)
+//
 // Internal modes (the parent re-invokes its own dll so memory is measured in a clean process):
 //   --child-backup SRC VAULT none|gzip|zstd PageCopy|BackupApi Snapshot|Dump LEVEL
 //                                         run one backup, print peak RSS (VmHWM) and elapsed time
@@ -60,6 +63,7 @@ namespace TursoBackup.Benchmarks
                 if (args.Length > 0 && args[0] == "--child-baseline") return Child.Baseline(args[1]);
                 if (args.Length > 0 && args[0] == "--remote") return RemoteBench.Start(args);
                 if (args.Length > 0 && args[0] == "--verify") return VerifyBench.Start(args);
+                if (args.Length > 0 && args[0] == "--encrypt") return EncryptBench.Start(args);
                 if (args.Length > 0 && args[0] == "--pitr")
                 {
                     var pitr = PitrOptions.Parse(args);

@@ -39,6 +39,19 @@ namespace TursoBackup.Engine.Crypto
         private byte[] packets;
         private readonly Dictionary<string, byte[]> wrapped = new Dictionary<string, byte[]>();
 
+        /// <summary>Zeroes the session key this instance made and forgets its key packets (the cmdlets call it when the command ends).</summary>
+        public void Forget()
+        {
+            lock (gate)
+            {
+                if (session?.Key != null) Array.Clear(session.Key, 0, session.Key.Length);
+                session = null;
+                packets = null;
+                wrapped.Clear();
+                keys = null;
+            }
+        }
+
         /// <summary>What a message encrypted with these keys can be opened with, without a secret: "passphrase; keys 0123456789ABCDEF, …".</summary>
         public string Describe()
         {
@@ -155,6 +168,21 @@ namespace TursoBackup.Engine.Crypto
         private readonly Dictionary<long, PgpPrivateKey> privates = new Dictionary<long, PgpPrivateKey>();
         private readonly Dictionary<string, SessionKey> sessions = new Dictionary<string, SessionKey>();
         private static readonly SessionKey None = new SessionKey();
+
+        /// <summary>Zeroes the session keys this instance recovered and forgets the unlocked secret keys (the cmdlets call it when the command ends).</summary>
+        public void Forget()
+        {
+            lock (Gate)
+            {
+                foreach (var s in sessions.Values) if (s.Key != null) Array.Clear(s.Key, 0, s.Key.Length);
+                sessions.Clear();
+                privates.Clear();
+                ring = null;
+                seenPassphrase = null;
+                seenKeyPassphrase = null;
+                seenKeyFile = null;
+            }
+        }
 
         /// <summary>Forgets everything when a property was changed (call under Gate).</summary>
         internal void Refresh()

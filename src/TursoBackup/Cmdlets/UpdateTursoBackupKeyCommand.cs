@@ -59,11 +59,11 @@ namespace TursoBackup.Cmdlets
                     "Give the new key: -NewPassphrase and/or -NewRecipient <public key file>. The current one goes to -Passphrase (or TURSO_BACKUP_PASSPHRASE) or -KeyFile.") { ErrorId = "NewKeyRequired" });
             }
             // An explicit new passphrase only: TURSO_BACKUP_PASSPHRASE is the current one's fallback, never the new one.
-            next = new Engine.Crypto.EncryptionKeys
+            next = Track(new Engine.Crypto.EncryptionKeys
             {
                 Passphrase = NewPassphrase != null && NewPassphrase.Length > 0 ? NewPassphrase : null,
                 Recipients = (NewRecipient ?? new string[0]).Select(r => r.TrimStart().StartsWith("-----BEGIN PGP", StringComparison.Ordinal) ? r : ResolveNewPath(r)).ToList(),
-            };
+            });
         }
 
         protected override void ProcessRecord()

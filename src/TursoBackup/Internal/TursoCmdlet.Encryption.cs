@@ -11,8 +11,21 @@ namespace TursoBackup.Internal
     /// TURSO_BACKUP_PASSPHRASE), -Recipient (public keys, when writing), -KeyFile/-KeyPassphrase (a secret key, when
     /// reading). Secrets stay SecureStrings until the engine needs their characters, which it clears after use.
     /// </summary>
-    public abstract partial class TursoCmdlet
+    public abstract partial class TursoCmdlet : IDisposable
     {
+        private readonly List<EncryptionKeys> writeKeys = new List<EncryptionKeys>();
+        private readonly List<DecryptionKeys> readKeys = new List<DecryptionKeys>();
+
+        /// <summary>
+        /// PowerShell disposes a cmdlet when its pipeline ends, however it ends (done, failed, stopped): the session keys
+        /// the command's key sets made or recovered are zeroed then.
+        /// </summary>
+        public void Dispose()
+        {
+            lock (writeKeys) foreach (var k in writeKeys) k.Forget();
+            lock (readKeys) foreach (var k in readKeys) k.Forget();
+        }
+
         /// <summary>The environment variable a passphrase falls back to.</summary>
         public const string PassphraseVariable = "TURSO_BACKUP_PASSPHRASE";
 
@@ -33,6 +46,7 @@ namespace TursoBackup.Internal
                 Recipients = (recipients ?? new string[0]).Where(r => !string.IsNullOrWhiteSpace(r)).Select(KeyPath).ToList(),
             };
             if (!keys.Any) return null;
+            lock (writeKeys) writeKeys.Add(keys);
             WriteVerbose("Encrypting with OpenPGP AES-256 for " + string.Join(" and ",
                 new[] { keys.Passphrase != null ? "a passphrase" + (passphrase == null ? $" (from ${PassphraseVariable})" : "") : null,
                         keys.Recipients.Count > 0 ? $"{keys.Recipients.Count} public key(s)" : null }.Where(s => s != null)) + ".");
@@ -40,20 +54,33 @@ namespace TursoBackup.Internal
         }
 
         /// <summary>What opens encrypted artifacts (an empty set when nothing is given: an encrypted artifact is then a clear error naming the parameters).</summary>
-        protected DecryptionKeys ReadKeys(SecureString passphrase, string keyFile, SecureString keyPassphrase) =>
-            new DecryptionKeys
+        protected DecryptionKeys ReadKeys(SecureString passphrase, string keyFile, SecureString keyPassphrase)
+        {
+            var keys = new DecryptionKeys
             {
                 Passphrase = PassphraseOrEnvironment(passphrase),
                 KeyFile = string.IsNullOrWhiteSpace(keyFile) ? null : KeyPath(keyFile),
                 KeyPassphrase = keyPassphrase,
             };
+            lock (readKeys) readKeys.Add(keys);
+            return keys;
+        }
+
+        /// <summary>Registers key sets made elsewhere (the emergency keys, a new set for re-wrapping) so they are zeroed when the command ends.</summary>
+        protected EncryptionKeys Track(EncryptionKeys keys)
+        {
+            if (keys != null) lock (writeKeys) writeKeys.Add(keys);
+            return keys;
+        }
 
         /// <summary>
         /// What an emergency backup of a database about to be replaced is encrypted for: the passphrase that opened the
         /// backup, else the public keys of the secret key that did, else (nothing given) plain unless the vault requires
         /// encryption — which then refuses the replacement before anything is changed.
         /// </summary>
-        protected static EncryptionKeys EmergencyKeys(DecryptionKeys read)
+        protected EncryptionKeys EmergencyKeys(DecryptionKeys read) => Track(EmergencyKeysOf(read));
+
+        private static EncryptionKeys EmergencyKeysOf(DecryptionKeys read)
         {
             if (read == null) return null;
             if (read.Passphrase != null) return new EncryptionKeys { Passphrase = read.Passphrase };
