@@ -8,12 +8,14 @@ namespace TursoBackup.Engine.IO
     /// Where an artifact's content (the compressed bytes) is written on its way into a file: encrypted with OpenPGP when
     /// keys are given, and hashed twice then — the stored (encrypted) bytes, so storage can be verified without the key,
     /// and the content itself. Each hash runs on its own thread (<see cref="ParallelHashStream"/>); the file gets early
-    /// write-back, so the closing fsync has little left to wait for. Disposing leaves the file open.
+    /// write-back, so the closing fsync has little left to wait for; encryption runs on a thread of its own
+    /// (<see cref="WriteBehindStream"/>). Disposing leaves the file open.
     /// </summary>
     public sealed class ArtifactSink : IDisposable
     {
         private readonly ParallelHashStream stored;
         private readonly Stream encryptor;
+        private readonly WriteBehindStream behind;
         private readonly ParallelHashStream plain;
         private bool finished;
 
@@ -24,7 +26,9 @@ namespace TursoBackup.Engine.IO
             if (keys != null && keys.Any)
             {
                 encryptor = OpenPgp.Encrypt(stored, keys, innerName ?? "");
-                plain = new ParallelHashStream(encryptor);
+                // Encryption runs on a thread of its own, beside the compressor that feeds it.
+                behind = new WriteBehindStream(encryptor);
+                plain = new ParallelHashStream(behind);
             }
         }
 
@@ -47,6 +51,7 @@ namespace TursoBackup.Engine.IO
                 return (sha, sha);
             }
             string content = plain.Finish();
+            behind.Finish();
             encryptor.Dispose();
             return (stored.Finish(), content);
         }
@@ -54,6 +59,7 @@ namespace TursoBackup.Engine.IO
         public void Dispose()
         {
             plain?.Dispose();
+            behind?.Dispose();
             if (!finished && encryptor != null)
             {
                 // An abandoned artifact (the caller failed): its file is discarded, so a failure to end its packets is not news.

@@ -135,8 +135,10 @@ namespace TursoBackup.Engine.IO
             using (var hashing = new ParallelHashReadStream(input))
             using (var clear = decryption != null ? Crypto.OpenPgp.Decrypt(hashing, decryption, what ?? $"'{artifactPath}'") : null)
             using (var clearHashing = clear != null && contentSha256 != null ? new ParallelHashReadStream(clear) : null)
+            // Decryption runs on a thread of its own, ahead of the decompressor.
+            using (var ahead = clear != null ? new ReadAheadStream((Stream)clearHashing ?? clear) : null)
             {
-                using (var decompressor = Decompress((Stream)clearHashing ?? clear ?? hashing, compression))
+                using (var decompressor = Decompress((Stream)ahead ?? hashing, compression))
                 {
                     try
                     {
@@ -149,8 +151,8 @@ namespace TursoBackup.Engine.IO
                     }
                 }
                 // The integrity check (MDC) of encrypted data is read at its end, which the decompressor may not reach.
+                if (ahead != null) Drain(ahead);
                 if (clearHashing != null) contentSha256(clearHashing.Finish());
-                else if (clear != null) Drain(clear);
                 // The checksum covers every stored byte, read or not by the decompressor.
                 return hashing.Finish();
             }

@@ -348,4 +348,44 @@ public sealed class EncryptedVaultTests : TempFolderTest
         var listed = BackupVault.OpenExisting(P("offsite")).List("main").ToList();
         Assert.Equal(good.Id, Assert.Single(listed).Id);
     }
+
+    [SkippableFact]
+    public void A_key_rotation_keeps_the_content_refuses_a_damaged_backup_and_cleans_up_after_an_interrupted_one()
+    {
+        var gpg = new GpgKeys(P("g"));
+        var admin = gpg.NewKey("admin@example.com");
+        string db = NewDatabase("main", 400);
+        var b = Backup(db, ForPassphrase("old"));
+        string dir = Path.GetDirectoryName(b.Location)!;
+        // What an interrupted rotation leaves: a re-wrapped file the manifest does not name yet.
+        File.Copy(b.Location, Path.Combine(dir, "main.db.zst.k7.gpg"));
+
+        var rotated = BackupKeyRotation.Rewrap(b, OpenWith("old"), new EncryptionKeys { Recipients = { admin.Public } }, DateTimeOffset.UtcNow);
+        Assert.Equal(new[] { "main.db.zst.k1.gpg", "manifest.json" }, Directory.GetFiles(dir).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal).ToArray());
+        Assert.Equal(b.PlaintextSha256, rotated.PlaintextSha256);
+        Assert.NotNull(rotated.Encryption.RewrappedAt);
+        Assert.False(rotated.Encryption.Passphrase);
+        var listed = BackupVault.OpenExisting(P("vault")).Select("main", b.Id, true, null)!;
+        Assert.Equal(rotated.Sha256, listed.Sha256);
+        Assert.Equal(rotated.Location, listed.Location);
+        Assert.Equal("WrongKey", Assert.Throws<TursoBackupException>(() => new BackupRestore { Keys = OpenWith("old") }.Restore(listed, P("old.db"), false, null)).ErrorId);
+        Assert.True(new BackupVerifier { Keys = new DecryptionKeys { KeyFile = admin.Secret } }.Test(listed).Passed);
+        gpg.Ok("--output", P("k.db.zst"), "--decrypt", listed.Location);
+        Assert.Equal(b.PlaintextSha256, ArtifactSha(P("k.db.zst")));
+
+        // A second rotation names the next file; a damaged artifact is refused and the backup stays as it was.
+        var again = BackupKeyRotation.Rewrap(listed, new DecryptionKeys { KeyFile = admin.Secret }, ForPassphrase("new"), DateTimeOffset.UtcNow);
+        Assert.EndsWith("main.db.zst.k2.gpg", again.Location);
+        var bytes = File.ReadAllBytes(again.Location);
+        bytes[^40] ^= 0x01;
+        File.WriteAllBytes(again.Location, bytes);
+        string manifestBefore = File.ReadAllText(Path.Combine(dir, "manifest.json"));
+        Assert.ThrowsAny<TursoBackupException>(() => BackupKeyRotation.Rewrap(again, OpenWith("new"), ForPassphrase("newer"), DateTimeOffset.UtcNow));
+        Assert.Equal(manifestBefore, File.ReadAllText(Path.Combine(dir, "manifest.json")));
+        Assert.Equal(new[] { "main.db.zst.k2.gpg", "manifest.json" }, Directory.GetFiles(dir).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal).ToArray());
+
+        // A plain backup has nothing to re-wrap.
+        var plain = Backup(db, null);
+        Assert.Equal("NotEncrypted", Assert.Throws<TursoBackupException>(() => BackupKeyRotation.Rewrap(plain, OpenWith(), ForPassphrase(), DateTimeOffset.UtcNow)).ErrorId);
+    }
 }
