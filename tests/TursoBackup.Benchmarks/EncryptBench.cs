@@ -143,7 +143,12 @@ namespace TursoBackup.Benchmarks
             double be = Best("backup passphrase") / Best("backup plain") - 1, br = Best("backup recipient") / Best("backup plain") - 1, rd = Best("restore passphrase") / Best("restore plain") - 1;
             sb.AppendLine($"Against the aim (at most 15 % added): encryption adds {be * 100:F0} % (passphrase) and {br * 100:F0} % (public key) to the backup — " +
                           (Math.Max(be, br) <= 0.15 ? "met" : "**missed**") + $"; decryption adds {rd * 100:F0} % to the restore — " + (rd <= 0.15 ? "met" : "**missed**") +
-                          ". The passphrase is stretched once per command (S2K), which is part of each encrypted backup's time here.");
+                          $". What encryption costs is CPU: our OpenPGP layer alone takes {Best("ours encrypt"):F2} s to encrypt this artifact (AES-256-CFB is serial, " +
+                          "one block after the other, at the speed of AES-NI's latency; SHA-1 for the integrity check beside it) and the plaintext SHA-256 the manifest records " +
+                          $"adds a hash of the same bytes, while the plain backup ({Best("backup plain"):F2} s) already keeps every core of this machine busy " +
+                          "(page copy, zstd on two workers, the stored SHA-256, the scratch copy): encryption runs on a thread of its own, which hides it only where a core is free. " +
+                          "Decryption (an ECB keystream, fully pipelined) runs ahead of the decompressor on its own thread; the passphrase is stretched once per command (S2K), " +
+                          "part of each encrypted time here.");
             Console.WriteLine(sb.ToString());
             if (writeDoc) DocSections.Replace(docPath ?? Path.Combine(Report.RepoRoot(), "docs", "benchmarks.md"), "encrypt", sb.ToString());
             Directory.Delete(work, true);
