@@ -58,6 +58,12 @@
     Do not Test-Backup the new backups (a separate drill verifies them); the health check then warns about backups
     that were never verified.
 
+.PARAMETER Recipient
+    Encrypts every backup for these OpenPGP public keys (key files as `gpg --export [--armor]` writes them), and every
+    plain WAL generation on its way to each -Offsite vault. This host cannot read such backups back, so they are not
+    tested here: run Invoke-RecoveryDrill -KeyFile where the secret key is. With $env:TURSO_BACKUP_PASSPHRASE set,
+    backups are encrypted for that passphrase as well (and tested here with it).
+
 .PARAMETER ThrottleLimit
     Databases backed up at once (default 4).
 
@@ -72,6 +78,12 @@
 
     Backs up into /backups, then copies the vault to a NAS share and an S3 bucket (AWS credentials from the
     environment); each keeps 90 daily, 26 weekly and 36 monthly backups.
+
+.EXAMPLE
+    ./Invoke-DailyBackup.ps1 -Path /data -Vault /backups -Offsite s3://acme-backups/db -Recipient /etc/tursobackup/admin.asc
+
+    Every backup is encrypted for the admin key, here and offsite; the drill that tests them runs where the secret key
+    is (Invoke-RecoveryDrill.ps1 -Vault <a copy of the vault> -KeyFile /etc/tursobackup/admin.key).
 
 .NOTES
     Needs only Microsoft.PowerShell.Core and TursoBackup.
@@ -90,6 +102,7 @@ param(
     [int] $OffsiteMonthly = 36,
     [TimeSpan] $RecoveryPointObjective = [TimeSpan]::FromDays(1),
     [switch] $SkipVerification,
+    [string[]] $Recipient = @(),
     [int] $ThrottleLimit = 4,
     [string] $WebhookUrl = $env:TURSOBACKUP_WEBHOOK
 )
@@ -104,12 +117,19 @@ $backups = @(); $tests = @(); $health = @()
 try {
     $files = @([System.IO.Directory]::GetFiles($Path, $Filter))
     $backupErrors = $null
-    $backups = @($files | Backup-TursoDatabase -Vault $Vault -ThrottleLimit $ThrottleLimit -ErrorAction Continue -ErrorVariable backupErrors)
+    $encryption = @{}
+    if ($Recipient.Count -gt 0) { $encryption.Recipient = $Recipient }
+    $backups = @($files | Backup-TursoDatabase -Vault $Vault -ThrottleLimit $ThrottleLimit @encryption -ErrorAction Continue -ErrorVariable backupErrors)
     Add-Failure $backupErrors
     $Host.UI.WriteLine("Backed up $($backups.Count) of $($files.Count) database(s) from '$Path' into '$Vault'.")
-    if (-not $SkipVerification -and $backups.Count -gt 0) {
+    # A backup for public keys only is not this host's to read: the drill tests it where the secret key is.
+    $testable = @($backups | Where-Object { -not $_.Encrypted -or $_.Encryption.Passphrase })
+    if ($testable.Count -lt $backups.Count) {
+        $Host.UI.WriteLine("$($backups.Count - $testable.Count) backup(s) are encrypted for public keys only and are not tested here; run Invoke-RecoveryDrill -KeyFile where the secret key is.")
+    }
+    if (-not $SkipVerification -and $testable.Count -gt 0) {
         $testErrors = $null
-        $tests = @($backups | Test-Backup -ErrorAction Continue -ErrorVariable testErrors)
+        $tests = @($testable | Test-Backup -ErrorAction Continue -ErrorVariable testErrors)
         Add-Failure $testErrors
         foreach ($t in $tests) {
             $Host.UI.WriteLine(('{0,-24} test {1,-6} {2}' -f $t.Database, $(if ($t.Passed) { 'passed' } else { 'FAILED' }), $t.FailedChecks))
@@ -120,7 +140,7 @@ try {
     Add-Failure $retentionErrors
     foreach ($destination in $Offsite) {
         $syncErrors = $null
-        $synced = @(Sync-TursoVault -Source $Vault -Destination $destination -ErrorAction Continue -ErrorVariable syncErrors)
+        $synced = @(Sync-TursoVault -Source $Vault -Destination $destination @encryption -ErrorAction Continue -ErrorVariable syncErrors)
         Add-Failure $syncErrors
         foreach ($r in $synced) { $Host.UI.WriteLine("Offsite $($r.Destination): $($r.Copied) copied, $($r.Skipped) already there, $($r.Failed) failed.") }
         if ($synced.Count -gt 0 -and $synced[0].Failed -eq 0) {

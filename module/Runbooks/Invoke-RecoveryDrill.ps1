@@ -27,6 +27,13 @@
 .PARAMETER Query
     Named SQL checks run on every restored database, each returning a truthy scalar (see Test-Backup -Query).
 
+.PARAMETER KeyFile
+    An OpenPGP secret key file that opens backups encrypted for its public key (Backup-TursoDatabase -Recipient, the
+    daily runbook's -Recipient). Backups encrypted for a passphrase are opened with $env:TURSO_BACKUP_PASSPHRASE.
+
+.PARAMETER KeyPassphrase
+    The passphrase of -KeyFile, when it has one.
+
 .PARAMETER WebhookUrl
     Where failures are posted (default: $env:TURSOBACKUP_WEBHOOK; none: no alert).
 
@@ -34,6 +41,11 @@
     ./Invoke-RecoveryDrill.ps1 -Vault /backups -RecoveryTimeObjective '00:15:00' -WebhookUrl $env:TEAMS_WEBHOOK
 
     The monthly drill of a scheduled task: exit code 0 when every newest backup restored and passed, 1 otherwise.
+
+.EXAMPLE
+    ./Invoke-RecoveryDrill.ps1 -Vault /mnt/nas/backups -KeyFile /etc/tursobackup/admin.key
+
+    Drills a copy of the vault whose backups are encrypted for the admin key, on the machine that holds its secret key.
 
 .NOTES
     Needs only Microsoft.PowerShell.Core and TursoBackup.
@@ -44,6 +56,8 @@ param(
     [string[]] $Database = @('*'),
     [TimeSpan] $RecoveryTimeObjective = [TimeSpan]::FromHours(4),
     [hashtable] $Query,
+    [string] $KeyFile,
+    [System.Security.SecureString] $KeyPassphrase,
     [string] $WebhookUrl = $env:TURSOBACKUP_WEBHOOK
 )
 $ErrorActionPreference = 'Stop'
@@ -62,7 +76,10 @@ try {
     $newest = @(Get-TursoBackup -Vault $Vault -Database $Database -Latest -ErrorAction Continue -ErrorVariable listErrors)
     Add-Failure $listErrors
     $testErrors = $null
-    $results = @($newest | Test-Backup -RecoveryTimeObjective $RecoveryTimeObjective -Query $Query -ErrorAction Continue -ErrorVariable testErrors)
+    $keys = @{}
+    if ($KeyFile) { $keys.KeyFile = $KeyFile }
+    if ($KeyPassphrase) { $keys.KeyPassphrase = $KeyPassphrase }
+    $results = @($newest | Test-Backup -RecoveryTimeObjective $RecoveryTimeObjective -Query $Query @keys -ErrorAction Continue -ErrorVariable testErrors)
     Add-Failure $testErrors
     if ($results.Count -eq 0 -and $failures.Count -eq 0) {
         $failures.Add([System.Management.Automation.ErrorRecord]::new(

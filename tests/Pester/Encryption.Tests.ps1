@@ -165,9 +165,20 @@ Describe 'An encrypted WAL archive: point in time and branches with the key' {
 Start-TursoWalArchive -Path '$walDb' -Vault '$vault' -Recipient '$($admin.Public)' -Duration '00:00:04' -StatusInterval '00:01:00' | Out-Null
 "@ -Environment @{ TURSO_BACKUP_PASSPHRASE = $pass }
         $r.ExitCode | Should -Be 0 -Because ($r.Errors -join "`n")
-        Invoke-Sqlite3 $walDb 'INSERT INTO orders(customer_id, total) VALUES (1, 1.0);' | Out-Null
-        $r = Invoke-Task "Sync-TursoWalArchive -Path '$walDb' -Vault '$vault' -Recipient '$($admin.Public)' -Passphrase '$pass' | Out-Null"
-        $r.ExitCode | Should -Be 0 -Because ($r.Errors -join "`n")
+        # The application keeps the database open, as applications do (the last connection to close would checkpoint
+        # and truncate the WAL): its commit reaches the archive as a segment.
+        $psi = [Diagnostics.ProcessStartInfo]::new((Get-Peer sqlite3))
+        $psi.ArgumentList.Add($walDb)
+        $psi.RedirectStandardInput = $true; $psi.RedirectStandardOutput = $true; $psi.UseShellExecute = $false
+        $app = [Diagnostics.Process]::Start($psi)
+        try {
+            $app.StandardInput.WriteLine("INSERT INTO orders(customer_id, total) VALUES (1, 1.0); SELECT 'written';")
+            $app.StandardInput.Flush()
+            while (($line = $app.StandardOutput.ReadLine()) -ne $null -and $line -ne 'written') { }
+            $r = Invoke-Task "Sync-TursoWalArchive -Path '$walDb' -Vault '$vault' -Recipient '$($admin.Public)' -Passphrase '$pass' | Out-Null"
+            $r.ExitCode | Should -Be 0 -Because ($r.Errors -join "`n")
+        }
+        finally { $app.StandardInput.Close(); $app.WaitForExit(10000) | Out-Null }
         $script:mark = [DateTimeOffset]::UtcNow.AddSeconds(1).ToString('o')
         Start-Sleep -Seconds 2
         $script:walRows = Get-Rows $walDb
@@ -289,5 +300,33 @@ Describe 'Key rotation: Update-TursoBackupKey re-wraps without re-encrypting' {
         $artifacts = @(Get-ChildItem (Join-Path $folder 'databases/shop') -Recurse -Filter '*.gpg')
         $artifacts.Count | Should -Be 1
         $artifacts[0].Name | Should -Be (Split-Path $after.Location -Leaf)
+    }
+}
+
+Describe 'The runbooks with encrypted backups' {
+    BeforeAll {
+        $script:runbooks = Join-Path (Get-RepoRoot) 'out/TursoBackup/Runbooks'
+        $script:rbData = Join-Path $work 'rb-data'
+        [void][IO.Directory]::CreateDirectory($rbData)
+        New-SampleDatabase (Join-Path $rbData 'alpha.db') -Customers 40 | Out-Null
+        $script:rbVault = Join-Path $work 'rb-vault'
+        $script:rbOffsite = Join-Path $work 'rb-offsite'
+    }
+
+    It 'the daily runbook encrypts for a public key here and offsite, skips what it cannot test, and exits 0' {
+        $run = Invoke-Pwsh -File (Join-Path $runbooks 'Invoke-DailyBackup.ps1') -ArgumentList '-Path', $rbData, '-Vault', $rbVault, '-Offsite', $rbOffsite, '-Recipient', $admin.Public
+        $run.ExitCode | Should -Be 0 -Because (($run.Output + $run.Errors) -join "`n")
+        ($run.Output -join "`n") | Should -Match 'encrypted for public keys only and are not tested here'
+        $b = Get-TursoBackup -Vault $rbOffsite -Database alpha
+        $b.Encrypted | Should -BeTrue
+        $b.Encryption.KeyIds.Count | Should -Be 1
+    }
+
+    It 'the drill tests them where the secret key is (exit 0), and fails without it (exit 1)' {
+        $ok = Invoke-Pwsh -File (Join-Path $runbooks 'Invoke-RecoveryDrill.ps1') -ArgumentList '-Vault', $rbOffsite, '-KeyFile', $admin.Secret
+        $ok.ExitCode | Should -Be 0 -Because (($ok.Output + $ok.Errors) -join "`n")
+        ($ok.Output -join "`n") | Should -Match 'alpha +passed'
+        $no = Invoke-Pwsh -File (Join-Path $runbooks 'Invoke-RecoveryDrill.ps1') -ArgumentList '-Vault', $rbOffsite
+        $no.ExitCode | Should -Be 1
     }
 }
