@@ -149,6 +149,18 @@ Describe 'A vault that requires encryption' {
         (Get-Content (Join-Path $vault 'vault.json') -Raw | ConvertFrom-Json).encryption | Should -Be 'required'
     }
 
+    It 'files the emergency backup of a database a restore replaces encrypted with the restore''s key, so the vault takes it' {
+        $target = Join-Path $work 'policy-target.db'
+        Copy-Item -LiteralPath $db -Destination $target
+        $r = Invoke-Task "Restore-TursoBackup -Vault '$vault' -Database shop -Destination '$target' -Force -Confirm:`$false -Passphrase '$pass' | ForEach-Object { `$_.EmergencyBackup } | ConvertTo-Json -Depth 4 -Compress"
+        $r.ExitCode | Should -Be 0 -Because ($r.Errors -join "`n")
+        $emergency = $r.Output[-1] | ConvertFrom-Json
+        $emergency.Encrypted | Should -BeTrue
+        $emergency.Encryption.Passphrase | Should -BeTrue
+        Get-Rows $target | Should -Be $rows
+        Remove-TursoBackup -InputObject (Get-TursoBackup -Vault $vault -Id $emergency.Id) -Confirm:$false
+    }
+
     It 'lists, reports health and applies retention without the key' {
         $r = Invoke-Task "Get-TursoBackup -Vault '$vault' | Out-Null; Get-TursoBackupHealth -Vault '$vault' | Out-Null; Invoke-TursoBackupRetention -Vault '$vault' -Daily 7 -Confirm:`$false | Out-Null; (Get-TursoBackup -Vault '$vault').Count"
         $r.ExitCode | Should -Be 0 -Because ($r.Errors -join "`n")
