@@ -16,6 +16,7 @@
     FormatsToProcess     = @('TursoBackup.Format.ps1xml')
     CmdletsToExport      = @(
         'Backup-TursoDatabase'
+        'Compare-TursoDatabase'
         'Connect-TursoCloud'
         'Connect-TursoVault'
         'Copy-TursoBackup'

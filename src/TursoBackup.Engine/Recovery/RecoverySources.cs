@@ -116,6 +116,19 @@ namespace TursoBackup.Engine.Recovery
             }
         }
 
+        /// <summary>The names of a database's tables (not SQLite's own), for expanding -Table wildcards.</summary>
+        public static System.Collections.Generic.List<string> TableNames(string path)
+        {
+            var names = new System.Collections.Generic.List<string>();
+            using (var c = SqliteFile.OpenReadOnly(path))
+            using (var cmd = c.CreateCommand())
+            {
+                cmd.CommandText = "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name";
+                using (var r = cmd.ExecuteReader()) while (r.Read()) names.Add(r.GetString(0));
+            }
+            return names;
+        }
+
         private static LockedFolder Scratch(string scratchRoot, string what)
         {
             string parent = System.IO.Path.GetFullPath(scratchRoot ?? System.IO.Path.GetTempPath());
