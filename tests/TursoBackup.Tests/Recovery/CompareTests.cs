@@ -344,6 +344,15 @@ public sealed class CompareTests : TempFolderTest
         // sqldiff compares with the column's collation and sees no change; a backup tool must see it.
         Assert.Empty(Sqldiff(a, b));
         Assert.Equal(1, Only(Compare(a, b), "t").Changed);
+
+        // A NOCASE key whose case changed matches its row (by "=" in the key's collation) and the key column counts as changed.
+        var (c, d) = Pair("CREATE TABLE k(name TEXT PRIMARY KEY COLLATE NOCASE, v) WITHOUT ROWID; INSERT INTO k VALUES ('abc', 1), ('def', 2);",
+                          "UPDATE k SET name = 'ABC' WHERE name = 'abc';", "nocase-key");
+        var rows = new List<RowDifference>();
+        var k = Only(new DatabaseComparer().Compare(c, d, null, rows.Add), "k");
+        Assert.Equal((0L, 0L, 1L), (k.Added, k.Removed, k.Changed));
+        Assert.Equal(new[] { "name" }, Assert.Single(rows).ChangedColumns);
+        Assert.Equal("ABC", rows[0].After["name"]);
     }
 
     [SkippableFact]
