@@ -94,9 +94,9 @@ namespace TursoBackup.Engine.Cloud
                     }
                     client.UploadDatabaseFile(created, token, copy, MultipartThreshold, progress, cancel);
                 }
-                catch (Exception ex) when (ex is TursoBackupException || ex is OperationCanceledException || ex is IOException
-                                           || ex is UnauthorizedAccessException || ex is System.Net.Http.HttpRequestException)
+                catch (Exception ex) when (!(ex is OutOfMemoryException || ex is StackOverflowException))
                 {
+                    // Anything after the create (the token, the upload, cancellation, a read error of the copy): the database goes.
                     string cleanup = DeleteCreated(client, created.Name, ex is OperationCanceledException ? "was cancelled" : "failed");
                     string what = ex is OperationCanceledException
                         ? $"The upload of '{source}' to the new Turso database '{created.Name}' was cancelled. {cleanup}"
@@ -181,7 +181,7 @@ namespace TursoBackup.Engine.Cloud
             catch (SqliteException ex)
             {
                 throw new TursoBackupException(FailureKind.InvalidArgument,
-                    $"'{source}' could not be read as a SQLite database ({ex.Message}). Check it with Test-TursoDatabase; nothing was sent to Turso.", source, ex) { ErrorId = "NotADatabase" };
+                    $"'{source}' could not be read as a SQLite database ({ex.Message}). Check it with sqlite3 '{source}' 'PRAGMA integrity_check'; nothing was sent to Turso.", source, ex) { ErrorId = "NotADatabase" };
             }
             Say($"Copied '{source}' ({copied.ToString("N0", CultureInfo.InvariantCulture)} bytes) to a scratch copy for the upload; the original is not changed.");
 
@@ -200,7 +200,7 @@ namespace TursoBackup.Engine.Cloud
                     if (problems.Count > 0)
                     {
                         throw new TursoBackupException(FailureKind.InvalidData,
-                            $"'{source}' fails PRAGMA quick_check ({string.Join("; ", problems)}), so it is not uploaded. Repair it first (Test-TursoDatabase shows the damage; sqlite3 '{source}' .recover rebuilds what it can), or upload a good backup. Nothing was sent to Turso.", source) { ErrorId = "QuickCheckFailed" };
+                            $"'{source}' fails PRAGMA quick_check ({string.Join("; ", problems)}), so it is not uploaded. Repair it first (sqlite3 '{source}' 'PRAGMA integrity_check' shows the damage; sqlite3 '{source}' .recover rebuilds what it can), or upload a good backup. Nothing was sent to Turso.", source) { ErrorId = "QuickCheckFailed" };
                     }
                     long pageSize = Long(c, "PRAGMA page_size");
                     long autoVacuum = Long(c, "PRAGMA auto_vacuum");

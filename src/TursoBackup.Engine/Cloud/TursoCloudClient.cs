@@ -671,7 +671,7 @@ namespace TursoBackup.Engine.Cloud
             {
                 case 400:
                     return new TursoBackupException(FailureKind.InvalidData,
-                        $"Turso database '{name}' refused to {step}: the file is not a database it accepts{said}. Check the file with Test-TursoDatabase; it must be a SQLite database in WAL mode with 4096-byte pages, no auto-vacuum and UTF-8 text.", name) { ErrorId = "UploadRefused" };
+                        $"Turso database '{name}' refused to {step}: the file is not a database it accepts{said}. Turso takes a SQLite database in WAL mode with 4096-byte pages, no auto-vacuum and UTF-8 text that passes quick_check; CloudUpload (Import-TursoCloudDatabase) prepares such a copy.", name) { ErrorId = "UploadRefused" };
                 case 401:
                 case 403:
                     return new TursoBackupException(FailureKind.AuthenticationFailed,
