@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.IO;
 using System.Linq;
 using System.Net;
 using System.Net.Http;
@@ -45,6 +46,7 @@ namespace TursoBackup.Engine.Cloud
         private readonly string apiToken;
         private readonly RetryingHttpSender sender;
         private readonly string baseText;
+        private readonly Func<TimeSpan, CancellationToken, Task> delay;
 
         static TursoCloudClient()
         {
@@ -93,6 +95,7 @@ namespace TursoBackup.Engine.Cloud
             baseText = baseUri.GetLeftPart(UriPartial.Path).TrimEnd('/');
             BaseUri = new Uri(baseText);
             http = handler == null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+            this.delay = delay;
             sender = new RetryingHttpSender(http, delay, Redact)
             {
                 Name = "Turso API", MaxAttempts = 5, RequestTimeout = TimeSpan.FromSeconds(60),
@@ -431,6 +434,258 @@ namespace TursoBackup.Engine.Cloud
             if (string.IsNullOrEmpty(jwt)) throw Unexpected(call, "it holds no token ('jwt')");
             Say($"Created a {authorization} token for Turso database '{name}' ({(expiration == "never" ? "no expiry" : "expires in " + expiration)}).");
             return jwt;
+        }
+
+        // ------------------------------------------------------------------ uploads (seed database_upload)
+
+        /// <summary>Files up to this size go up in one <c>POST /v1/upload</c>; larger ones in chunks (the Turso CLI's 100 MiB).</summary>
+        public const long DefaultMultipartThreshold = 100L * 1024 * 1024;
+
+        /// <summary>How long one upload request (the whole file, or one chunk) may take before it counts as failed (default 1 h).</summary>
+        public TimeSpan UploadRequestTimeout { get; set; } = TimeSpan.FromHours(1);
+
+        /// <summary>True when <paramref name="name"/> is a valid Turso database name (lower-case letters, digits, dashes; 1–64 characters).</summary>
+        public static bool IsValidDatabaseName(string name) => name != null && DatabaseName.IsMatch(name);
+
+        /// <summary>
+        /// The HTTP(S) address of a database's own endpoint (where uploads go), from its <c>Hostname</c> through
+        /// <see cref="DatabaseUrlFor"/>: <c>libsql://h</c> gives <c>https://h</c>; a loopback stand-in's <c>http://127.0.0.1:PORT</c>
+        /// stays as it is. Plain http to any other host is refused (it would send the database token unencrypted).
+        /// </summary>
+        public string DatabaseHttpUrl(string hostname)
+        {
+            string url = DatabaseUrlFor(hostname);
+            if (string.IsNullOrEmpty(url))
+            {
+                throw new TursoBackupException(FailureKind.InvalidData,
+                    "Turso did not report the new database's hostname, so there is nowhere to upload the file. Run the command again with -Verbose and report it if it persists.", hostname);
+            }
+            url = url.TrimEnd('/');
+            foreach (var (from, to) in new[] { ("libsql://", "https://"), ("wss://", "https://"), ("ws://", "http://") })
+            {
+                if (url.StartsWith(from, StringComparison.OrdinalIgnoreCase)) { url = to + url.Substring(from.Length); break; }
+            }
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
+            {
+                throw new TursoBackupException(FailureKind.InvalidData, $"'{url}' is not an address this client can upload a database to.", hostname);
+            }
+            if (uri.Scheme == Uri.UriSchemeHttp && !uri.IsLoopback)
+            {
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    $"'{url}' would send the database token unencrypted over the network; uploads go over https only (plain http is allowed only for a loopback stand-in).", hostname);
+            }
+            return url;
+        }
+
+        /// <summary>
+        /// Creates the empty database <paramref name="name"/> waiting for an uploaded file (createDatabase with
+        /// <c>seed.type = "database_upload"</c>) in <paramref name="group"/> (<c>default</c> when null). Errors: an invalid
+        /// name (before any request) and a missing group are InvalidArgument, an existing name AlreadyExists
+        /// (ErrorId DatabaseExists), a refused API token PermissionDenied.
+        /// </summary>
+        public TursoDatabase CreateDatabaseForUpload(string name, string group, CancellationToken cancel = default) =>
+            Run(() => CreateDatabaseForUploadAsync(name, group, cancel));
+
+        public async Task<TursoDatabase> CreateDatabaseForUploadAsync(string name, string group, CancellationToken cancel = default)
+        {
+            RequireName(name, "-Name");
+            name = name.Trim();
+            if (!DatabaseName.IsMatch(name))
+            {
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    $"'{name}' is not a valid Turso database name: use lower-case letters, digits and dashes, at most 64 characters (e.g. {DefaultUploadName(name)}).", name) { ErrorId = "InvalidDatabaseName" };
+            }
+            group = string.IsNullOrWhiteSpace(group) ? "default" : group.Trim();
+            var request = new Dictionary<string, object>
+            {
+                ["name"] = name,
+                ["group"] = group,
+                ["seed"] = new Dictionary<string, object> { ["type"] = "database_upload" },
+            };
+            Say($"Creating Turso database '{name}' (group '{group}') to receive an uploaded file.");
+            var call = new ApiCall($"create database '{name}' for an upload", HttpMethod.Post, OrgPath("/databases"), request)
+            {
+                Database = name,
+                Group = group,
+            };
+            Dictionary<string, object> body;
+            try
+            {
+                body = await SendAsync(call, cancel).ConfigureAwait(false);
+            }
+            catch (TursoBackupException ex) when (ex.Kind == FailureKind.AlreadyExists)
+            {
+                string message = call.MaybeApplied
+                    ? $"A database named '{name}' exists in Turso organization '{Organization}', but an earlier attempt of this request ended without an answer and may have created it. Check it with Get-TursoDatabase '{name}': if it is empty and yours, remove it (`turso db destroy {name}`) and run the command again; else choose another -Name."
+                    : $"A database named '{name}' already exists in Turso organization '{Organization}'; choose another -Name or remove it first (`turso db destroy {name}`) if it should be replaced.";
+                throw new TursoBackupException(FailureKind.AlreadyExists, Redact(message), name, ex) { ErrorId = "DatabaseExists" };
+            }
+            catch (TursoBackupException ex) when (ex.Kind == FailureKind.NotFound && ex.Message.StartsWith("Group '", StringComparison.Ordinal))
+            {
+                // BadRequest's "group not found" (400): for an upload there is no source group to fall back on.
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    $"Group '{group}' does not exist in Turso organization '{Organization}'. Pass an existing -Group (`turso group list` shows them), or leave -Group out to use 'default'.", group, ex) { ErrorId = "GroupNotFound" };
+            }
+            var output = Obj(body, "database", call);
+            var created = new TursoDatabase
+            {
+                Name = Str(output, "Name") ?? name,
+                Organization = Organization,
+                DbId = Str(output, "DbId"),
+                Hostname = Str(output, "Hostname"),
+                Group = group,
+            };
+            created.Url = DatabaseUrlFor(created.Hostname);
+            Say($"Created Turso database '{created.Name}' at {created.Url ?? "(no hostname reported)"}, waiting for the upload.");
+            return created;
+        }
+
+        private static string DefaultUploadName(string name)
+        {
+            string cleaned = Regex.Replace((name ?? "").ToLowerInvariant(), "[^a-z0-9-]+", "-").Trim('-');
+            if (cleaned.Length > 64) cleaned = cleaned.Substring(0, 64).Trim('-');
+            return cleaned.Length == 0 ? "my-database" : cleaned;
+        }
+
+        /// <summary>
+        /// Uploads the SQLite file <paramref name="path"/> to <paramref name="database"/> (made by
+        /// <see cref="CreateDatabaseForUpload"/>) with a full-access <paramref name="databaseToken"/>: up to
+        /// <paramref name="multipartThreshold"/> bytes in one <c>POST /v1/upload</c>, larger files with
+        /// <c>PUT /v2/upload/start</c>, <c>/v2/upload/chunk/{n}</c> and <c>/v2/upload/finalize</c>. The file is streamed from
+        /// disk (memory does not grow with its size); each request is retried like the API's (429, 5xx, no answer) and the
+        /// retried one is sent again from its start. <paramref name="progress"/> gets (bytes sent, total bytes), at most about
+        /// once a MiB. The file must already be what Turso takes (see <see cref="CloudUpload"/>); this method does not check it.
+        /// The token never appears in messages or <see cref="Log"/> lines.
+        /// </summary>
+        public void UploadDatabaseFile(TursoDatabase database, string databaseToken, string path, long multipartThreshold = DefaultMultipartThreshold,
+            Action<long, long> progress = null, CancellationToken cancel = default) =>
+            Run(async () => { await UploadDatabaseFileAsync(database, databaseToken, path, multipartThreshold, progress, cancel).ConfigureAwait(false); return true; });
+
+        public async Task UploadDatabaseFileAsync(TursoDatabase database, string databaseToken, string path, long multipartThreshold = DefaultMultipartThreshold,
+            Action<long, long> progress = null, CancellationToken cancel = default)
+        {
+            if (database == null) throw new ArgumentNullException(nameof(database));
+            if (string.IsNullOrEmpty(databaseToken)) throw new ArgumentException("A database token is required.", nameof(databaseToken));
+            string token = databaseToken.Trim();
+            string baseUrl = DatabaseHttpUrl(database.Hostname);
+            long size = new FileInfo(path).Length;
+            string Scrub(string text) => string.IsNullOrEmpty(text) ? text : Redact(text.Replace(token, "***"));
+            var upload = new RetryingHttpSender(http, delay, Scrub)
+            {
+                Name = $"Turso database '{database.Name}'", MaxAttempts = MaxAttempts, InitialBackoff = InitialBackoff, MaxBackoff = MaxBackoff,
+                MaxRetryAfter = MaxRetryAfter, RequestTimeout = UploadRequestTimeout, Clock = () => Clock(), Log = line => Log?.Invoke(line),
+            };
+            var meter = new UploadProgress(size, progress);
+            if (size <= Math.Max(0, multipartThreshold))
+            {
+                Say($"Uploading {size:N0} bytes to Turso database '{database.Name}' in one request.");
+                await UploadPartAsync(upload, database, token, HttpMethod.Post, baseUrl + "/v1/upload", "upload the file", path, 0, size, meter, Scrub, cancel).ConfigureAwait(false);
+            }
+            else
+            {
+                var startJson = Json.WriteCompact(new Dictionary<string, object> { ["db_size_bytes"] = size });
+                string startText = await upload.SendAsync(UploadSend(database, token, HttpMethod.Put, baseUrl + "/v2/upload/start", "start the upload", Scrub,
+                    () => new StringContent(startJson, Encoding.UTF8, "application/json"), answer => answer.Text), cancel).ConfigureAwait(false);
+                long chunk = 0;
+                try
+                {
+                    if (Json.Parse(startText) is Dictionary<string, object> d && d.TryGetValue("chunk_size", out var c) && c is long l) chunk = l;
+                }
+                catch (FormatException) { }
+                if (chunk <= 0)
+                {
+                    throw new TursoBackupException(FailureKind.InvalidData,
+                        $"Turso database '{database.Name}' answered the start of the upload without a usable chunk_size. Run the command again with -Verbose and report it if it persists.", database.Name);
+                }
+                long chunks = (size + chunk - 1) / chunk;
+                Say($"Uploading {size:N0} bytes to Turso database '{database.Name}' in {chunks} chunks of up to {chunk:N0} bytes.");
+                for (long n = 0; n < chunks; n++)
+                {
+                    long offset = n * chunk, length = Math.Min(chunk, size - offset);
+                    await UploadPartAsync(upload, database, token, HttpMethod.Put, baseUrl + "/v2/upload/chunk/" + n.ToString(CultureInfo.InvariantCulture),
+                        $"upload chunk {n} of {chunks}", path, offset, length, meter, Scrub, cancel).ConfigureAwait(false);
+                }
+                await upload.SendAsync(UploadSend(database, token, HttpMethod.Put, baseUrl + "/v2/upload/finalize", "finish the upload", Scrub,
+                    () => new ByteArrayContent(new byte[0]), answer => answer.Text), cancel).ConfigureAwait(false);
+            }
+            meter.Done();
+            Say($"Uploaded {size:N0} bytes to Turso database '{database.Name}'.");
+        }
+
+        private Task<string> UploadPartAsync(RetryingHttpSender upload, TursoDatabase database, string token, HttpMethod method, string url, string step,
+            string path, long offset, long length, UploadProgress meter, Func<string, string> scrub, CancellationToken cancel)
+        {
+            return upload.SendAsync(UploadSend(database, token, method, url, step, scrub, () =>
+            {
+                var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.SequentialScan);
+                try
+                {
+                    file.Position = offset;
+                    meter.Restart(offset);
+                    var content = new StreamContent(new UploadReadStream(file, length, meter), 81920);
+                    content.Headers.ContentLength = length;
+                    content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+                    return content;
+                }
+                catch
+                {
+                    file.Dispose();
+                    throw;
+                }
+            }, answer => answer.Text), cancel);
+        }
+
+        private HttpSend<string> UploadSend(TursoDatabase database, string token, HttpMethod method, string url, string step, Func<string, string> scrub,
+            Func<HttpContent> content, Func<HttpAnswer, string> accepted)
+        {
+            return new HttpSend<string>
+            {
+                Describe = $"{method} {url}",
+                Request = () =>
+                {
+                    var request = new HttpRequestMessage(method, url);
+                    request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+                    request.Content = content();
+                    return request;
+                },
+                Accepted = answer => HttpOutcome<string>.Done(accepted(answer)),
+                TransientText = answer =>
+                {
+                    string said = ErrorText(scrub(answer.Text));
+                    return $"HTTP {answer.Status} ({Describe(answer.Status)})" + (said != null ? $": {said}" : "");
+                },
+                Refused = answer => UploadError(database, step, answer.Status, ErrorText(scrub(answer.Text))),
+                GaveUp = (failure, attempts) => new TursoBackupException(failure.Status == 0 ? FailureKind.Unreachable : FailureKind.Busy, scrub(
+                    $"Turso database '{database.Name}' could not {step}, {(attempts == 1 ? "once" : attempts + " times")}, last with {failure.Text}. "
+                    + (failure.Status == 0 ? "Check the network and any proxy, then run the command again." : "This is a problem on Turso's side: check https://status.turso.tech and run the command again later.")), database.Name),
+                WaitTooLong = (failure, wait) => new TursoBackupException(FailureKind.Busy, scrub(
+                    $"Turso database '{database.Name}' could not {step} now ({failure.Text}) and asked to wait {Seconds(wait)}, longer than this command waits. Run it again after {Iso(Clock() + wait)}."), database.Name),
+            };
+        }
+
+        private TursoBackupException UploadError(TursoDatabase database, string step, int status, string serverError)
+        {
+            string said = serverError != null ? $" (Turso said: {serverError})" : "";
+            string name = database.Name;
+            switch (status)
+            {
+                case 400:
+                    return new TursoBackupException(FailureKind.InvalidData,
+                        $"Turso database '{name}' refused to {step}: the file is not a database it accepts{said}. Turso takes a SQLite database in WAL mode with 4096-byte pages, no auto-vacuum and UTF-8 text that passes quick_check; CloudUpload (Import-TursoCloudDatabase) prepares such a copy.", name) { ErrorId = "UploadRefused" };
+                case 401:
+                case 403:
+                    return new TursoBackupException(FailureKind.AuthenticationFailed,
+                        $"Turso database '{name}' refused the database token minted for the upload (HTTP {status}){said}. Check that the API token may create full-access tokens for databases of organization '{Organization}', and run the command again.", name);
+                case 404:
+                    return new TursoBackupException(FailureKind.NotFound,
+                        $"Turso database '{name}' has no upload endpoint to {step} (HTTP 404){said}: it may have been deleted meanwhile, or is not waiting for an upload.", name);
+                case 413:
+                    return new TursoBackupException(FailureKind.QuotaExceeded,
+                        $"Turso database '{name}' refused to {step}: the file is too large (HTTP 413){said}. Check the plan's storage limit.", name);
+                default:
+                    return new TursoBackupException(FailureKind.InvalidData,
+                        $"Turso database '{name}' answered the request to {step} with HTTP {status} ({Describe(status)}){said}, which this client does not expect. Run the command again with -Verbose and report it if it persists.", name);
+            }
         }
 
         // ------------------------------------------------------------------ HTTP

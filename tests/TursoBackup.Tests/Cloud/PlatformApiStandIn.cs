@@ -3,6 +3,8 @@
 // It depends only on the .NET base class library and tests/Shared (no engine types), so any test project that compiles
 // tests/Shared can link this file:
 //   <Compile Include="../TursoBackup.Tests/Cloud/PlatformApiStandIn.cs" Link="Cloud/PlatformApiStandIn.cs" />
+// It also stands in (again: not Turso) for the upload endpoints of a database's own host (POST /v1/upload and the v2
+// chunked upload), which the OpenAPI document does not describe; see "uploads" below.
 
 using System;
 using System.Collections.Generic;
@@ -185,6 +187,7 @@ namespace TursoBackup.Tests.Cloud
         {
             try { listener.Stop(); listener.Close(); } catch (ObjectDisposedException) { } catch (HttpListenerException) { }
             try { loop.Wait(TimeSpan.FromSeconds(5)); } catch (AggregateException) { }
+            if (uploadFolder != null) { try { Directory.Delete(uploadFolder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { } }
         }
 
         /// <summary>The document in the repository (the folder holding TursoBackup.sln): tests/specs/.</summary>
@@ -207,6 +210,7 @@ namespace TursoBackup.Tests.Cloud
 
         private void Serve(HttpListenerContext context)
         {
+            if (IsUploadPath(context.Request.Url.AbsolutePath)) { ServeUpload(context); return; }
             var request = context.Request;
             var response = context.Response;
             try
@@ -441,7 +445,12 @@ namespace TursoBackup.Tests.Cloud
             if (databases.Any(d => d.Name == name)) return Error(409, $"database with name {name} already exists");
             if (!groups.ContainsKey(group)) return Error(400, "group not found");
             var created = new StandInDatabase { Name = name, DbId = Guid.NewGuid().ToString(), Group = group, PrimaryRegion = groups[group], CreatedAt = now };
-            if (body.TryGetProperty("seed", out var seed))
+            if (body.TryGetProperty("seed", out var uploadSeed) && uploadSeed.TryGetProperty("type", out var uploadType) && uploadType.GetString() == "database_upload")
+            {
+                // Waits, empty, for a file on its own host (see the upload endpoints below).
+                created.SeedType = "database_upload";
+            }
+            else if (body.TryGetProperty("seed", out var seed))
             {
                 string type = seed.TryGetProperty("type", out var t) ? t.GetString() : null;
                 if (type != "database") return Error(400, $"the stand-in does not support seed type '{type}'");
@@ -576,6 +585,292 @@ namespace TursoBackup.Tests.Cloud
             public DateTimeOffset? RetryAfterDate;
             public string OperationId;
             public bool Applied;
+        }
+
+        // ------------------------------------------------------------------ uploads (the database host; a stand-in, not Turso)
+
+        // The upload endpoints belong to a database's own host, not to the Platform API, and are not in the OpenAPI
+        // document. The stand-in serves them on the same listener after /work/shared/specs/turso-upload.md (what the Turso
+        // CLI sends): POST /v1/upload (raw file, Content-Length), PUT /v2/upload/start {"db_size_bytes": N} → {"chunk_size": C},
+        // PUT /v2/upload/chunk/{n}, PUT /v2/upload/finalize. Point databases here with
+        // api.HostnameFor = _ => api.UploadHostname. The Bearer token must be a full-access token createDatabaseToken issued;
+        // its database is the one uploaded to. The stand-in is stricter than what Turso documents: it answers 400 to any
+        // file that is not a SQLite database in WAL mode with 4096-byte pages, no auto-vacuum and UTF-8 text (what the CLI
+        // checks before uploading), and records such a file in Violations, since a client should never send one.
+
+        private readonly List<UploadFault> uploadFaults = new List<UploadFault>();
+        private string uploadFolder;
+        private readonly Dictionary<string, Multipart> multiparts = new Dictionary<string, Multipart>(StringComparer.Ordinal);
+
+        /// <summary>The <c>127.0.0.1:PORT</c> of this listener: give it as a database's hostname to upload here.</summary>
+        public string UploadHostname => BaseUri.Authority;
+
+        /// <summary>The <c>chunk_size</c> the v2 start answers (default 1 MiB).</summary>
+        public long UploadChunkSize { get; set; } = 1024 * 1024;
+
+        /// <summary>
+        /// The next <paramref name="count"/> upload requests of <paramref name="step"/> (<c>upload</c> for POST /v1/upload,
+        /// <c>start</c>, <c>chunk/N</c>, <c>finalize</c>; null: any) get <paramref name="status"/>, after their body was read.
+        /// </summary>
+        public void FailUpload(int status, string step = null, int count = int.MaxValue)
+        {
+            lock (gate) uploadFaults.Add(new UploadFault { Status = status, Step = step, Remaining = count });
+        }
+
+        /// <summary>Where uploaded files are kept (removed with the stand-in).</summary>
+        public string UploadFolder
+        {
+            get
+            {
+                lock (gate)
+                {
+                    if (uploadFolder == null)
+                    {
+                        uploadFolder = Path.Combine(Path.GetTempPath(), "tb-standin-uploads-" + Guid.NewGuid().ToString("N"));
+                        Directory.CreateDirectory(uploadFolder);
+                    }
+                    return uploadFolder;
+                }
+            }
+        }
+
+        private static bool IsUploadPath(string path) =>
+            path == "/v1/upload" || path.StartsWith("/v2/upload/", StringComparison.Ordinal);
+
+        private void ServeUpload(HttpListenerContext context)
+        {
+            var request = context.Request;
+            var response = context.Response;
+            try
+            {
+                var answer = HandleUpload(request);
+                byte[] bytes = Encoding.UTF8.GetBytes(answer.Body ?? "");
+                response.StatusCode = answer.Status;
+                if (bytes.Length > 0) response.ContentType = "application/json";
+                response.ContentLength64 = bytes.Length;
+                response.OutputStream.Write(bytes, 0, bytes.Length);
+            }
+            catch (Exception ex)
+            {
+                lock (gate) violations.Add("stand-in failure: " + ex);
+                try { response.StatusCode = 500; } catch (InvalidOperationException) { }
+            }
+            finally
+            {
+                try { response.Close(); } catch (Exception) { }
+            }
+        }
+
+        private Answer HandleUpload(HttpListenerRequest request)
+        {
+            string method = request.HttpMethod.ToUpperInvariant();
+            string path = request.Url.AbsolutePath;
+            var record = new RecordedRequest
+            {
+                Method = method,
+                Path = path,
+                Query = request.Url.Query.TrimStart('?'),
+                QueryParameters = ParseQuery(request.Url.Query),
+                ContentType = request.ContentType,
+                ContentLength = request.ContentLength64 >= 0 ? request.ContentLength64 : (long?)null,
+                Body = "",
+            };
+            string auth = request.Headers["Authorization"];
+            foreach (string key in request.Headers.AllKeys)
+            {
+                string value = request.Headers[key];
+                if (string.Equals(key, "Authorization", StringComparison.OrdinalIgnoreCase))
+                {
+                    int space = value.IndexOf(' ');
+                    value = (space > 0 ? value.Substring(0, space) : "?") + " <redacted>";
+                }
+                record.Headers[key] = value;
+            }
+            if (auth != null && auth.StartsWith("Bearer ", StringComparison.Ordinal)) record.AuthorizationScheme = "Bearer";
+            lock (gate) requests.Add(record);
+
+            string step = null;
+            var chunk = Regex.Match(path, "^/v2/upload/chunk/([0-9]+)$");
+            if (method == "POST" && path == "/v1/upload") step = "upload";
+            else if (method == "PUT" && path == "/v2/upload/start") step = "start";
+            else if (method == "PUT" && chunk.Success) step = "chunk/" + chunk.Groups[1].Value;
+            else if (method == "PUT" && path == "/v2/upload/finalize") step = "finalize";
+            record.OperationId = step == null ? null : "stand-in upload " + step;
+
+            string scratch = Path.Combine(UploadFolder, "incoming-" + Guid.NewGuid().ToString("N"));
+            try
+            {
+                long received;
+                using (var file = new FileStream(scratch, FileMode.CreateNew, FileAccess.Write))
+                {
+                    try { request.InputStream.CopyTo(file); }
+                    catch (Exception ex) when (ex is HttpListenerException || ex is IOException)
+                    {
+                        // The client went away mid-body (a cancelled upload): nothing to answer, and not a departure.
+                        record.Aborted = true;
+                        record.BodyBytes = file.Length;
+                        return new Answer { Status = 400, Body = "" };
+                    }
+                    received = file.Length;
+                }
+                record.BodyBytes = received;
+                if (step == "start" && received > 0) record.Body = File.ReadAllText(scratch);
+                var answer = Upload(record, step, chunk, auth, scratch, received);
+                record.Status = answer.Status;
+                return answer;
+            }
+            finally
+            {
+                try { File.Delete(scratch); } catch (IOException) { }
+            }
+        }
+
+        private Answer Upload(RecordedRequest record, string step, Match chunk, string auth, string body, long received)
+        {
+            if (step == null)
+            {
+                Violate(record, $"{record.Method} {record.Path} is not an upload endpoint of a database");
+                return Error(404, "not found");
+            }
+            if (record.ContentLength == null)
+            {
+                Violate(record, $"{record.Method} {record.Path}: no Content-Length");
+                return Error(411, "Content-Length required");
+            }
+            if (record.ContentLength.Value != received)
+            {
+                Violate(record, $"{record.Method} {record.Path}: Content-Length {record.ContentLength} but {received} bytes arrived");
+                return Error(400, "body shorter or longer than Content-Length");
+            }
+            lock (gate)
+            {
+                var fault = uploadFaults.FirstOrDefault(f => f.Remaining > 0 && (f.Step == null || f.Step == step));
+                if (fault != null)
+                {
+                    if (--fault.Remaining == 0) uploadFaults.Remove(fault);
+                    return Error(fault.Status, fault.Status == 400 ? "invalid database file" : "internal error");
+                }
+            }
+            string jwt = auth != null && auth.StartsWith("Bearer ", StringComparison.Ordinal) ? auth.Substring(7) : null;
+            StandInDatabase db;
+            lock (gate)
+            {
+                var issued = jwt == null ? null : tokens.LastOrDefault(t => t.Jwt == jwt);
+                if (issued == null || issued.Authorization != "full-access") return Error(401, "Unauthorized");
+                record.UploadDatabase = issued.Database;
+                db = databases.FirstOrDefault(d => d.Name == issued.Database);
+                if (db == null) return Error(404, "database not found");
+                if (db.SeedType != "database_upload") return Error(400, "database is not waiting for an upload");
+            }
+            string final = Path.Combine(UploadFolder, db.Name + "-" + db.DbId + ".db");
+            string partial = final + ".partial";
+            switch (step)
+            {
+                case "upload":
+                    {
+                        string problem = CheckUploadedFile(body);
+                        if (problem != null) { Violate(record, "uploaded file: " + problem); return Error(400, "invalid database file: " + problem); }
+                        File.Copy(body, final, overwrite: true);
+                        lock (gate) { db.UploadedPath = final; db.UploadedBytes = received; }
+                        return new Answer { Status = 200, Body = "" };
+                    }
+                case "start":
+                    {
+                        long size;
+                        try
+                        {
+                            using (var doc = JsonDocument.Parse(File.ReadAllText(body)))
+                            {
+                                var root = doc.RootElement;
+                                if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("db_size_bytes", out var n) || !n.TryGetInt64(out size) || size <= 0
+                                    || root.EnumerateObject().Any(p => p.Name != "db_size_bytes"))
+                                {
+                                    Violate(record, "start: the body must be {\"db_size_bytes\": N} with N > 0");
+                                    return Error(400, "invalid start request");
+                                }
+                            }
+                        }
+                        catch (Exception ex) when (ex is JsonException || ex is IOException)
+                        {
+                            Violate(record, "start: the body is not JSON");
+                            return Error(400, "invalid start request");
+                        }
+                        lock (gate) multiparts[db.Name] = new Multipart { Size = size, ChunkSize = UploadChunkSize, Path = partial };
+                        using (var f = new FileStream(partial, FileMode.Create, FileAccess.Write)) f.SetLength(size);
+                        return Ok(new JsonObject { ["chunk_size"] = UploadChunkSize });
+                    }
+                case "finalize":
+                    {
+                        Multipart m;
+                        lock (gate) multiparts.TryGetValue(db.Name, out m);
+                        if (m == null) { Violate(record, "finalize before start"); return Error(400, "no upload started"); }
+                        long chunks = (m.Size + m.ChunkSize - 1) / m.ChunkSize;
+                        if (m.Received.Count != chunks) { Violate(record, $"finalize with {m.Received.Count} of {chunks} chunks"); return Error(400, "missing chunks"); }
+                        string problem = CheckUploadedFile(m.Path);
+                        if (problem != null) { Violate(record, "uploaded file: " + problem); return Error(400, "invalid database file: " + problem); }
+                        File.Copy(m.Path, final, overwrite: true);
+                        lock (gate) { db.UploadedPath = final; db.UploadedBytes = m.Size; db.UploadedChunks = m.Received.Count; multiparts.Remove(db.Name); }
+                        return new Answer { Status = 200, Body = "" };
+                    }
+                default:
+                    {
+                        long n = long.Parse(chunk.Groups[1].Value, CultureInfo.InvariantCulture);
+                        Multipart m;
+                        lock (gate) multiparts.TryGetValue(db.Name, out m);
+                        if (m == null) { Violate(record, "chunk before start"); return Error(400, "no upload started"); }
+                        long offset = n * m.ChunkSize;
+                        long expected = Math.Min(m.ChunkSize, m.Size - offset);
+                        if (offset >= m.Size || received != expected)
+                        {
+                            Violate(record, $"chunk {n}: {received} bytes, expected {Math.Max(0, expected)}");
+                            return Error(400, "chunk out of range or of the wrong size");
+                        }
+                        using (var target = new FileStream(m.Path, FileMode.Open, FileAccess.Write))
+                        using (var source = File.OpenRead(body))
+                        {
+                            target.Position = offset;
+                            source.CopyTo(target);
+                        }
+                        lock (gate) m.Received.Add(n);
+                        return new Answer { Status = 200, Body = "" };
+                    }
+            }
+        }
+
+        /// <summary>Null when the file is what the CLI uploads; else what is wrong (read from the database header).</summary>
+        private static string CheckUploadedFile(string path)
+        {
+            var header = new byte[100];
+            long length;
+            using (var f = File.OpenRead(path))
+            {
+                length = f.Length;
+                if (f.Read(header, 0, 100) < 100) return "shorter than a SQLite header";
+            }
+            if (Encoding.ASCII.GetString(header, 0, 16) != "SQLite format 3\0") return "not a SQLite database";
+            int pageSize = header[16] << 8 | header[17];
+            if (pageSize == 1) pageSize = 65536;
+            if (pageSize != 4096) return $"page size {pageSize}, not 4096";
+            if (header[18] != 2 || header[19] != 2) return "not in WAL mode";
+            if (header[52] != 0 || header[53] != 0 || header[54] != 0 || header[55] != 0) return "auto-vacuum is on";
+            if (header[56] != 0 || header[57] != 0 || header[58] != 0 || header[59] != 1) return "text encoding is not UTF-8";
+            if (length % pageSize != 0) return "length is not a whole number of pages";
+            return null;
+        }
+
+        private sealed class UploadFault
+        {
+            public int Status;
+            public string Step;
+            public int Remaining;
+        }
+
+        private sealed class Multipart
+        {
+            public long Size;
+            public long ChunkSize;
+            public string Path;
+            public HashSet<long> Received = new HashSet<long>();
         }
 
         // ------------------------------------------------------------------ the OpenAPI document
@@ -847,6 +1142,13 @@ namespace TursoBackup.Tests.Cloud
         public DateTimeOffset? BranchedAt { get; set; }
         /// <summary>The seed's point-in-time timestamp, if one was given.</summary>
         public DateTimeOffset? SeedTimestamp { get; set; }
+        /// <summary><c>database_upload</c> for a database created to receive an uploaded file, else null.</summary>
+        public string SeedType { get; set; }
+        /// <summary>The stand-in's copy of the file uploaded to it (null until an upload completed).</summary>
+        public string UploadedPath { get; set; }
+        public long UploadedBytes { get; set; }
+        /// <summary>How many chunks the v2 upload that completed had (0 for a single POST).</summary>
+        public int UploadedChunks { get; set; }
     }
 
     /// <summary>A database token the stand-in issued (createDatabaseToken).</summary>
@@ -881,6 +1183,12 @@ namespace TursoBackup.Tests.Cloud
         public int Status { get; set; }
         /// <summary>What about this request the document does not allow (empty when it was accepted).</summary>
         public List<string> Violations { get; } = new List<string>();
+        /// <summary>Upload requests: the Content-Length header (null when none), the bytes that arrived, and the database the token was for.</summary>
+        public long? ContentLength { get; set; }
+        public long BodyBytes { get; set; }
+        public string UploadDatabase { get; set; }
+        /// <summary>The client closed the connection before the whole body arrived (nothing was stored).</summary>
+        public bool Aborted { get; set; }
 
         public override string ToString() => $"{Method} {Path}{(string.IsNullOrEmpty(Query) ? "" : "?" + Query)} → {Status}";
     }
