@@ -116,7 +116,7 @@ namespace TursoBackup.Engine.Recovery
 
         private static long UndoRows(string undoPath, string dest, bool force, TimeSpan lockTimeout, RecoveryLogEntry entry)
         {
-            using (var c = SqliteFile.OpenReadWrite(dest, lockTimeout))
+            using (var c = RecoverySql.OpenDestination(dest, false, lockTimeout))
             {
                 RecoverySql.Exec(c, null, "PRAGMA foreign_keys = ON");
                 RecoverySql.Attach(c, undoPath, "undo");
@@ -199,7 +199,7 @@ namespace TursoBackup.Engine.Recovery
             string table = meta["table"];
             bool replaced = meta["replaced"] == "1";
             entry.Tables = new[] { table };
-            using (var c = SqliteFile.OpenReadWrite(dest, lockTimeout))
+            using (var c = RecoverySql.OpenDestination(dest, false, lockTimeout))
             {
                 RecoverySql.Exec(c, null, "PRAGMA foreign_keys = OFF");
                 RecoverySql.Attach(c, undoPath, "undo");

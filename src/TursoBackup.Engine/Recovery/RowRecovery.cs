@@ -68,7 +68,7 @@ namespace TursoBackup.Engine.Recovery
             var results = new List<RowRecoveryResult>();
             try
             {
-                using (var c = SqliteFile.OpenReadWrite(dest, request.LockTimeout))
+                using (var c = RecoverySql.OpenDestination(dest, false, request.LockTimeout))
                 {
                     RecoverySql.Exec(c, null, "PRAGMA foreign_keys = ON");
                     RecoverySql.Attach(c, source, "src", readOnly: true);
@@ -157,7 +157,7 @@ namespace TursoBackup.Engine.Recovery
             Check(request, requireVault: false);
             string source = Path.GetFullPath(request.SourcePath), dest = Path.GetFullPath(request.DestinationPath);
             var plans = new List<RowRecoveryPlan>();
-            using (var c = SqliteFile.OpenReadOnly(dest, request.LockTimeout))
+            using (var c = RecoverySql.OpenDestination(dest, true, request.LockTimeout))
             {
                 RecoverySql.Attach(c, source, "src", readOnly: true);
                 try
@@ -420,19 +420,37 @@ namespace TursoBackup.Engine.Recovery
             }
         }
 
-        /// <summary>ATTACHes <paramref name="path"/> as <paramref name="schema"/> (read-only: a mode=ro URI, so the source is never written).</summary>
-        public static void Attach(SqliteConnection c, string path, string schema, bool readOnly = true)
+        /// <summary>A file: URI of <paramref name="path"/> (what SQLite needs to take ?mode=ro).</summary>
+        public static string FileUri(string path)
         {
             string full = Path.GetFullPath(path).Replace('\\', '/');
             if (!full.StartsWith("/", StringComparison.Ordinal)) full = "/" + full;
             var sb = new StringBuilder("file://");
             foreach (char ch in full)
             {
-                if (ch == '%' || ch == '?' || ch == '#') sb.Append('%').Append(((int)ch).ToString("X2"));
+                if (ch == '%' || ch == '?' || ch == '#' || ch == ' ' || ch == ';' || ch == '"' || ch == '\'') sb.Append('%').Append(((int)ch).ToString("X2"));
                 else sb.Append(ch);
             }
-            if (readOnly) sb.Append("?mode=ro");
-            Exec(c, null, "ATTACH DATABASE $0 AS " + Q(schema), sb.ToString());
+            return sb.ToString();
+        }
+
+        /// <summary>
+        /// Opens the destination through a file: URI so that the connection takes URI file names (ATTACH … ?mode=ro);
+        /// busy timeout as <see cref="SqliteFile"/> sets it.
+        /// </summary>
+        public static SqliteConnection OpenDestination(string path, bool readOnly, TimeSpan timeout)
+        {
+            NativeSqlite.EnsureInitialized();
+            var connection = new SqliteConnection("Data Source=\"" + FileUri(path) + "\";Mode=" + (readOnly ? "ReadOnly" : "ReadWrite") + ";Pooling=False;Default Timeout=" + Math.Max(1, (int)timeout.TotalSeconds));
+            connection.Open();
+            Exec(connection, null, "PRAGMA busy_timeout = " + (int)timeout.TotalMilliseconds);
+            return connection;
+        }
+
+        /// <summary>ATTACHes <paramref name="path"/> as <paramref name="schema"/> (read-only: a mode=ro URI, so it is never written).</summary>
+        public static void Attach(SqliteConnection c, string path, string schema, bool readOnly = true)
+        {
+            Exec(c, null, "ATTACH DATABASE $0 AS " + Q(schema), FileUri(path) + (readOnly ? "?mode=ro" : ""));
         }
 
         public static void Detach(SqliteConnection c, string schema)

@@ -84,7 +84,7 @@ namespace TursoBackup.Engine.Recovery
 
         private static TableRecoveryResult Run(TableRecoveryRequest request, string id, string source, string dest)
         {
-            using (var c = SqliteFile.OpenReadWrite(dest, request.LockTimeout))
+            using (var c = RecoverySql.OpenDestination(dest, false, request.LockTimeout))
             {
                 RecoverySql.Exec(c, null, "PRAGMA foreign_keys = OFF");
                 RecoverySql.Attach(c, source, "src", readOnly: true);
