@@ -654,7 +654,8 @@ namespace TursoBackup.Engine.Recovery
         /// </summary>
         public static void ForeignKeyCheck(SqliteConnection c, SqliteTransaction tx, string table, string dest)
         {
-            var tables = new List<string> { table };
+            var tables = new List<string>();
+            if (TableExists(c, tx, "main", table)) tables.Add(table); // an undo may have dropped it: then only its children count
             using (var cmd = c.CreateCommand())
             {
                 cmd.Transaction = tx;
