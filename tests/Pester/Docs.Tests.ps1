@@ -204,7 +204,7 @@ BeforeAll {
     Write-Host "Docs.Tests: fixture world built in $([int]$watch.Elapsed.TotalSeconds) s at $W"
 
     function Test-IsCloudExample([string] $Code) {
-        $Code -match 'Connect-TursoCloud|Get-TursoDatabase|New-TursoDatabaseToken|-NewDatabase|libsql://|New-TursoBranch\s+(-Database|main)|Restore-TursoPointInTime\s+(-Database|main)'
+        $Code -match 'Connect-TursoCloud|Get-TursoDatabase|New-TursoDatabaseToken|Import-TursoCloudDatabase|-NewDatabase|libsql://|New-TursoBranch\s+(-Database|main)|Restore-TursoPointInTime\s+(-Database|main)'
     }
 
     function Convert-DocExample([string] $Code) {

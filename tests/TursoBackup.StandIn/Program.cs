@@ -46,7 +46,10 @@ internal static class Program
 
             PlatformApiStandIn NewApi()
             {
-                var a = new PlatformApiStandIn(opt["org"]) { ApiToken = opt["token"], HostnameFor = _ => hostname };
+                var a = new PlatformApiStandIn(opt["org"]) { ApiToken = opt["token"] };
+                // A database waiting for an upload (seed database_upload) takes it on the stand-in's own upload endpoints;
+                // every other database is served by the local libSQL server.
+                a.HostnameFor = n => a.Database(n)?.SeedType == "database_upload" ? a.UploadHostname : hostname;
                 a.AddGroup("europe", "aws-eu-west-1");
                 DateTimeOffset created = DateTimeOffset.UtcNow.AddDays(-7);
                 a.AddDatabase("main", "default", created);

@@ -71,6 +71,11 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string Destination { get; set; }
 
+        /// <summary>Why (a ticket number): recorded in the vault's recovery journal (Get-TursoRecoveryHistory).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string Reason { get; set; }
+
         protected override void ProcessRecord()
         {
             if (ParameterSetName == Cloud)
@@ -116,9 +121,18 @@ namespace TursoBackup.Cmdlets
             }
             catch (TursoBackupException ex)
             {
+                if (vaultRoot != null) Journal(vaultRoot, new RecoveryLogEntry { Action = "Branch", Database = System.IO.Path.GetFileNameWithoutExtension(source), PointInTime = at, Source = source, Target = name, Result = "Failed: " + ex.Message, Reason = Reason });
                 if (at.HasValue) ThrowFailure(ex); // timestamp errors are terminating and write nothing
                 WriteFailure(ex);
                 return;
+            }
+            if (vaultRoot != null)
+            {
+                Journal(vaultRoot, new RecoveryLogEntry
+                {
+                    Action = "Branch", Database = System.IO.Path.GetFileNameWithoutExtension(source), PointInTime = branch.PointInTime,
+                    Source = source, Target = branch.Location, Result = "Succeeded", Reason = Reason,
+                });
             }
             WriteObject(branch);
         }

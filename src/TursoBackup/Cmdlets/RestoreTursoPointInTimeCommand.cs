@@ -55,6 +55,11 @@ namespace TursoBackup.Cmdlets
         [Parameter(ParameterSetName = Local)]
         public SwitchParameter Check { get; set; }
 
+        /// <summary>Why (a ticket number): recorded in the vault's recovery journal (Get-TursoRecoveryHistory).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string Reason { get; set; }
+
         protected override void ProcessRecord()
         {
             if (ParameterSetName == Cloud)
@@ -85,9 +90,15 @@ namespace TursoBackup.Cmdlets
             }
             catch (TursoBackupException ex)
             {
+                Journal(vault.Root, new RecoveryLogEntry { Action = "PointInTimeRestore", Database = Database, PointInTime = at, Target = target, Source = vault.Root, Result = "Failed: " + ex.Message, Reason = Reason });
                 // The contract: timestamp errors (future, too old, format, gap) are terminating and write nothing.
                 ThrowFailure(ex);
             }
+            Journal(vault.Root, new RecoveryLogEntry
+            {
+                Action = "PointInTimeRestore", Database = Database, PointInTime = result.PointInTime, Target = target, Source = vault.Root,
+                Result = "Succeeded", Reason = Reason, Bytes = result.Bytes,
+            });
             WriteObject(result);
         }
     }
