@@ -79,6 +79,8 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 if (-not (Get-Module TursoBackup)) { Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', 'TursoBackup.psd1')) }
+# From a scheduler (pwsh -File) a list arrives as one string: "a,b,c".
+$Table = @($Table | ForEach-Object { $_ -split ',' } | ForEach-Object { $_.Trim() } | Where-Object { $_ })
 $keys = @{}
 if ($Passphrase) { $keys.Passphrase = $Passphrase }
 if ($KeyFile) { $keys.KeyFile = $KeyFile }

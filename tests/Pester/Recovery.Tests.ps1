@@ -71,3 +71,84 @@ CREATE TABLE k(a TEXT, b INTEGER, v BLOB, PRIMARY KEY (a, b)) WITHOUT ROWID;
         @((Get-FileHash $a).Hash, (Get-FileHash $b).Hash) | Should -Be $before
     }
 }
+
+Describe 'The accidental-delete and broken-migration scenarios, end to end (runbooks and cmdlets in real pwsh)' {
+    BeforeAll {
+        $script:runbooks = Join-Path (Get-RepoRoot) 'out/TursoBackup/Runbooks'
+        $script:db = Join-Path $work 'prod/shop.db'
+        [void][IO.Directory]::CreateDirectory((Split-Path $db))
+        New-SampleDatabase $db -Customers 200 -WithOrderLines | Out-Null
+        $script:vault = Join-Path $work 'vault'
+        # An application keeps the database open while the archiver captures (as applications do).
+        $psi = [Diagnostics.ProcessStartInfo]::new((Get-Peer sqlite3))
+        $psi.ArgumentList.Add($db)
+        $psi.RedirectStandardInput = $true; $psi.RedirectStandardOutput = $true; $psi.UseShellExecute = $false
+        $script:app = [Diagnostics.Process]::Start($psi)
+        function Send-App([string] $Sql) {
+            $script:app.StandardInput.WriteLine("$Sql SELECT 'done';"); $script:app.StandardInput.Flush()
+            while (($line = $script:app.StandardOutput.ReadLine()) -ne $null -and $line -ne 'done') { }
+        }
+        Send-App 'SELECT 1;'
+        $r = Invoke-Task "Sync-TursoWalArchive -Path '$db' -Vault '$vault' | Out-Null"
+        $r.ExitCode | Should -Be 0 -Because ($r.Errors -join "`n")
+        Start-Sleep -Seconds 2
+        $script:before = [DateTimeOffset]::UtcNow.ToString('o')
+        Start-Sleep -Seconds 2
+        $script:customers = [int](Invoke-Sqlite3 $db 'SELECT count(*) FROM customers;')
+        $script:orders = [int](Invoke-Sqlite3 $db 'SELECT count(*) FROM orders;')
+        # The mistake: 40 customers deleted with their orders and order lines; then a capture.
+        Send-App 'PRAGMA foreign_keys=ON; DELETE FROM order_lines WHERE order_id IN (SELECT id FROM orders WHERE customer_id <= 40); DELETE FROM orders WHERE customer_id <= 40; DELETE FROM customers WHERE id <= 40;'
+        $r = Invoke-Task "Sync-TursoWalArchive -Path '$db' -Vault '$vault' | Out-Null"
+        $r.ExitCode | Should -Be 0 -Because ($r.Errors -join "`n")
+    }
+    AfterAll { if ($app) { $app.StandardInput.Close(); $app.WaitForExit(10000) | Out-Null } }
+
+    It 'Invoke-RowRecovery brings the deleted rows back, journaled, and Undo-TursoRecovery reverses it' {
+        [int](Invoke-Sqlite3 $db 'SELECT count(*) FROM customers;') | Should -Be ($customers - 40)
+        $run = Invoke-Pwsh -File (Join-Path $runbooks 'Invoke-RowRecovery.ps1') -ArgumentList '-Path', $db, '-Vault', $vault, '-Table', 'customers,orders,order_lines', '-Timestamp', $before, '-Reason', 'INC-4711'
+        $run.ExitCode | Should -Be 0 -Because (($run.Output + $run.Errors) -join "`n")
+        [int](Invoke-Sqlite3 $db 'SELECT count(*) FROM customers;') | Should -Be $customers
+        [int](Invoke-Sqlite3 $db 'SELECT count(*) FROM orders;') | Should -Be $orders
+        @(Invoke-Sqlite3 $db 'PRAGMA foreign_key_check;').Count | Should -Be 0
+        $h = Invoke-Task "Get-TursoRecoveryHistory -Vault '$vault' | Select-Object Id, Action, Reason, Result | ConvertTo-Json -Compress"
+        $entries = @($h.Output[-1] | ConvertFrom-Json)
+        ($entries | Where-Object Action -eq 'RowRecovery').Reason | Should -Contain 'INC-4711'
+        ($entries | Where-Object Action -eq 'Branch').Count | Should -BeGreaterThan 0
+        $id = ($entries | Where-Object Action -eq 'RowRecovery' | Select-Object -Last 1).Id
+        $u = Invoke-Task "Undo-TursoRecovery -Vault '$vault' -Id '$id' -Confirm:`$false | Out-Null"
+        $u.ExitCode | Should -Be 0 -Because ($u.Errors -join "`n")
+        [int](Invoke-Sqlite3 $db 'SELECT count(*) FROM customers;') | Should -Be ($customers - 40)
+    }
+
+    It 'a bad -Where is refused and nothing is written' {
+        $hash = (Get-FileHash $db).Hash
+        $r = Invoke-Task "`$b = New-TursoBranch -Path '$db' -Vault '$vault' -Timestamp '$before' -Name badwhere; Restore-TursoRow -Source `$b -Destination '$db' -Table customers -Where '1; DROP TABLE customers' -Vault '$vault'"
+        $r.ExitCode | Should -Not -Be 0
+        ($r.Errors -join ' ') | Should -Match 'expression|predicate|;'
+        [int](Invoke-Sqlite3 $db 'SELECT count(*) FROM customers;') | Should -Be ($customers - 40)
+    }
+
+    It 'a broken migration: Restore-TursoTable brings the table back from before it, with its indexes' {
+        Send-App 'CREATE INDEX orders_by_customer ON orders(customer_id);'
+        $r = Invoke-Task "Sync-TursoWalArchive -Path '$db' -Vault '$vault' | Out-Null"
+        Start-Sleep -Seconds 2
+        $good = [DateTimeOffset]::UtcNow.ToString('o')
+        Start-Sleep -Seconds 2
+        $rows = [int](Invoke-Sqlite3 $db 'SELECT count(*) FROM orders;')
+        Send-App 'PRAGMA foreign_keys=OFF; DROP INDEX orders_by_customer; UPDATE orders SET total = NULL;'
+        $r = Invoke-Task "Sync-TursoWalArchive -Path '$db' -Vault '$vault' | Out-Null"
+        $r = Invoke-Task "`$b = New-TursoBranch -Path '$db' -Vault '$vault' -Timestamp '$good' -Name premigration; Restore-TursoTable -Source `$b -Destination '$db' -Table orders -Vault '$vault' -Reason 'migration 42' -Confirm:`$false | Out-Null"
+        $r.ExitCode | Should -Be 0 -Because ($r.Errors -join "`n")
+        [int](Invoke-Sqlite3 $db 'SELECT count(*) FROM orders WHERE total IS NOT NULL;') | Should -Be $rows
+        (Invoke-Sqlite3 $db "SELECT count(*) FROM sqlite_schema WHERE name = 'orders_by_customer';") | Should -Be '1'
+    }
+
+    It 'Invoke-PointInTimeRecovery makes a checked branch, compares, exports a dump and prints the next steps' {
+        $run = Invoke-Pwsh -File (Join-Path $runbooks 'Invoke-PointInTimeRecovery.ps1') -ArgumentList '-Path', $db, '-Vault', $vault, '-Timestamp', $before, '-Destination', (Join-Path $work 'pitr'), '-Reason', 'INC-4714'
+        $run.ExitCode | Should -Be 0 -Because (($run.Output + $run.Errors) -join "`n")
+        $text = $run.Output -join "`n"
+        $text | Should -Match 'Checks: passed'
+        $text | Should -Match 'Restore-TursoRow -Source'
+        @(Get-ChildItem (Join-Path $work 'pitr') -Filter '*.sql.zst').Count | Should -Be 1
+    }
+}
