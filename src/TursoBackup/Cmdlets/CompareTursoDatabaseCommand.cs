@@ -23,7 +23,8 @@ namespace TursoBackup.Cmdlets
         /// <summary>The baseline (a branch, a backup, a path, a URL); "Added" rows are in -Difference only.</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = Objects)]
         [ValidateNotNull]
-        public object Reference { get; set; }
+        [DatabaseSourceTransformation]
+        public DatabaseSource Reference { get; set; }
 
         [Parameter(Mandatory = true, ParameterSetName = AtTime)]
         [ValidateNotNullOrEmpty]
@@ -40,7 +41,8 @@ namespace TursoBackup.Cmdlets
         /// <summary>What is compared with the reference (production, typically).</summary>
         [Parameter(Mandatory = true, Position = 1)]
         [ValidateNotNull]
-        public object Difference { get; set; }
+        [DatabaseSourceTransformation]
+        public DatabaseSource Difference { get; set; }
 
         [Parameter]
         [SupportsWildcards]

@@ -27,7 +27,8 @@ namespace TursoBackup.Cmdlets
         /// <summary>Where the rows come from (only read).</summary>
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateNotNull]
-        public object Source { get; set; }
+        [DatabaseSourceTransformation]
+        public DatabaseSource Source { get; set; }
 
         /// <summary>The database the rows go back into (a local path).</summary>
         [Parameter(Mandatory = true, Position = 1)]

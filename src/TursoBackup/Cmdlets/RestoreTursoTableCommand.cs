@@ -17,7 +17,8 @@ namespace TursoBackup.Cmdlets
     {
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateNotNull]
-        public object Source { get; set; }
+        [DatabaseSourceTransformation]
+        public DatabaseSource Source { get; set; }
 
         [Parameter(Mandatory = true, Position = 1)]
         [ValidateNotNullOrEmpty]

@@ -24,6 +24,7 @@ namespace TursoBackup.Internal
         protected SourceDatabase OpenSource(object input, string role)
         {
             object value = input is PSObject pso ? pso.BaseObject : input;
+            if (value is DatabaseSource source) value = source.Value;
             switch (value)
             {
                 case null:
