@@ -57,7 +57,21 @@ namespace TursoBackup.Engine.Recovery
         public static IList<RowRecoveryResult> Restore(RowRecoveryRequest request)
         {
             var sw = Stopwatch.StartNew();
-            Check(request, requireVault: true);
+            if (request == null) throw new ArgumentNullException(nameof(request));
+            try
+            {
+                Check(request, requireVault: true);
+            }
+            catch (TursoBackupException ex) when (!string.IsNullOrWhiteSpace(request.VaultPath) && ex.ErrorId != "PathRequired")
+            {
+                // A refused request (bad predicate, missing file) is journaled too: the journal tells every attempt.
+                RecoveryUndo.TryJournal(request.VaultPath, new RecoveryLogEntry
+                {
+                    Action = "RowRecovery", Database = RecoverySql.DatabaseName(request.DestinationPath), Target = Path.GetFullPath(request.DestinationPath),
+                    Source = Path.GetFullPath(request.SourcePath), Tables = request.Tables, Reason = request.Reason, Rows = 0, Result = "Failed: " + ex.Message,
+                }, request.Log);
+                throw;
+            }
             string source = Path.GetFullPath(request.SourcePath), dest = Path.GetFullPath(request.DestinationPath);
             string id = RecoveryJournal.NewId();
             var entry = new RecoveryLogEntry

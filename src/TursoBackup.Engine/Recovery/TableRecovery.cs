@@ -35,7 +35,20 @@ namespace TursoBackup.Engine.Recovery
         public static TableRecoveryResult Restore(TableRecoveryRequest request)
         {
             var sw = Stopwatch.StartNew();
-            Check(request);
+            if (request == null) throw new ArgumentNullException(nameof(request));
+            try
+            {
+                Check(request);
+            }
+            catch (TursoBackupException ex) when (!string.IsNullOrWhiteSpace(request.VaultPath) && ex.ErrorId != "PathRequired")
+            {
+                RecoveryUndo.TryJournal(request.VaultPath, new RecoveryLogEntry
+                {
+                    Action = "TableRecovery", Database = RecoverySql.DatabaseName(request.DestinationPath), Target = Path.GetFullPath(request.DestinationPath),
+                    Source = Path.GetFullPath(request.SourcePath), Tables = new[] { request.Table }, Reason = request.Reason, Rows = 0, Result = "Failed: " + ex.Message,
+                }, request.Log);
+                throw;
+            }
             string source = Path.GetFullPath(request.SourcePath), dest = Path.GetFullPath(request.DestinationPath);
             string id = RecoveryJournal.NewId();
             var entry = new RecoveryLogEntry

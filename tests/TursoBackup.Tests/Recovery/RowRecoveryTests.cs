@@ -215,6 +215,9 @@ INSERT INTO orders SELECT i, (i - 1) / 3 + 1, i * 1.25, CASE WHEN i % 4 = 0 THEN
         Assert.Contains(expected, ex.Message);
         Assert.Equal(before, Checksum(prod));
         Assert.Equal(2L, TestDb.Long(prod, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"));
+        var journaled = RecoveryJournal.Read(P("vault")).Single();
+        Assert.Equal(("RowRecovery", 0L), (journaled.Action, journaled.Rows.Value));
+        Assert.Contains("-Where predicate is refused", journaled.Result);
     }
 
     [Fact]
