@@ -30,10 +30,11 @@ namespace TursoBackup.Engine.Recovery
         /// has moved): a row recovery's inserted rows are deleted and its replaced rows get their old values back; a table
         /// recovery's table is dropped and, when it had replaced one, the old table (rows, indexes, triggers) is put back.
         /// Refused, with nothing written, when the destination changed since the recovery (a row it wrote is no longer as
-        /// written, the table's content differs), unless <paramref name="force"/>.
+        /// written, the table's content differs), unless <paramref name="force"/>. A recovery into a remote libSQL database
+        /// is undone over Hrana with <paramref name="remoteAuthToken"/> (<see cref="RemoteRowRecovery"/>).
         /// </summary>
         public static RecoveryLogEntry Undo(string vaultRoot, string id, string destinationPath = null, bool force = false, string reason = null,
-            TimeSpan? lockTimeout = null, Action<string> log = null)
+            TimeSpan? lockTimeout = null, Action<string> log = null, string remoteAuthToken = null, System.Net.Http.HttpMessageHandler remoteHandler = null)
         {
             if (string.IsNullOrWhiteSpace(vaultRoot)) throw new TursoBackupException(FailureKind.InvalidArgument, "Give the vault whose recovery to undo (-Vault).") { ErrorId = "VaultRequired" };
             if (string.IsNullOrWhiteSpace(id) || id.IndexOfAny(new[] { '/', '\\' }) >= 0 || id.Contains(".."))
@@ -57,14 +58,27 @@ namespace TursoBackup.Engine.Recovery
                 using (var u = SqliteFile.OpenImmutable(undoPath)) meta = ReadMeta(u);
                 if (!meta.TryGetValue("format", out var format) || format != UndoFormat)
                     throw new TursoBackupException(FailureKind.InvalidData, $"'{undoPath}' is not TursoBackup undo data. Nothing was written.", undoPath) { ErrorId = "InvalidUndoData" };
+                entry.Source = meta.TryGetValue("source", out var src) ? src : null;
+                long rows;
+                if (meta.TryGetValue("remote", out var remote) && remote == "1")
+                {
+                    // A row recovery into a libSQL server: undone over Hrana.
+                    dest = destinationPath ?? meta["destination"];
+                    entry.Target = dest;
+                    entry.Database = RemoteRowRecovery.DatabaseName(dest);
+                    using (var client = new Remote.HranaClient(dest, remoteAuthToken, remoteHandler))
+                        rows = RemoteRowRecovery.ApplyUndo(client, undoPath, force ? RemoteRowRecovery.UndoMode.Force : RemoteRowRecovery.UndoMode.Guarded, entry, log, lockTimeout);
+                }
+                else
+                {
                 dest = Path.GetFullPath(destinationPath ?? meta["destination"]);
                 entry.Target = dest;
                 entry.Database = RecoverySql.DatabaseName(dest);
-                entry.Source = meta.TryGetValue("source", out var src) ? src : null;
                 SqliteFile.RequireDatabaseFile(dest);
-                long rows = meta["kind"] == "table"
+                rows = meta["kind"] == "table"
                     ? UndoTable(undoPath, meta, dest, force, lockTimeout ?? TimeSpan.FromSeconds(30), entry)
                     : UndoRows(undoPath, dest, force, lockTimeout ?? TimeSpan.FromSeconds(30), entry);
+                }
                 entry.Rows = rows;
                 entry.Result = "Succeeded";
                 string done = Path.Combine(Path.GetDirectoryName(undoPath), id + ".undone.db");

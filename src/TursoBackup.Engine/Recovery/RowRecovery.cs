@@ -177,20 +177,7 @@ namespace TursoBackup.Engine.Recovery
                 try
                 {
                     using (var tx = SqliteFile.BeginReadSnapshot(c))
-                    {
-                        foreach (var t in Prepare(c, tx, request, dest))
-                        {
-                            var plan = new RowRecoveryPlan
-                            {
-                                Table = t.Shape.Name, Matched = t.Matched, Conflicts = t.Differing, WouldInsert = t.WouldInsert,
-                                WouldReplace = request.ConflictAction == ConflictAction.Replace ? t.Differing : 0,
-                            };
-                            plan.WouldSkip = plan.Matched - plan.WouldInsert - plan.WouldReplace;
-                            if (request.ConflictAction == ConflictAction.Abort) plan.FirstConflict = FirstConflict(c, tx, t);
-                            plan.Sample = Sample(c, tx, t, request.ConflictAction == ConflictAction.Replace).ToArray();
-                            plans.Add(plan);
-                        }
-                    }
+                        plans.AddRange(PlansOf(c, tx, Prepare(c, tx, request, dest), request));
                 }
                 finally
                 {
@@ -200,7 +187,25 @@ namespace TursoBackup.Engine.Recovery
             return plans;
         }
 
-        private static void Check(RowRecoveryRequest request, bool requireVault)
+        internal static List<RowRecoveryPlan> PlansOf(SqliteConnection c, SqliteTransaction tx, List<Work> works, RowRecoveryRequest request)
+        {
+            var plans = new List<RowRecoveryPlan>();
+            foreach (var t in works)
+            {
+                var plan = new RowRecoveryPlan
+                {
+                    Table = t.Shape.Name, Matched = t.Matched, Conflicts = t.Differing, WouldInsert = t.WouldInsert,
+                    WouldReplace = request.ConflictAction == ConflictAction.Replace ? t.Differing : 0,
+                };
+                plan.WouldSkip = plan.Matched - plan.WouldInsert - plan.WouldReplace;
+                if (request.ConflictAction == ConflictAction.Abort) plan.FirstConflict = FirstConflict(c, tx, t);
+                plan.Sample = Sample(c, tx, t, request.ConflictAction == ConflictAction.Replace).ToArray();
+                plans.Add(plan);
+            }
+            return plans;
+        }
+
+        internal static void Check(RowRecoveryRequest request, bool requireVault, bool remoteDestination = false)
         {
             if (request == null) throw new ArgumentNullException(nameof(request));
             if (string.IsNullOrWhiteSpace(request.SourcePath) || string.IsNullOrWhiteSpace(request.DestinationPath))
@@ -212,8 +217,8 @@ namespace TursoBackup.Engine.Recovery
             if (requireVault && string.IsNullOrWhiteSpace(request.VaultPath))
                 throw new TursoBackupException(FailureKind.InvalidArgument, "Give the vault that keeps the recovery journal and the undo data (-Vault). Nothing was written.") { ErrorId = "VaultRequired" };
             SqliteFile.RequireDatabaseFile(request.SourcePath);
-            SqliteFile.RequireDatabaseFile(request.DestinationPath);
-            if (string.Equals(Path.GetFullPath(request.SourcePath), Path.GetFullPath(request.DestinationPath), StringComparison.Ordinal))
+            if (!remoteDestination) SqliteFile.RequireDatabaseFile(request.DestinationPath);
+            if (!remoteDestination && string.Equals(Path.GetFullPath(request.SourcePath), Path.GetFullPath(request.DestinationPath), StringComparison.Ordinal))
                 throw new TursoBackupException(FailureKind.InvalidArgument, "-Source and -Destination are the same file. Give the branch (or restored copy) as -Source.", request.SourcePath) { ErrorId = "SameDatabase" };
             // The lexical checks before any file is opened for writing.
             foreach (var table in request.Tables)
@@ -233,8 +238,10 @@ namespace TursoBackup.Engine.Recovery
             public int Ord;
             public long Matched, WouldInsert, Differing;
             public long WouldReplace;
+            /// <summary>The destination's schema on the connection: "main" (a local file) or "dst" (the shadow of a remote one).</summary>
+            public string D = "main";
 
-            string T => "main." + RecoverySql.Q(Shape.Name);
+            public string T => D + "." + RecoverySql.Q(Shape.Name);
             /// <summary>The source's matching rows: its columns, plus __tb_rowid for a rowid-keyed table.</summary>
             public string S => $"(SELECT {(Shape.RowidKey ? SrcRowidName + " AS __tb_rowid, " : "")}{string.Join(", ", Shape.Columns.Select(RecoverySql.Q))} FROM src.{RecoverySql.Q(Shape.Name)} WHERE ({Where ?? "1"}))";
             public string KeyJoin(string d, string s) => Shape.RowidKey
@@ -258,17 +265,17 @@ namespace TursoBackup.Engine.Recovery
         }
 
         /// <summary>Checks every table on both sides (existence, columns, keys, predicate), orders them parents first and counts.</summary>
-        private static List<Work> Prepare(SqliteConnection c, SqliteTransaction tx, RowRecoveryRequest request, string dest)
+        internal static List<Work> Prepare(SqliteConnection c, SqliteTransaction tx, RowRecoveryRequest request, string dest, string D = "main", Action<List<Work>> beforeCounts = null)
         {
             var works = new List<Work>();
             foreach (var name in request.Tables)
             {
                 if (!RecoverySql.TableExists(c, tx, "src", name))
                     throw new TursoBackupException(FailureKind.NotFound, $"Table '{name}' is not in the source '{request.SourcePath}'. Check -Table (Compare-TursoDatabase lists the tables). Nothing was written.", name) { ErrorId = "TableNotFound" };
-                if (!RecoverySql.TableExists(c, tx, "main", name))
+                if (!RecoverySql.TableExists(c, tx, D, name))
                     throw new TursoBackupException(FailureKind.NotFound, $"Table '{name}' is not in the destination '{dest}'. Bring the whole table back with Restore-TursoTable. Nothing was written.", name) { ErrorId = "TableNotFound" };
                 var s = RecoverySql.Shape(c, tx, "src", name);
-                var d = RecoverySql.Shape(c, tx, "main", name);
+                var d = RecoverySql.Shape(c, tx, D, name);
                 var missing = s.Columns.Where(col => !d.Columns.Contains(col, StringComparer.OrdinalIgnoreCase)).ToList();
                 if (missing.Count > 0)
                     throw new TursoBackupException(FailureKind.InvalidData,
@@ -278,16 +285,17 @@ namespace TursoBackup.Engine.Recovery
                         $"Table '{name}' has primary key ({Keys(s)}) in the source but ({Keys(d)}) in the destination, so its rows cannot be matched. Fix the schema first, or use Restore-TursoTable -NewName. Nothing was written.", name) { ErrorId = "SchemaMismatch" };
                 string where = request.PredicateFor(name);
                 if (where != null) SqlPredicate.Validate(c, "src", s.Name, where, tx);
-                var w = new Work { Shape = s, DestShape = d, Where = where };
+                var w = new Work { Shape = s, DestShape = d, Where = where, D = D };
                 if (s.RowidKey)
                 {
-                    w.RowidName = RecoverySql.RowidName(c, tx, "main", name);
+                    w.RowidName = RecoverySql.RowidName(c, tx, D, name);
                     w.SrcRowidName = RecoverySql.RowidName(c, tx, "src", name);
                 }
                 works.Add(w);
             }
-            var ordered = RecoverySql.ParentsFirst(c, tx, "main", works.Select(x => x.Shape.Name).ToList());
+            var ordered = RecoverySql.ParentsFirst(c, tx, D, works.Select(x => x.Shape.Name).ToList());
             works = ordered.Select(n => works.First(x => string.Equals(x.Shape.Name, n, StringComparison.OrdinalIgnoreCase))).ToList();
+            beforeCounts?.Invoke(works);
             foreach (var w in works)
             {
                 w.Matched = Convert.ToInt64(RecoverySql.Scalar(c, tx, $"SELECT count(*) FROM {w.S} AS s"));
@@ -300,13 +308,13 @@ namespace TursoBackup.Engine.Recovery
 
         private static string Keys(TableShape s) => s.RowidKey ? "rowid" : string.Join(", ", s.Keys);
 
-        private static string FirstConflict(SqliteConnection c, SqliteTransaction tx, Work t)
+        internal static string FirstConflict(SqliteConnection c, SqliteTransaction tx, Work t)
         {
             var v = RecoverySql.Scalar(c, tx, $"SELECT {t.KeyText("s")} {t.Conflicting} LIMIT 1");
             return v == null || v is DBNull ? null : Convert.ToString(v, CultureInfo.InvariantCulture);
         }
 
-        private static void RecordUndo(SqliteConnection c, SqliteTransaction tx, UndoWriter undo, Work t, bool replace)
+        internal static void RecordUndo(SqliteConnection c, SqliteTransaction tx, UndoWriter undo, Work t, bool replace)
         {
             undo.Exec("INSERT INTO tables (ord, name, columns, destColumns, keyColumns, rowidKey, inserted, replaced) VALUES ($0, $1, $2, $3, $4, $5, $6, $7)",
                 t.Ord, t.Shape.Name, RecoverySql.JoinNames(t.Shape.Columns), RecoverySql.JoinNames(t.DestShape.Columns), RecoverySql.JoinNames(t.Shape.Keys), t.Shape.RowidKey ? 1 : 0, t.WouldInsert, t.WouldReplace);
@@ -332,7 +340,7 @@ namespace TursoBackup.Engine.Recovery
                 throw new TursoBackupException(FailureKind.InvalidOperation, $"The undo data of '{t.Shape.Name}' does not match the counts ({w} rows recorded, {t.WouldInsert + t.WouldReplace} expected). Nothing was written. Run it again.", t.Shape.Name);
         }
 
-        private static IEnumerable<string> Sample(SqliteConnection c, SqliteTransaction tx, Work t, bool replace)
+        internal static IEnumerable<string> Sample(SqliteConnection c, SqliteTransaction tx, Work t, bool replace)
         {
             var list = new List<string>();
             string Tq = RecoverySql.Q(t.Shape.Name);

@@ -87,6 +87,33 @@ namespace TursoBackup.Engine.Remote
             return new PendingRequest { Kind = RequestKind.Batch, Json = sb.ToString(), Sql = steps.Count > 0 ? steps[0].Sql : null, StepSql = sql };
         }
 
+        /// <summary>
+        /// A batch that is one transaction: BEGIN IMMEDIATE, the steps, COMMIT (each only when the one before it succeeded),
+        /// then ROLLBACK when BEGIN succeeded and COMMIT did not run or failed — all or nothing in one request, also on a server that keeps no
+        /// streams. Steps: 0 BEGIN, 1..n the statements, n+1 COMMIT, n+2 ROLLBACK.
+        /// </summary>
+        public static PendingRequest TransactionBatch(IReadOnlyList<HranaStatement> steps)
+        {
+            var sb = new StringBuilder(256);
+            sb.Append("{\"type\":\"batch\",\"batch\":{\"steps\":[{\"stmt\":{\"sql\":\"BEGIN IMMEDIATE\"}}");
+            var sql = new List<string>(steps.Count + 3) { "BEGIN IMMEDIATE" };
+            for (int i = 0; i < steps.Count; i++)
+            {
+                sb.Append(",{\"condition\":{\"type\":\"ok\",\"step\":").Append(i.ToString(CultureInfo.InvariantCulture)).Append("},\"stmt\":");
+                Statement(sb, steps[i]);
+                sb.Append('}');
+                sql.Add(steps[i].Sql);
+            }
+            string commit = (steps.Count + 1).ToString(CultureInfo.InvariantCulture);
+            sb.Append(",{\"condition\":{\"type\":\"ok\",\"step\":").Append(steps.Count.ToString(CultureInfo.InvariantCulture)).Append("},\"stmt\":{\"sql\":\"COMMIT\"}}");
+            // ROLLBACK only a transaction this batch began (BEGIN ok) and did not commit: never another client's.
+            sb.Append(",{\"condition\":{\"type\":\"and\",\"conds\":[{\"type\":\"ok\",\"step\":0},{\"type\":\"not\",\"cond\":{\"type\":\"ok\",\"step\":").Append(commit).Append("}}]},\"stmt\":{\"sql\":\"ROLLBACK\"}}");
+            sb.Append("]}}");
+            sql.Add("COMMIT");
+            sql.Add("ROLLBACK");
+            return new PendingRequest { Kind = RequestKind.Batch, Json = sb.ToString(), Sql = "BEGIN IMMEDIATE", StepSql = sql };
+        }
+
         public static PendingRequest Close() => new PendingRequest { Kind = RequestKind.Close, Json = "{\"type\":\"close\"}" };
 
         public static string Body(string baton, IReadOnlyList<PendingRequest> requests)

@@ -85,6 +85,45 @@ namespace TursoBackup.Engine.Remote
             return BatchResults(Send(reqs, cancellationToken, closing: false), reqs[0]);
         }
 
+        /// <summary>
+        /// Runs the statements as ONE transaction in one request (BEGIN IMMEDIATE … COMMIT, ROLLBACK when anything failed),
+        /// so that either all of them take effect or none, on any server. Returns each statement's result, or throws the
+        /// first failure: <c>Data["HranaStep"]</c> is the failing statement's 0-based index, -1 when the transaction could
+        /// not begin (another transaction holds the database) and <paramref name="statements"/>.Count when COMMIT failed.
+        /// Do not use on a stream that is already inside a transaction.
+        /// </summary>
+        public IReadOnlyList<HranaResult> TransactionBatch(IReadOnlyList<HranaStatement> statements, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (statements == null) throw new ArgumentNullException(nameof(statements));
+            var reqs = new List<PendingRequest> { HranaProtocol.TransactionBatch(statements) };
+            var resp = Send(reqs, cancellationToken, closing: false);
+            var outcome = resp.Results[0];
+            if (!outcome.Ok) throw client.StatementFailure(outcome.Error, reqs[0].Sql, null);
+            int n = statements.Count;
+            var sql = reqs[0].StepSql;
+            for (int i = 0; i <= n + 1; i++)
+            {
+                var error = outcome.StepErrors != null && i < outcome.StepErrors.Count ? outcome.StepErrors[i] : null;
+                if (error != null)
+                {
+                    var ex = client.StatementFailure(error, sql[i], i);
+                    ex.Data["HranaStep"] = i - 1;
+                    throw ex;
+                }
+                var result = outcome.StepResults != null && i < outcome.StepResults.Count ? outcome.StepResults[i] : null;
+                if (result == null)
+                {
+                    var ex = new TursoBackupException(FailureKind.InvalidData,
+                        $"The libSQL server at {client.Url} skipped step {i + 1} of the transaction (\"{HranaClient.Preview(sql[i])}\") without reporting an error; it was rolled back. Run it again; if it repeats, the server does not evaluate batch conditions as Hrana specifies.", client.Url);
+                    ex.Data["HranaStep"] = i - 1;
+                    throw ex;
+                }
+            }
+            var results = new HranaResult[n];
+            for (int i = 0; i < n; i++) results[i] = outcome.StepResults[i + 1];
+            return results;
+        }
+
         internal static IReadOnlyList<HranaStatement> ToStatements(IReadOnlyList<(string Sql, IReadOnlyList<object> Args)> steps)
         {
             if (steps == null) throw new ArgumentNullException(nameof(steps));

@@ -30,7 +30,7 @@ namespace TursoBackup.Cmdlets
         [DatabaseSourceTransformation]
         public DatabaseSource Source { get; set; }
 
-        /// <summary>The database the rows go back into (a local path).</summary>
+        /// <summary>The database the rows go back into: a local path, or a libsql:// (https://, http://) URL of a Turso Cloud or libSQL database (token: -AuthToken or $env:TURSO_AUTH_TOKEN).</summary>
         [Parameter(Mandatory = true, Position = 1)]
         [ValidateNotNullOrEmpty]
         public string Destination { get; set; }
@@ -102,10 +102,11 @@ namespace TursoBackup.Cmdlets
             {
                 source = OpenSource(Source, "-Source");
                 string vault = Engine.Vault.BackupVault.OpenOrCreate(ResolveNewPath(Vault)).Root;
+                bool remote = IsUrl(Destination);
                 var request = new RowRecoveryRequest
                 {
                     SourcePath = source.Path,
-                    DestinationPath = ResolveExistingFile(Destination, "-Destination"),
+                    DestinationPath = remote ? Destination : ResolveExistingFile(Destination, "-Destination"),
                     Tables = tables,
                     Where = where,
                     ConflictAction = ConflictAction,
@@ -117,7 +118,8 @@ namespace TursoBackup.Cmdlets
                 if (WhatIfRequested)
                 {
                     // -WhatIf: what each table would get, as ShouldProcess says it ("What if: …"), and nothing is written.
-                    foreach (var p in RowRecovery.Plan(request))
+                    var plans = remote ? RemoteRowRecovery.Plan(request, Destination, RemoteAuth.Token(AuthToken)) : RowRecovery.Plan(request);
+                    foreach (var p in plans)
                     {
                         ShouldProcess(request.DestinationPath, $"Restore rows of '{p.Table}' from {source.Description}: {p.Matched:N0} matched, would insert {p.WouldInsert:N0}, replace {p.WouldReplace:N0}, skip {p.WouldSkip:N0}" +
                             (p.Conflicts > 0 ? $" ({p.Conflicts:N0} conflicting; first {p.FirstConflict})" : "") + (p.Sample.Length > 0 ? "; e.g. " + string.Join(" ", p.Sample) : ""));
@@ -129,7 +131,8 @@ namespace TursoBackup.Cmdlets
                     ? ShouldOverwrite(request.DestinationPath, action + ", replacing rows that differ", "Replace rows")
                     : ShouldProcessUnattended(request.DestinationPath, action, "Restoring rows into", "restore them", "written", terminating: false);
                 if (!go) return;
-                foreach (var r in RowRecovery.Restore(request)) WriteObject(r);
+                var results = remote ? RemoteRowRecovery.Restore(request, Destination, RemoteAuth.Token(AuthToken)) : RowRecovery.Restore(request);
+                foreach (var r in results) WriteObject(r);
             }
             catch (TursoBackupException ex)
             {

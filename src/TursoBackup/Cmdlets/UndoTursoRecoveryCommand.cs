@@ -30,13 +30,18 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string Reason { get; set; }
 
+        /// <summary>The token for a recovery that wrote into a remote libSQL database (default: $env:TURSO_AUTH_TOKEN).</summary>
+        [Parameter]
+        [SecretTransformation]
+        public System.Security.SecureString AuthToken { get; set; }
+
         protected override void ProcessRecord()
         {
             string root = null;
             if (!TryRun(() => root = Engine.Vault.BackupVault.OpenExisting(ResolveNewPath(Vault)).Root, Vault)) return;
             if (!ShouldProcessUnattended(Id, "Undo the recovery (put its destination back as it was)", "Undoing the recovery", "undo it", "changed", terminating: false)) return;
             RecoveryLogEntry entry = null;
-            if (TryRun(() => entry = RecoveryUndo.Undo(root, Id, null, Force, Reason), Id)) WriteObject(entry);
+            if (TryRun(() => entry = RecoveryUndo.Undo(root, Id, null, Force, Reason, null, VerboseFromAnyThread, RemoteAuth.Token(AuthToken)), Id)) WriteObject(entry);
         }
     }
 }

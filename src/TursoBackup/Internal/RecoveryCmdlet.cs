@@ -14,7 +14,7 @@ namespace TursoBackup.Internal
     /// </summary>
     public abstract class RecoveryCmdlet : DecryptingCmdlet
     {
-        /// <summary>The token of a remote source given as a URL (default: $env:TURSO_AUTH_TOKEN; a TursoBranch brings its own).</summary>
+        /// <summary>The token of a remote source or destination given as a URL (default: $env:TURSO_AUTH_TOKEN; a TursoBranch brings its own).</summary>
         [Parameter]
         [SecretTransformation]
         public SecureString AuthToken { get; set; }
