@@ -152,3 +152,73 @@ Describe 'The accidental-delete and broken-migration scenarios, end to end (runb
         @(Get-ChildItem (Join-Path $work 'pitr') -Filter '*.sql.zst').Count | Should -Be 1
     }
 }
+
+Describe 'Restore-TursoRow into a remote libSQL database (a real tursodb --sync-server on 127.0.0.1)' {
+    BeforeAll {
+        $tursodb = if ($env:TURSODB) { $env:TURSODB } else { Join-Path (Get-RepoRoot) 'tools/peers/node_modules/@tursodatabase/cli-linux-x64-gnu/tursodb' }
+        if (-not (Test-Path -LiteralPath $tursodb)) { throw "tursodb is not installed ($tursodb); run 'npm ci --prefix tools/peers'." }
+        $script:rdir = Join-Path $work 'remote'
+        [void][IO.Directory]::CreateDirectory($rdir)
+        $served = Join-Path $rdir 'served.db'
+        New-SampleDatabase $served -Customers 150 -WithOrderLines | Out-Null
+        # The branch: the database as it was before the mistake (for a Turso Cloud database, New-TursoBranch -Timestamp makes it).
+        $script:branch = Join-Path $rdir 'branch.db'
+        Invoke-Sqlite3 $served "VACUUM INTO '$branch';" | Out-Null
+        $script:rvault = Join-Path $rdir 'vault'
+        $port = Get-FreePort
+        $script:server = [pscustomobject]@{ Process = (Start-PeerProcess $tursodb @('--sync-server', "127.0.0.1:$port", $served)); Folder = $null }
+        Wait-TcpPort $port -Process $server.Process
+        $script:url = "http://127.0.0.1:$port"
+        function Invoke-Remote([string] $Sql) {
+            $body = @{ baton = $null; requests = @(@{ type = 'execute'; stmt = @{ sql = $Sql } }) } | ConvertTo-Json -Depth 6
+            $r = Invoke-RestMethod -Method Post -Uri "$url/v2/pipeline" -ContentType 'application/json' -Body $body
+            if ($r.results[0].type -ne 'ok') { throw $r.results[0].error.message }
+            $r.results[0].response.result
+        }
+        function Get-RemoteCount([string] $Table) { [int]((Invoke-Remote "SELECT count(*) FROM $Table").rows[0][0].value) }
+        $script:counts = @{}; foreach ($t in 'customers', 'orders', 'order_lines') { $counts[$t] = Get-RemoteCount $t }
+        # The mistake, made on the server: 25 customers deleted with their orders and order lines.
+        Invoke-Remote 'DELETE FROM order_lines WHERE order_id IN (SELECT id FROM orders WHERE customer_id <= 25)' | Out-Null
+        Invoke-Remote 'DELETE FROM orders WHERE customer_id <= 25' | Out-Null
+        Invoke-Remote 'DELETE FROM customers WHERE id <= 25' | Out-Null
+    }
+    AfterAll { Stop-PeerServer $server }
+
+    It '-WhatIf says per table what it would insert and writes nothing' {
+        $r = Invoke-Task "Compare-TursoDatabase -Reference '$branch' -Difference '$url' -IncludeRows | Restore-TursoRow -Source '$branch' -Destination '$url' -Vault '$rvault' -WhatIf"
+        $r.ExitCode | Should -Be 0 -Because ($r.Errors -join "`n")
+        $text = $r.Output -join "`n"
+        $text | Should -Match "rows of 'customers'.*would insert 25"
+        $text | Should -Match "rows of 'orders'.*would insert 250"
+        $text | Should -Match 'INSERT INTO'
+        Get-RemoteCount customers | Should -Be ($counts.customers - 25)
+    }
+
+    It 'Compare | Restore-TursoRow brings the rows back over Hrana, parents first, journaled; Undo-TursoRecovery takes them out again' {
+        $r = Invoke-Task "Compare-TursoDatabase -Reference '$branch' -Difference '$url' -IncludeRows | Restore-TursoRow -Source '$branch' -Destination '$url' -Vault '$rvault' -Reason 'INC-5001' | Select-Object Id, Table, Inserted, Destination | ConvertTo-Json -Compress"
+        $r.ExitCode | Should -Be 0 -Because ($r.Errors -join "`n")
+        $res = @($r.Output[-1] | ConvertFrom-Json)
+        $res.Table | Should -Be @('customers', 'orders', 'order_lines')
+        $res.Inserted | Should -Be @(25, 250, 500)
+        foreach ($t in 'customers', 'orders', 'order_lines') { Get-RemoteCount $t | Should -Be $counts[$t] -Because $t }
+        $c = Invoke-Task "Compare-TursoDatabase -Reference '$branch' -Difference '$url' | Where-Object { `$_.Added + `$_.Removed + `$_.Changed } | Measure-Object | ForEach-Object Count"
+        $c.Output[-1] | Should -Be '0'
+        $h = Invoke-Task "Get-TursoRecoveryHistory -Vault '$rvault' | Where-Object Action -eq RowRecovery | Select-Object Id, Target, Reason, Result, Rows | ConvertTo-Json -Compress"
+        $e = $h.Output[-1] | ConvertFrom-Json
+        ($e.Target, $e.Reason, $e.Result, $e.Rows) | Should -Be @($url, 'INC-5001', 'Succeeded', 775)
+        $u = Invoke-Task "Undo-TursoRecovery -Vault '$rvault' -Id '$($res[0].Id)' -Confirm:`$false | Out-Null"
+        $u.ExitCode | Should -Be 0 -Because ($u.Errors -join "`n")
+        Get-RemoteCount customers | Should -Be ($counts.customers - 25)
+        Get-RemoteCount order_lines | Should -Be ($counts.order_lines - 500)
+    }
+
+    It 'refuses rows whose parents are missing, and a -Where that is not one expression, writing nothing' {
+        $r = Invoke-Task "Restore-TursoRow -Source '$branch' -Destination '$url' -Table orders -Where 'customer_id <= 25' -Vault '$rvault'"
+        $r.ExitCode | Should -Not -Be 0
+        ($r.Errors -join ' ') | Should -Match 'foreign key.*parent'
+        $r = Invoke-Task "Restore-TursoRow -Source '$branch' -Destination '$url' -Table customers -Where 'id < 5; DELETE FROM customers' -Vault '$rvault'"
+        $r.ExitCode | Should -Not -Be 0
+        ($r.Errors -join ' ') | Should -Match "';'"
+        Get-RemoteCount orders | Should -Be ($counts.orders - 250)
+    }
+}

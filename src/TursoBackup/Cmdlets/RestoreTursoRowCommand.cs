@@ -46,9 +46,15 @@ namespace TursoBackup.Cmdlets
         public string Where { get; set; }
 
         /// <summary>Rows from Compare-TursoDatabase -IncludeRows: those missing (Removed) or different (Changed) in the destination are restored.</summary>
-        [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ByRows)]
-        [ValidateNotNull]
+        [Parameter(ValueFromPipeline = true, ParameterSetName = ByRows)]
         public RowDifference[] InputObject { get; set; }
+
+        /// <summary>
+        /// The per-table summaries Compare-TursoDatabase -IncludeRows writes after each table's rows: taken from the pipeline
+        /// and passed over (the rows say what to restore), so that Compare-TursoDatabase -IncludeRows | Restore-TursoRow works.
+        /// </summary>
+        [Parameter(ValueFromPipeline = true, ParameterSetName = ByRows)]
+        public TableComparison[] Comparison { get; set; }
 
         [Parameter]
         public ConflictAction ConflictAction { get; set; } = ConflictAction.Abort;
@@ -75,7 +81,7 @@ namespace TursoBackup.Cmdlets
         {
             if (ParameterSetName == ByRows)
             {
-                piped.AddRange(InputObject.Where(r => r != null));
+                if (InputObject != null) piped.AddRange(InputObject.Where(r => r != null));
                 return;
             }
             Run(Table, Where);
@@ -87,15 +93,19 @@ namespace TursoBackup.Cmdlets
             {
                 var wanted = piped.Where(r => r.Kind != RowChange.Added).ToList();
                 if (wanted.Count == 0) WriteVerbose("No row to restore: every piped row is new in the destination (Added), which a restore leaves alone.");
-                foreach (var g in wanted.GroupBy(r => r.Table, StringComparer.Ordinal))
+                else
                 {
-                    Run(new[] { g.Key }, KeyPredicate(g.ToList()));
+                    // ONE recovery of every piped table, each with the predicate of its keys: parents are written first
+                    // and the foreign keys hold in one transaction.
+                    var byTable = wanted.GroupBy(r => r.Table, StringComparer.OrdinalIgnoreCase).ToList();
+                    var where = byTable.ToDictionary(g => g.Key, g => KeyPredicate(g.ToList()), StringComparer.OrdinalIgnoreCase);
+                    Run(byTable.Select(g => g.Key).ToArray(), null, where);
                 }
             }
             base.EndProcessing();
         }
 
-        private void Run(string[] tables, string where)
+        private void Run(string[] tables, string where, IDictionary<string, string> tableWhere = null)
         {
             SourceDatabase source = null;
             try
@@ -109,6 +119,7 @@ namespace TursoBackup.Cmdlets
                     DestinationPath = remote ? Destination : ResolveExistingFile(Destination, "-Destination"),
                     Tables = tables,
                     Where = where,
+                    TableWhere = tableWhere,
                     ConflictAction = ConflictAction,
                     Reason = Reason,
                     VaultPath = vault,
