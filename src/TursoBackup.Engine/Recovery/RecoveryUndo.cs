@@ -274,16 +274,21 @@ namespace TursoBackup.Engine.Recovery
         public string FinalPath { get; }
         private bool published;
 
-        public UndoWriter(string vaultRoot, string id, string kind, string destination, string source)
+        /// <param name="attach">Databases ATTACHed read-only to the undo file's connection before its transaction begins (schema names, paths): undo rows can then be copied set-based with INSERT … SELECT.</param>
+        public UndoWriter(string vaultRoot, string id, string kind, string destination, string source, params (string Schema, string Path)[] attach)
         {
             string folder = Path.Combine(Path.GetFullPath(vaultRoot), RecoveryJournal.Folder, RecoveryUndo.Folder);
             OwnerOnly.CreateDirectory(folder);
             FinalPath = Path.Combine(folder, id + ".db");
             tmpPath = Path.Combine(folder, "." + id + ".db.tmp");
             DurableFile.TryDelete(tmpPath);
-            connection = SqliteFile.OpenOrCreate(tmpPath);
+            NativeSqlite.EnsureInitialized();
+            // A file: URI, so that ATTACH takes ?mode=ro.
+            connection = new SqliteConnection("Data Source=\"" + RecoverySql.FileUri(tmpPath) + "\";Mode=ReadWriteCreate;Pooling=False");
+            connection.Open();
             OwnerOnly.File(tmpPath);
-            RecoverySql.Exec(connection, null, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF");
+            RecoverySql.Exec(connection, null, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA busy_timeout = 30000");
+            foreach (var a in attach) RecoverySql.Attach(connection, a.Path, a.Schema, readOnly: true);
             tx = connection.BeginTransaction();
             Exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value)");
             Exec("CREATE TABLE tables (ord INTEGER PRIMARY KEY, name TEXT NOT NULL, columns TEXT NOT NULL, destColumns TEXT NOT NULL, keyColumns TEXT NOT NULL, rowidKey INTEGER NOT NULL, inserted INTEGER, replaced INTEGER)");

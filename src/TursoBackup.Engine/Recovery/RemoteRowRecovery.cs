@@ -34,7 +34,7 @@ namespace TursoBackup.Engine.Recovery
         public static int RowsPerInsert { get; set; } = 100;
 
         /// <summary>Most keys looked up in one request while reading the destination.</summary>
-        public static int KeysPerLookup { get; set; } = 200;
+        public static int KeysPerLookup { get; set; } = 1000;
 
         /// <summary>Test hook: throw after this many write batches were sent (a failure in the middle of the recovery).</summary>
         internal static int? FailAfterBatches;

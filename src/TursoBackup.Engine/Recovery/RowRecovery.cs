@@ -103,12 +103,14 @@ namespace TursoBackup.Engine.Recovery
                                         throw new TursoBackupException(FailureKind.InvalidOperation,
                                             $"Row recovery aborted: the row of '{t.Shape.Name}' with {first} is in the destination with other values (ConflictAction Abort). Nothing was written. Use -ConflictAction Replace to overwrite such rows or Ignore to keep them, or narrow -Where.", dest) { ErrorId = "RowConflict" };
                                 }
-                            undo = new UndoWriter(request.VaultPath, id, "rows", dest, source);
+                            // The undo file's own connection reads both files: this connection holds the write lock and has
+                            // written nothing yet, so it sees what this transaction sees; the rows are copied set-based.
+                            undo = new UndoWriter(request.VaultPath, id, "rows", dest, source, ("src", source), ("dst", dest));
                             int ord = 0;
                             foreach (var t in tables)
                             {
                                 t.Ord = ord++;
-                                RecordUndo(c, tx, undo, t, request.ConflictAction == ConflictAction.Replace);
+                                RecordUndoSetBased(undo, t, request.ConflictAction == ConflictAction.Replace);
                             }
                             long written = 0;
                             foreach (var t in tables)
@@ -298,9 +300,22 @@ namespace TursoBackup.Engine.Recovery
             beforeCounts?.Invoke(works);
             foreach (var w in works)
             {
-                w.Matched = Convert.ToInt64(RecoverySql.Scalar(c, tx, $"SELECT count(*) FROM {w.S} AS s"));
-                w.WouldInsert = Convert.ToInt64(RecoverySql.Scalar(c, tx, "SELECT count(*) " + w.NewRows));
-                w.Differing = Convert.ToInt64(RecoverySql.Scalar(c, tx, "SELECT count(*) " + w.Conflicting));
+                // One pass: every matching source row LEFT JOINed by key to the destination (a row is there when the
+                // destination's rowid, or a WITHOUT ROWID table's first key column, is not NULL).
+                string hit = "d." + (w.DestShape.WithoutRowid ? RecoverySql.Q(w.DestShape.Keys[0]) : (w.RowidName ?? RecoverySql.RowidName(c, tx, D, w.Shape.Name)));
+                using (var cmd = c.CreateCommand())
+                {
+                    cmd.Transaction = tx;
+                    cmd.CommandText = $"SELECT count(*), count(*) - count({hit}), coalesce(sum(CASE WHEN {hit} IS NOT NULL AND {w.Differ("d", "s")} THEN 1 ELSE 0 END), 0) " +
+                                      $"FROM {w.S} AS s LEFT JOIN {w.T} AS d ON {w.KeyJoin("d", "s")}";
+                    using (var r = cmd.ExecuteReader())
+                    {
+                        r.Read();
+                        w.Matched = r.GetInt64(0);
+                        w.WouldInsert = r.GetInt64(1);
+                        w.Differing = r.GetInt64(2);
+                    }
+                }
                 w.WouldReplace = request.ConflictAction == ConflictAction.Replace ? w.Differing : 0;
             }
             return works;
@@ -338,6 +353,36 @@ namespace TursoBackup.Engine.Recovery
             }
             if (w != t.WouldInsert + t.WouldReplace || o != t.WouldReplace)
                 throw new TursoBackupException(FailureKind.InvalidOperation, $"The undo data of '{t.Shape.Name}' does not match the counts ({w} rows recorded, {t.WouldInsert + t.WouldReplace} expected). Nothing was written. Run it again.", t.Shape.Name);
+        }
+
+        /// <summary>
+        /// <see cref="RecordUndo"/> as INSERT … SELECT on the undo file's connection, which has the source ATTACHed as "src"
+        /// and the destination as "dst" (read-only): no row passes through .NET.
+        /// </summary>
+        internal static void RecordUndoSetBased(UndoWriter undo, Work t, bool replace)
+        {
+            undo.Exec("INSERT INTO tables (ord, name, columns, destColumns, keyColumns, rowidKey, inserted, replaced) VALUES ($0, $1, $2, $3, $4, $5, $6, $7)",
+                t.Ord, t.Shape.Name, RecoverySql.JoinNames(t.Shape.Columns), RecoverySql.JoinNames(t.DestShape.Columns), RecoverySql.JoinNames(t.Shape.Keys), t.Shape.RowidKey ? 1 : 0, t.WouldInsert, t.WouldReplace);
+            string saved = t.D;
+            t.D = "dst";
+            try
+            {
+                undo.Exec($"CREATE TABLE w_{t.Ord} (action, rid, {string.Join(", ", t.Shape.Columns.Select((_, i) => "c" + i))})");
+                undo.Exec($"CREATE TABLE o_{t.Ord} (rid, {string.Join(", ", t.DestShape.Columns.Select((_, i) => "c" + i))})");
+                long w = undo.Exec($"INSERT INTO w_{t.Ord} " + t.NewRowsSelect);
+                long o = 0;
+                if (replace)
+                {
+                    w += undo.Exec($"INSERT INTO w_{t.Ord} " + t.ReplacedNewSelect);
+                    o = undo.Exec($"INSERT INTO o_{t.Ord} " + t.ReplacedOldSelect);
+                }
+                if (w != t.WouldInsert + t.WouldReplace || o != t.WouldReplace)
+                    throw new TursoBackupException(FailureKind.InvalidOperation, $"The undo data of '{t.Shape.Name}' does not match the counts ({w} rows recorded, {t.WouldInsert + t.WouldReplace} expected). Nothing was written. Run it again.", t.Shape.Name);
+            }
+            finally
+            {
+                t.D = saved;
+            }
         }
 
         internal static IEnumerable<string> Sample(SqliteConnection c, SqliteTransaction tx, Work t, bool replace)

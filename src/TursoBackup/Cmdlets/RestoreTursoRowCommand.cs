@@ -19,21 +19,10 @@ namespace TursoBackup.Cmdlets
     /// </summary>
     [Cmdlet(VerbsData.Restore, "TursoRow", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByTable)]
     [OutputType(typeof(RowRecoveryResult))]
-    public sealed class RestoreTursoRowCommand : RecoveryCmdlet
+    public sealed class RestoreTursoRowCommand : RecoveryWriteCmdlet
     {
         private const string ByTable = "Table";
         private const string ByRows = "Rows";
-
-        /// <summary>Where the rows come from (only read).</summary>
-        [Parameter(Mandatory = true, Position = 0)]
-        [ValidateNotNull]
-        [DatabaseSourceTransformation]
-        public DatabaseSource Source { get; set; }
-
-        /// <summary>The database the rows go back into: a local path, or a libsql:// (https://, http://) URL of a Turso Cloud or libSQL database (token: -AuthToken or $env:TURSO_AUTH_TOKEN).</summary>
-        [Parameter(Mandatory = true, Position = 1)]
-        [ValidateNotNullOrEmpty]
-        public string Destination { get; set; }
 
         /// <summary>The tables to restore rows of; with several, the foreign keys decide the order (parents first).</summary>
         [Parameter(Mandatory = true, ParameterSetName = ByTable)]
@@ -58,18 +47,6 @@ namespace TursoBackup.Cmdlets
 
         [Parameter]
         public ConflictAction ConflictAction { get; set; } = ConflictAction.Abort;
-
-        /// <summary>The vault that keeps the undo data and the journal entry.</summary>
-        [Parameter(Mandatory = true)]
-        [ValidateNotNullOrEmpty]
-        public string Vault { get; set; }
-
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string Reason { get; set; }
-
-        [Parameter]
-        public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
         private readonly List<RowDifference> piped = new List<RowDifference>();
 
@@ -105,55 +82,42 @@ namespace TursoBackup.Cmdlets
             base.EndProcessing();
         }
 
-        private void Run(string[] tables, string where, IDictionary<string, string> tableWhere = null)
+        private void Run(string[] tables, string where, IDictionary<string, string> tableWhere = null) => WithSource(source =>
         {
-            SourceDatabase source = null;
-            try
+            // -Destination: a local path, or a libsql:// (https://, http://) URL of a Turso Cloud or libSQL database (token: -AuthToken or $env:TURSO_AUTH_TOKEN).
+            bool remote = IsUrl(Destination);
+            var request = new RowRecoveryRequest
             {
-                source = OpenSource(Source, "-Source");
-                string vault = Engine.Vault.BackupVault.OpenOrCreate(ResolveNewPath(Vault)).Root;
-                bool remote = IsUrl(Destination);
-                var request = new RowRecoveryRequest
+                SourcePath = source.Path,
+                DestinationPath = remote ? Destination : ResolveExistingFile(Destination, "-Destination"),
+                Tables = tables,
+                Where = where,
+                TableWhere = tableWhere,
+                ConflictAction = ConflictAction,
+                Reason = Reason,
+                VaultPath = VaultRoot(),
+                LockTimeout = LockTimeout,
+                Log = VerboseFromAnyThread,
+            };
+            if (WhatIfRequested)
+            {
+                // -WhatIf: what each table would get, as ShouldProcess says it ("What if: …"), and nothing is written.
+                var plans = remote ? RemoteRowRecovery.Plan(request, Destination, RemoteAuth.Token(AuthToken)) : RowRecovery.Plan(request);
+                foreach (var p in plans)
                 {
-                    SourcePath = source.Path,
-                    DestinationPath = remote ? Destination : ResolveExistingFile(Destination, "-Destination"),
-                    Tables = tables,
-                    Where = where,
-                    TableWhere = tableWhere,
-                    ConflictAction = ConflictAction,
-                    Reason = Reason,
-                    VaultPath = vault,
-                    LockTimeout = LockTimeout,
-                    Log = VerboseFromAnyThread,
-                };
-                if (WhatIfRequested)
-                {
-                    // -WhatIf: what each table would get, as ShouldProcess says it ("What if: …"), and nothing is written.
-                    var plans = remote ? RemoteRowRecovery.Plan(request, Destination, RemoteAuth.Token(AuthToken)) : RowRecovery.Plan(request);
-                    foreach (var p in plans)
-                    {
-                        ShouldProcess(request.DestinationPath, $"Restore rows of '{p.Table}' from {source.Description}: {p.Matched:N0} matched, would insert {p.WouldInsert:N0}, replace {p.WouldReplace:N0}, skip {p.WouldSkip:N0}" +
-                            (p.Conflicts > 0 ? $" ({p.Conflicts:N0} conflicting; first {p.FirstConflict})" : "") + (p.Sample.Length > 0 ? "; e.g. " + string.Join(" ", p.Sample) : ""));
-                    }
-                    return;
+                    ShouldProcess(request.DestinationPath, $"Restore rows of '{p.Table}' from {source.Description}: {p.Matched:N0} matched, would insert {p.WouldInsert:N0}, replace {p.WouldReplace:N0}, skip {p.WouldSkip:N0}" +
+                        (p.Conflicts > 0 ? $" ({p.Conflicts:N0} conflicting; first {p.FirstConflict})" : "") + (p.Sample.Length > 0 ? "; e.g. " + string.Join(" ", p.Sample) : ""));
                 }
-                string action = $"Restore rows of {string.Join(", ", tables)} from {source.Description}";
-                bool go = ConflictAction == ConflictAction.Replace
-                    ? ShouldOverwrite(request.DestinationPath, action + ", replacing rows that differ", "Replace rows")
-                    : ShouldProcessUnattended(request.DestinationPath, action, "Restoring rows into", "restore them", "written", terminating: false);
-                if (!go) return;
-                var results = remote ? RemoteRowRecovery.Restore(request, Destination, RemoteAuth.Token(AuthToken)) : RowRecovery.Restore(request);
-                foreach (var r in results) WriteObject(r);
+                return;
             }
-            catch (TursoBackupException ex)
-            {
-                WriteFailure(ex);
-            }
-            finally
-            {
-                source?.Dispose();
-            }
-        }
+            string action = $"Restore rows of {string.Join(", ", tables)} from {source.Description}";
+            bool go = ConflictAction == ConflictAction.Replace
+                ? ShouldOverwrite(request.DestinationPath, action + ", replacing rows that differ", "Replace rows")
+                : ShouldProcessUnattended(request.DestinationPath, action, "Restoring rows into", "restore them", "written", terminating: false);
+            if (!go) return;
+            var results = remote ? RemoteRowRecovery.Restore(request, Destination, RemoteAuth.Token(AuthToken)) : RowRecovery.Restore(request);
+            foreach (var r in results) WriteObject(r);
+        });
 
         /// <summary>A predicate selecting exactly the piped rows' keys: <c>("a", "b") IN (VALUES (1, 'x'), …)</c>.</summary>
         internal static string KeyPredicate(IList<RowDifference> rows)

@@ -13,17 +13,8 @@ namespace TursoBackup.Cmdlets
     /// </summary>
     [Cmdlet(VerbsData.Restore, "TursoTable", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(TableRecoveryResult))]
-    public sealed class RestoreTursoTableCommand : RecoveryCmdlet
+    public sealed class RestoreTursoTableCommand : RecoveryWriteCmdlet
     {
-        [Parameter(Mandatory = true, Position = 0)]
-        [ValidateNotNull]
-        [DatabaseSourceTransformation]
-        public DatabaseSource Source { get; set; }
-
-        [Parameter(Mandatory = true, Position = 1)]
-        [ValidateNotNullOrEmpty]
-        public string Destination { get; set; }
-
         [Parameter(Mandatory = true)]
         [ValidateNotNullOrEmpty]
         public string Table { get; set; }
@@ -33,51 +24,26 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string NewName { get; set; }
 
-        [Parameter(Mandatory = true)]
-        [ValidateNotNullOrEmpty]
-        public string Vault { get; set; }
-
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string Reason { get; set; }
-
-        [Parameter]
-        public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(10);
-
-        protected override void ProcessRecord()
+        protected override void ProcessRecord() => WithSource(source =>
         {
-            SourceDatabase source = null;
-            try
+            string destination = ResolveExistingFile(Destination, "-Destination");
+            string action = NewName == null ? $"Replace the table '{Table}' with the one of {source.Description} (the current one is saved for Undo-TursoRecovery)"
+                                            : $"Restore the table '{Table}' of {source.Description} as '{NewName}'";
+            bool go = NewName == null
+                ? ShouldOverwrite(destination, action, "Replace a table")
+                : ShouldProcessUnattended(destination, action, "Restoring a table into", "restore it", "written", terminating: false);
+            if (!go) return;
+            WriteObject(TableRecovery.Restore(new TableRecoveryRequest
             {
-                source = OpenSource(Source, "-Source");
-                string destination = ResolveExistingFile(Destination, "-Destination");
-                string action = NewName == null ? $"Replace the table '{Table}' with the one of {source.Description} (the current one is saved for Undo-TursoRecovery)"
-                                                : $"Restore the table '{Table}' of {source.Description} as '{NewName}'";
-                bool go = NewName == null
-                    ? ShouldOverwrite(destination, action, "Replace a table")
-                    : ShouldProcessUnattended(destination, action, "Restoring a table into", "restore it", "written", terminating: false);
-                if (!go) return;
-                var result = TableRecovery.Restore(new TableRecoveryRequest
-                {
-                    SourcePath = source.Path,
-                    DestinationPath = destination,
-                    Table = Table,
-                    NewName = NewName,
-                    Reason = Reason,
-                    VaultPath = Engine.Vault.BackupVault.OpenOrCreate(ResolveNewPath(Vault)).Root,
-                    LockTimeout = LockTimeout,
-                    Log = VerboseFromAnyThread,
-                });
-                WriteObject(result);
-            }
-            catch (TursoBackupException ex)
-            {
-                WriteFailure(ex);
-            }
-            finally
-            {
-                source?.Dispose();
-            }
-        }
+                SourcePath = source.Path,
+                DestinationPath = destination,
+                Table = Table,
+                NewName = NewName,
+                Reason = Reason,
+                VaultPath = VaultRoot(),
+                LockTimeout = LockTimeout,
+                Log = VerboseFromAnyThread,
+            }));
+        });
     }
 }
