@@ -21,7 +21,7 @@ namespace TursoBackup.Engine.Cloud
     /// takes: WAL journal mode, 4096-byte pages, no auto-vacuum (converted by <c>VACUUM</c> when needed), UTF-8 text and a
     /// passing <c>PRAGMA quick_check</c> (neither can be fixed by a copy: those are errors), the WAL checkpointed so
     /// nothing is left in <c>-wal</c>/<c>-journal</c>;</item>
-    /// <item>the database is created, a token minted (1 h) and the copy uploaded, streamed from disk: one POST up to
+    /// <item>the database is created, a token minted (1 h; a chunked upload mints the next one after 45 minutes) and the copy uploaded, streamed from disk: one POST up to
     /// <see cref="MultipartThreshold"/>, chunks above;</item>
     /// <item>when anything after the create fails (the token, the upload, cancellation) the created database is deleted
     /// (nothing else ever is); if that fails too the error says which database to delete by hand.</item>
@@ -92,7 +92,8 @@ namespace TursoBackup.Engine.Cloud
                     {
                         throw Authentication(ex, name);
                     }
-                    client.UploadDatabaseFile(created, token, copy, MultipartThreshold, progress, cancel);
+                    client.UploadDatabaseFile(created, token, copy, MultipartThreshold, progress, cancel,
+                        ct => client.CreateDatabaseTokenAsync(created.Name, "1h", readOnly: false, ct));
                 }
                 catch (Exception ex) when (!(ex is OutOfMemoryException || ex is StackOverflowException))
                 {

@@ -557,19 +557,41 @@ namespace TursoBackup.Engine.Cloud
         /// once a MiB. The file must already be what Turso takes (see <see cref="CloudUpload"/>); this method does not check it.
         /// The token never appears in messages or <see cref="Log"/> lines.
         /// </summary>
+        /// <param name="renewToken">Mints a new database token; when given, a chunked upload that has used one token for
+        /// <see cref="UploadTokenRenewal"/> takes a new one before its next request (a 1 h token outlives no slow 20 GB upload).</param>
         public void UploadDatabaseFile(TursoDatabase database, string databaseToken, string path, long multipartThreshold = DefaultMultipartThreshold,
-            Action<long, long> progress = null, CancellationToken cancel = default) =>
-            Run(async () => { await UploadDatabaseFileAsync(database, databaseToken, path, multipartThreshold, progress, cancel).ConfigureAwait(false); return true; });
+            Action<long, long> progress = null, CancellationToken cancel = default, Func<CancellationToken, Task<string>> renewToken = null) =>
+            Run(async () => { await UploadDatabaseFileAsync(database, databaseToken, path, multipartThreshold, progress, cancel, renewToken).ConfigureAwait(false); return true; });
+
+        /// <summary>How long a chunked upload sends with one database token before it mints the next (with a renewer; the tokens live 1 h).</summary>
+        public TimeSpan UploadTokenRenewal { get; set; } = TimeSpan.FromMinutes(45);
 
         public async Task UploadDatabaseFileAsync(TursoDatabase database, string databaseToken, string path, long multipartThreshold = DefaultMultipartThreshold,
-            Action<long, long> progress = null, CancellationToken cancel = default)
+            Action<long, long> progress = null, CancellationToken cancel = default, Func<CancellationToken, Task<string>> renewToken = null)
         {
             if (database == null) throw new ArgumentNullException(nameof(database));
             if (string.IsNullOrEmpty(databaseToken)) throw new ArgumentException("A database token is required.", nameof(databaseToken));
             string token = databaseToken.Trim();
+            var tokens = new List<string> { token };
+            DateTimeOffset minted = Clock();
             string baseUrl = DatabaseHttpUrl(database.Hostname);
             long size = new FileInfo(path).Length;
-            string Scrub(string text) => string.IsNullOrEmpty(text) ? text : Redact(text.Replace(token, "***"));
+            string Scrub(string text)
+            {
+                if (string.IsNullOrEmpty(text)) return text;
+                lock (tokens) foreach (var t in tokens) text = text.Replace(t, "***");
+                return Redact(text);
+            }
+            async Task Renew()
+            {
+                if (renewToken == null || Clock() - minted < UploadTokenRenewal) return;
+                string next = (await renewToken(cancel).ConfigureAwait(false) ?? "").Trim();
+                if (next.Length == 0) return;
+                lock (tokens) tokens.Add(next);
+                token = next;
+                minted = Clock();
+                Say($"Took a new database token for the rest of the upload to '{database.Name}' (the last one had been in use for {UploadTokenRenewal.TotalMinutes:0} minutes).");
+            }
             var upload = new RetryingHttpSender(http, delay, Scrub)
             {
                 Name = $"Turso database '{database.Name}'", MaxAttempts = MaxAttempts, InitialBackoff = InitialBackoff, MaxBackoff = MaxBackoff,
@@ -601,10 +623,12 @@ namespace TursoBackup.Engine.Cloud
                 Say($"Uploading {size:N0} bytes to Turso database '{database.Name}' in {chunks} chunks of up to {chunk:N0} bytes.");
                 for (long n = 0; n < chunks; n++)
                 {
+                    await Renew().ConfigureAwait(false);
                     long offset = n * chunk, length = Math.Min(chunk, size - offset);
                     await UploadPartAsync(upload, database, token, HttpMethod.Put, baseUrl + "/v2/upload/chunk/" + n.ToString(CultureInfo.InvariantCulture),
                         $"upload chunk {n} of {chunks}", path, offset, length, meter, Scrub, cancel).ConfigureAwait(false);
                 }
+                await Renew().ConfigureAwait(false);
                 await upload.SendAsync(UploadSend(database, token, HttpMethod.Put, baseUrl + "/v2/upload/finalize", "finish the upload", Scrub,
                     () => new ByteArrayContent(new byte[0]), answer => answer.Text), cancel).ConfigureAwait(false);
             }

@@ -204,6 +204,39 @@ public sealed class CloudUploadTests : TempFolderTest
         AssertNoTokens();
     }
 
+    [Fact]
+    public void AChunkedUploadLongerThanItsTokenTakesANewTokenAndFinishes()
+    {
+        // The stand-in refuses a token past its expiration (1 h) by its clock; the upload reads the same clock, and every
+        // progress report moves it 12 minutes on: the whole upload "takes" well over an hour.
+        var now = DateTimeOffset.Parse("2026-12-07T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
+        api.Clock = () => now;
+        client.Clock = () => now;
+        string source = TestDb.Create(P("slow.db"),
+            "CREATE TABLE b(id INTEGER PRIMARY KEY, data BLOB); " +
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 1400) INSERT INTO b(data) SELECT randomblob(5000) FROM n;");
+        SqliteConnection.ClearAllPools();
+        upload.MultipartThreshold = 1024 * 1024;
+        api.UploadChunkSize = 1024 * 1024;
+
+        upload.Upload(client, source, "slow", null, (done, total) => now = now.AddMinutes(12));
+
+        var steps = Steps();
+        Assert.True(steps.Count(x => x == "createDatabaseToken") >= 2, string.Join(", ", steps));
+        Assert.DoesNotContain(api.Requests, r => r.Status == 401);
+        Assert.Equal(Hash(prepared), Hash(Received("slow")));
+        Assert.Contains(log, l => l.Contains("Took a new database token"));
+        AssertNoTokens();
+
+        // Without the renewal the same upload is refused (the stand-in really expires tokens).
+        var plain = new TursoCloudClient("acme", api.ApiToken, api.BaseUri, null, (_, _) => Task.CompletedTask) { MaxAttempts = 1, Clock = () => now };
+        var db = plain.CreateDatabaseForUpload("slow-plain", null);
+        string jwt = plain.CreateDatabaseToken("slow-plain", "1h");
+        var ex = Assert.Throws<TursoBackupException>(() => plain.UploadDatabaseFile(db, jwt, prepared, 1024 * 1024, (_, _) => now = now.AddMinutes(12)));
+        Assert.Contains("401", ex.Message + ex.Data["HttpStatus"]);
+        plain.Dispose();
+    }
+
     // ------------------------------------------------------------------ failures after the create: the database goes
 
     [Fact]

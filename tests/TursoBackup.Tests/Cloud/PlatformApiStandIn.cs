@@ -562,6 +562,19 @@ namespace TursoBackup.Tests.Cloud
         private static string RedactBody(string body) =>
             string.IsNullOrEmpty(body) ? body : Regex.Replace(body, "(\"encryption_key\"\\s*:\\s*\")[^\"]*\"", "$1<redacted>\"");
 
+        /// <summary>"1h", "30m", "1d12h" as a TimeSpan; null for "never".</summary>
+        private static TimeSpan? Lifetime(string expiration)
+        {
+            if (string.IsNullOrEmpty(expiration) || expiration == "never") return null;
+            var total = TimeSpan.Zero;
+            foreach (Match m in Regex.Matches(expiration, "([0-9]+)([wdhms])"))
+            {
+                long n = long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+                total += m.Groups[2].Value switch { "w" => TimeSpan.FromDays(7 * n), "d" => TimeSpan.FromDays(n), "h" => TimeSpan.FromHours(n), "m" => TimeSpan.FromMinutes(n), _ => TimeSpan.FromSeconds(n) };
+            }
+            return total;
+        }
+
         private static string FakeJwt(string database, string authorization, string expiration)
         {
             string B64(byte[] b) => Convert.ToBase64String(b).TrimEnd('=').Replace('+', '-').Replace('/', '_');
@@ -757,6 +770,8 @@ namespace TursoBackup.Tests.Cloud
             {
                 var issued = jwt == null ? null : tokens.LastOrDefault(t => t.Jwt == jwt);
                 if (issued == null || issued.Authorization != "full-access") return Error(401, "Unauthorized");
+                // A token is good for its expiration (by the stand-in's Clock), as Turso's JWTs are.
+                if (Lifetime(issued.Expiration) is TimeSpan life && Clock() - issued.IssuedAt > life) return Error(401, "token expired");
                 record.UploadDatabase = issued.Database;
                 db = databases.FirstOrDefault(d => d.Name == issued.Database);
                 if (db == null) return Error(404, "database not found");
