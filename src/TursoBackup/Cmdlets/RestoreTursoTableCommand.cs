@@ -26,6 +26,9 @@ namespace TursoBackup.Cmdlets
 
         protected override void ProcessRecord() => WithSource(source =>
         {
+            if (IsUrl(Destination))
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    $"Restore-TursoTable writes local database files; '{Destination}' is a remote database. Bring its rows back with Restore-TursoRow -Destination '{Destination}' -Table {Table}, or restore the whole database into Turso Cloud with Restore-TursoBackup -NewDatabase.", Destination) { ErrorId = "RemoteDestination" };
             string destination = ResolveExistingFile(Destination, "-Destination");
             string action = NewName == null ? $"Replace the table '{Table}' with the one of {source.Description} (the current one is saved for Undo-TursoRecovery)"
                                             : $"Restore the table '{Table}' of {source.Description} as '{NewName}'";
