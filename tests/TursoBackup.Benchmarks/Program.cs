@@ -65,6 +65,7 @@ namespace TursoBackup.Benchmarks
                 if (args.Length > 0 && args[0] == "--verify") return VerifyBench.Start(args);
                 if (args.Length > 0 && args[0] == "--compare") return CompareBench.Start(args);
                 if (args.Length > 0 && args[0] == "--recover") return RecoverBench.Start(args);
+                if (args.Length > 0 && args[0] == "--disk") return DiskBench.Start(args);
                 if (args.Length > 0 && args[0] == "--encrypt") return EncryptBench.Start(args);
                 if (args.Length > 0 && args[0] == "--pitr")
                 {

@@ -133,13 +133,21 @@ namespace TursoBackup.Engine.Backup
         {
             string artifactName = ArtifactStreams.ArtifactFileName(name, BackupKind.Snapshot, request.Compression, request.Encrypt);
             string artifactPath = Path.Combine(staging, artifactName);
-            // The artifact is the database itself only when stored as is; compressed or encrypted, the profile is read from a copy.
-            bool separateCopy = request.Compression != CompressionKind.None || request.Encrypt;
-            LockedFolder scratch = separateCopy ? ChooseScratch(request, source, staging) : null;
+            // Compressed or encrypted, an uncompressed copy is made only where the profile cannot be read from the source
+            // in the copy's own transaction (the backup API; a WAL snapshot that could not be pinned): its scratch folder
+            // is taken when first needed.
+            bool compressed = request.Compression != CompressionKind.None || request.Encrypt;
+            LockedFolder scratch = null;
+            bool taken = false;
             try
             {
-                string copyPath = !separateCopy ? artifactPath : Path.Combine(scratch?.Path ?? staging, "snapshot.db.partial");
-                return CopySnapshot(source, staging, artifactName, artifactPath, copyPath, scratch, request, cancel);
+                string CopyPath()
+                {
+                    if (!compressed) return artifactPath;
+                    if (!taken) { scratch = ChooseScratch(request, source, staging); taken = true; }
+                    return Path.Combine(scratch?.Path ?? staging, "snapshot.db.partial");
+                }
+                return CopySnapshot(source, artifactName, artifactPath, CopyPath, () => scratch, request, cancel);
             }
             finally
             {
@@ -147,19 +155,25 @@ namespace TursoBackup.Engine.Backup
             }
         }
 
-        private Artifact CopySnapshot(string source, string staging, string artifactName, string artifactPath, string copyPath,
-            LockedFolder scratch, BackupRequest request, CancellationToken cancel)
+        private Artifact CopySnapshot(string source, string artifactName, string artifactPath, Func<string> makeCopyPath,
+            Func<LockedFolder> scratchOf, BackupRequest request, CancellationToken cancel)
         {
             bool compressed = request.Compression != CompressionKind.None || request.Encrypt; // "compressed": stored other than as the database itself
+            string copyPath = compressed ? null : artifactPath;
             DateTimeOffset pointInTime;
             string journalMode, consistency, sha, plaintextSha = null;
             Task<DatabaseProfile> profileTask = null;
+            DatabaseProfile profile = null;
+            bool profileFromSource = false;
+            long copiedBytes = -1;
             using (var src = OpenSource(source, request.LockTimeout))
             {
                 journalMode = Convert.ToString(SqliteFile.Scalar(src, "PRAGMA journal_mode"));
                 Action<long, long> progress = (done, total) => Progress?.Invoke(new BackupProgress("Copying", done, total));
                 if (request.Method == SnapshotMethod.BackupApi)
                 {
+                    copyPath = makeCopyPath();
+                    var scratch = scratchOf();
                     using (SqliteFile.BeginReadSnapshot(src))
                     {
                         pointInTime = clock();
@@ -178,36 +192,65 @@ namespace TursoBackup.Engine.Backup
                 }
                 else
                 {
-                    using (var artifact = new FileStream(artifactPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
-                    using (var copy = compressed ? new FileStream(copyPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1) : null)
+                    bool wal = IsWal(journalMode);
+                    WalIndexHeader snapshot = null;
+                    using (var dbFile = PageCopy.OpenDatabaseFile(source))
+                    using (var tx = wal ? SqliteFile.BeginReadSnapshot(src, source, out snapshot) : SqliteFile.BeginReadSnapshot(src))
                     {
-                        OwnerOnly.File(artifactPath);
-                        if (copy != null) OwnerOnly.File(copyPath);
-                        using (var sink = new ArtifactSink(artifact, request.Encryption, ArtifactStreams.InnerName(artifactPath)))
+                        // The copy is exactly this transaction's snapshot (rollback modes: its SHARED lock; WAL: the frames up
+                        // to its mxFrame), so the content profile is read from the source, in this transaction, while the
+                        // pages stream — no uncompressed copy to write and read back. Without a known WAL snapshot (no -shm,
+                        // a writer committing without pause), the pages are teed into a copy and the profile read from it.
+                        profileFromSource = !wal || snapshot != null;
+                        bool tee = compressed && !profileFromSource;
+                        if (tee) copyPath = makeCopyPath();
+                        var scratch = tee ? scratchOf() : null;
+                        using (var artifact = new FileStream(artifactPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+                        using (var copy = tee ? new FileStream(copyPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1) : null)
                         {
-                            using (var compressor = ArtifactStreams.Compress(sink.Content, request.Compression))
-                            using (var output = compressed ? (Stream)new TeeStream(scratch != null ? new ScratchGuard(copy, source, scratch.Path) : (Stream)copy, compressor) : compressor)
-                            using (SqliteFile.BeginReadSnapshot(src))
+                            OwnerOnly.File(artifactPath);
+                            if (copy != null) OwnerOnly.File(copyPath);
+                            using (var sink = new ArtifactSink(artifact, request.Encryption, ArtifactStreams.InnerName(artifactPath)))
                             {
-                                Log?.Invoke($"Copying '{source}' ({journalMode} mode) page by page inside a read transaction" +
-                                    (request.Compression != CompressionKind.None ? $", compressing with {request.Compression}" : "") +
-                                    (request.Encrypt ? ", encrypting with OpenPGP AES-256." : "."));
-                                PageCopy.Copy(source, IsWal(journalMode), output, progress, cancel);
-                                // The copy holds what was committed when it read the WAL: stamped after, never before.
-                                pointInTime = clock();
+                                using (var compressor = ArtifactStreams.Compress(sink.Content, request.Compression))
+                                using (var output = tee ? (Stream)new TeeStream(scratch != null ? new ScratchGuard(copy, source, scratch.Path) : (Stream)copy, compressor) : compressor)
+                                {
+                                    Log?.Invoke($"Copying '{source}' ({journalMode} mode) page by page inside a read transaction" +
+                                        (snapshot != null ? $" (its snapshot: WAL frame {snapshot.MaxFrame})" : "") +
+                                        (request.Compression != CompressionKind.None ? $", compressing with {request.Compression}" : "") +
+                                        (request.Encrypt ? ", encrypting with OpenPGP AES-256." : "."));
+                                    // SQLite counts the rows on its own connection while the pages are read from the files.
+                                    var sourceProfile = profileFromSource ? Task.Run(() => DatabaseProfile.Read(src, tx)) : null;
+                                    try
+                                    {
+                                        copiedBytes = PageCopy.Copy(dbFile, source, wal, output, progress, cancel, out _, snapshot);
+                                    }
+                                    finally
+                                    {
+                                        // Never leave the profile running on the connection when the copy failed.
+                                        if (sourceProfile != null && copiedBytes < 0) try { sourceProfile.Wait(); } catch (AggregateException) { }
+                                    }
+                                    // The copy holds what was committed when it read the WAL: stamped after, never before.
+                                    pointInTime = clock();
+                                    if (sourceProfile != null)
+                                    {
+                                        profile = sourceProfile.GetAwaiter().GetResult();
+                                        profile.ReservedBytes = SqliteFile.ReadReservedBytes(source);
+                                    }
+                                }
+                                (sha, plaintextSha) = sink.Finish();
                             }
-                            (sha, plaintextSha) = sink.Finish();
+                            // Every page is written: read the content profile while the artifact is flushed to disk.
+                            if (!profileFromSource) profileTask = Task.Run(() => ReadProfile(copyPath));
+                            artifact.Flush(true);
                         }
-                        // Every page is written: read the content profile while the artifact is flushed to disk.
-                        profileTask = Task.Run(() => ReadProfile(copyPath));
-                        artifact.Flush(true);
                     }
-                    consistency = IsWal(journalMode)
+                    consistency = wal
                         ? "read transaction; page copy of the database file and the WAL's committed frames"
                         : "read transaction (shared lock); page copy of the database file";
                 }
             }
-            long sourceBytes = new FileInfo(copyPath).Length;
+            long sourceBytes = profileFromSource ? copiedBytes : new FileInfo(copyPath).Length;
             if (compressed && sha == null)
             {
                 // The backup API path wrote the copy first; compress it now.
@@ -216,8 +259,8 @@ namespace TursoBackup.Engine.Backup
                 sha = written.Sha256;
                 plaintextSha = written.ContentSha256;
             }
-            DatabaseProfile profile = profileTask != null ? profileTask.GetAwaiter().GetResult() : ReadProfile(copyPath);
-            if (compressed) File.Delete(copyPath);
+            if (profile == null) profile = profileTask != null ? profileTask.GetAwaiter().GetResult() : ReadProfile(copyPath);
+            if (compressed && !profileFromSource) File.Delete(copyPath);
             return new Artifact
             {
                 Kind = BackupKind.Snapshot, FileName = artifactName, PointInTime = pointInTime, JournalMode = journalMode,

@@ -52,14 +52,32 @@ namespace TursoBackup.Engine.Sqlite
             new FileStream(databasePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
 
         /// <summary>Copies through an already open database file (not closed here).</summary>
-        public static long Copy(FileStream db, string databasePath, bool walMode, Stream output, Action<long, long> onProgress, CancellationToken cancel, out WalFile walUsed)
+        public static long Copy(FileStream db, string databasePath, bool walMode, Stream output, Action<long, long> onProgress, CancellationToken cancel, out WalFile walUsed) =>
+            Copy(db, databasePath, walMode, output, onProgress, cancel, out walUsed, null);
+
+        /// <summary>
+        /// As the other overloads, but the copy is EXACTLY the read transaction's snapshot: only the WAL's frames up to
+        /// <paramref name="snapshot"/>'s mxFrame are laid over the file (commits after it are left out). A WAL restarted
+        /// since (other salts) means the transaction reads the file alone (read mark 0: it was fully backfilled, and no
+        /// checkpoint can write the file while that reader lasts), so the file alone is copied.
+        /// </summary>
+        public static long Copy(FileStream db, string databasePath, bool walMode, Stream output, Action<long, long> onProgress, CancellationToken cancel, out WalFile walUsed,
+            WalIndexHeader snapshot)
         {
             {
                 int pageSize = ReadPageSize(db);
-                WalFile wal = walMode ? WalFile.Read(databasePath + "-wal") : null;
+                BeforeWalScan?.Invoke(databasePath);
+                WalFile wal = walMode ? WalFile.Read(databasePath + "-wal", snapshot != null ? snapshot.MaxFrame : long.MaxValue) : null;
                 AfterWalScan?.Invoke(databasePath);
                 walUsed = wal;
                 bool useWal = wal != null && wal.CommittedFrames > 0;
+                if (useWal && snapshot != null)
+                {
+                    if (snapshot.MaxFrame == 0 || wal.Salt1 != snapshot.Salt1 || wal.Salt2 != snapshot.Salt2) useWal = false;
+                    else if (wal.CommittedFrames != snapshot.MaxFrame)
+                        throw new TursoBackupException(FailureKind.Busy,
+                            $"The WAL of '{databasePath}' holds {wal.CommittedFrames} committed frames where the read transaction's snapshot ends at frame {snapshot.MaxFrame}; the copy is discarded. Try again.", databasePath);
+                }
                 if (useWal && pageSize != 0 && wal.PageSize != pageSize)
                 {
                     throw new TursoBackupException(FailureKind.InvalidData,
@@ -144,6 +162,9 @@ namespace TursoBackup.Engine.Sqlite
 
         /// <summary>Tests only: runs between the WAL scan and the page copy (to restart the WAL there), given the database path.</summary>
         internal static Action<string> AfterWalScan;
+
+        /// <summary>Test hook: runs after the read transaction began and before the WAL is scanned (a writer's commit in between).</summary>
+        internal static Action<string> BeforeWalScan;
 
         /// <summary>
         /// Reads the page of the WAL frame whose page data is at <paramref name="at"/>, then its frame header, and checks

@@ -175,6 +175,42 @@ namespace TursoBackup.Engine.Sqlite
             return tx;
         }
 
+        /// <summary>
+        /// <see cref="BeginReadSnapshot(SqliteConnection)"/> on a WAL database, with the snapshot the transaction reads:
+        /// the wal-index header read before and after it began, byte for byte the same (no commit in between), so the
+        /// transaction's snapshot ends at <see cref="WalIndexHeader.MaxFrame"/>. <paramref name="header"/> is null when
+        /// that cannot be established (no -shm file; a writer committing all the time: 50 tries).
+        /// </summary>
+        public static SqliteTransaction BeginReadSnapshot(SqliteConnection connection, string databasePath, out WalIndexHeader header)
+        {
+            for (int attempt = 0; attempt < 50; attempt++)
+            {
+                var before = WalIndexHeader.Read(databasePath);
+                var tx = BeginReadSnapshot(connection);
+                var after = WalIndexHeader.Read(databasePath);
+                if (before != null && before.SameAs(after))
+                {
+                    header = before;
+                    return tx;
+                }
+                tx.Dispose();
+                if (before == null && after == null) break; // no wal-index to read
+                System.Threading.Thread.Sleep(attempt < 5 ? 0 : 5);
+            }
+            header = null;
+            return BeginReadSnapshot(connection);
+        }
+
+        public static object Scalar(SqliteConnection connection, string sql, SqliteTransaction transaction)
+        {
+            using (var cmd = connection.CreateCommand())
+            {
+                if (transaction != null) cmd.Transaction = transaction; // CreateCommand already takes the connection's own
+                cmd.CommandText = sql;
+                return cmd.ExecuteScalar();
+            }
+        }
+
         public static object Scalar(SqliteConnection connection, string sql)
         {
             using (var cmd = connection.CreateCommand())
@@ -203,20 +239,24 @@ namespace TursoBackup.Engine.Sqlite
 
         /// <summary>Reads page size and count, the schema hash and the row count of every table.</summary>
         /// <param name="knownRowCounts">Row counts already known for this snapshot (a dump counts as it writes); those tables are not counted again.</param>
-        public static DatabaseProfile Read(SqliteConnection connection, IDictionary<string, long> knownRowCounts = null)
+        public static DatabaseProfile Read(SqliteConnection connection, IDictionary<string, long> knownRowCounts = null) => Read(connection, null, knownRowCounts);
+
+        /// <summary>The profile as <paramref name="transaction"/> (a read transaction on <paramref name="connection"/>) sees the database.</summary>
+        public static DatabaseProfile Read(SqliteConnection connection, SqliteTransaction transaction, IDictionary<string, long> knownRowCounts = null)
         {
             var profile = new DatabaseProfile
             {
-                PageSize = Convert.ToInt32(SqliteFile.Scalar(connection, "PRAGMA page_size")),
-                PageCount = Convert.ToInt64(SqliteFile.Scalar(connection, "PRAGMA page_count")),
-                AutoVacuum = Convert.ToInt32(SqliteFile.Scalar(connection, "PRAGMA auto_vacuum")),
-                JournalMode = Convert.ToString(SqliteFile.Scalar(connection, "PRAGMA journal_mode")),
-                SqliteVersion = Convert.ToString(SqliteFile.Scalar(connection, "SELECT sqlite_version()")),
+                PageSize = Convert.ToInt32(SqliteFile.Scalar(connection, "PRAGMA page_size", transaction)),
+                PageCount = Convert.ToInt64(SqliteFile.Scalar(connection, "PRAGMA page_count", transaction)),
+                AutoVacuum = Convert.ToInt32(SqliteFile.Scalar(connection, "PRAGMA auto_vacuum", transaction)),
+                JournalMode = Convert.ToString(SqliteFile.Scalar(connection, "PRAGMA journal_mode", transaction)),
+                SqliteVersion = Convert.ToString(SqliteFile.Scalar(connection, "SELECT sqlite_version()", transaction)),
             };
             var tables = new List<string>();
             var schemaText = new StringBuilder();
             using (var cmd = connection.CreateCommand())
             {
+                if (transaction != null) cmd.Transaction = transaction;
                 // rootpage is left out on purpose: VACUUM and restores may move tables without changing the schema.
                 cmd.CommandText = "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master ORDER BY type, name";
                 using (var r = cmd.ExecuteReader())
@@ -239,7 +279,7 @@ namespace TursoBackup.Engine.Sqlite
             {
                 long rows = knownRowCounts != null && knownRowCounts.TryGetValue(table, out long known)
                     ? known
-                    : Convert.ToInt64(SqliteFile.Scalar(connection, "SELECT count(*) FROM " + SqliteFile.QuoteIdentifier(table)));
+                    : Convert.ToInt64(SqliteFile.Scalar(connection, "SELECT count(*) FROM " + SqliteFile.QuoteIdentifier(table), transaction));
                 profile.Tables.Add(new TableRowCount(table, rows));
             }
             return profile;

@@ -57,9 +57,12 @@ namespace TursoBackup.Engine.Sqlite
         }
 
         /// <summary>Reads the WAL at <paramref name="path"/>; a missing or empty file gives an empty WAL.</summary>
-        public static WalFile Read(string path)
+        public static WalFile Read(string path) => Read(path, long.MaxValue);
+
+        /// <summary>As <see cref="Read(string)"/>, but frames after <paramref name="maxFrames"/> are not read (a read transaction's snapshot ends there).</summary>
+        public static WalFile Read(string path, long maxFrames)
         {
-            var wal = new WalFile();
+            var wal = new WalFile { frameLimit = maxFrames };
             if (!File.Exists(path)) return wal;
             using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, FileOptions.SequentialScan))
             {
@@ -67,6 +70,8 @@ namespace TursoBackup.Engine.Sqlite
             }
             return wal;
         }
+
+        private long frameLimit = long.MaxValue;
 
         /// <summary>
         /// Reads only the frames after the first <paramref name="knownFrames"/> committed ones, continuing the checksum
@@ -147,7 +152,7 @@ namespace TursoBackup.Engine.Sqlite
             var pending = new List<KeyValuePair<uint, long>>();
             long frameIndex = framesBefore;
             long offset = HeaderSize + framesBefore * (FrameHeaderSize + pageSize);
-            while (SqliteFile.ReadFully(s, frame, 0, frame.Length) == frame.Length)
+            while (frameIndex < frameLimit && SqliteFile.ReadFully(s, frame, 0, frame.Length) == frame.Length)
             {
                 uint page = BigEndian(frame, 0);
                 uint commitSize = BigEndian(frame, 4);

@@ -11,6 +11,8 @@ namespace TursoBackup.Tests.Recovery;
 /// Removed / Changed equal the INSERT INTO / DELETE FROM / UPDATE statements of `sqldiff --primarykey ref diff`
 /// (the SQL that turns the reference into the difference; --primarykey: matched by the declared key, as we do).
 /// </summary>
+// LargeTableStreamsInFlatMemory measures the process's managed heap: the class runs alone (the DumpMemory collection).
+[Collection("DumpMemory")]
 public sealed class CompareTests : TempFolderTest
 {
     // ------------------------------------------------------------------ helpers
