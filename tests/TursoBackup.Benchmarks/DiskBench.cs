@@ -14,6 +14,108 @@ namespace TursoBackup.Benchmarks
     /// </summary>
     public static class DiskBench
     {
+        /// <summary>The compressor alone at several levels over the benchmark database: throughput and ratio (`--disk-levels [--size 256] [--levels 1,-1,-3,-5]`).</summary>
+        public static int Levels(string[] args)
+        {
+            int size = 256;
+            var levels = new List<int> { 3, 1, -1, -3, -5, -10 };
+            string dir = Path.Combine(Path.GetTempPath(), "tursobackup-bench");
+            for (int i = 1; i < args.Length; i++)
+            {
+                if (args[i] == "--size") size = int.Parse(args[++i]);
+                else if (args[i] == "--levels") levels = args[++i].Split(',').Select(int.Parse).ToList();
+            }
+            string db = Workload.Ensure(dir, size, false);
+            long bytes = new FileInfo(db).Length;
+            Tools.Bash("cat \"$1\" > /dev/null", db);
+            foreach (int level in levels)
+            {
+                double best = double.MaxValue;
+                long outBytes = 0;
+                for (int r = 0; r < 3; r++)
+                {
+                    var counter = new CountingStream();
+                    var w = Stopwatch.StartNew();
+                    using (var input = new FileStream(db, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 20))
+                    using (var z = TursoBackup.Engine.IO.ArtifactStreams.Compress(counter, CompressionKind.Zstd, null, level))
+                        input.CopyTo(z, 1 << 20);
+                    best = Math.Min(best, w.Elapsed.TotalSeconds);
+                    outBytes = counter.Count;
+                }
+                Console.WriteLine($"zstd level {level,4}: {bytes / best / 1048576:F0} MiB/s, stored {outBytes * 100.0 / bytes:F1} %");
+            }
+            return 0;
+        }
+
+        private sealed class CountingStream : Stream
+        {
+            public long Count;
+            public override bool CanRead => false;
+            public override bool CanSeek => false;
+            public override bool CanWrite => true;
+            public override long Length => Count;
+            public override long Position { get => Count; set => throw new NotSupportedException(); }
+            public override void Flush() { }
+            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+            public override void SetLength(long value) => throw new NotSupportedException();
+            public override void Write(byte[] buffer, int offset, int count) => Count += count;
+        }
+
+        /// <summary>Where a restore's time goes: the artifact read, hashed and decompressed into nothing, against the whole restore (`--disk-restore [--size 2048]`).</summary>
+        public static int RestoreTrace(string[] args)
+        {
+            int size = 2048;
+            for (int i = 1; i < args.Length; i++) if (args[i] == "--size") size = int.Parse(args[++i]);
+            string dir = Path.Combine(Path.GetTempPath(), "tursobackup-bench");
+            string db = Workload.Ensure(dir, size, false);
+            string work = Path.Combine(dir, "disk-restore");
+            if (Directory.Exists(work)) Directory.Delete(work, true);
+            Directory.CreateDirectory(work);
+            var info = new SnapshotBackup().Run(new BackupRequest { SourcePath = db, VaultPath = Path.Combine(work, "vault"), Compression = CompressionKind.Zstd });
+            for (int r = 0; r < 3; r++)
+            {
+                Tools.SyncAll();
+                var w = Stopwatch.StartNew();
+                TursoBackup.Engine.IO.ArtifactStreams.ReadArtifact(info.Location, info.Compression, content => content.CopyTo(Stream.Null, 1 << 20));
+                double read = w.Elapsed.TotalSeconds;
+                string restored = Path.Combine(work, "r.db");
+                Tools.SyncAll();
+                w.Restart();
+                new BackupRestore { Log = m => Console.Error.WriteLine($"    {w.Elapsed.TotalSeconds:F3} s {m}") }.Restore(info, restored, false, null);
+                double full = w.Elapsed.TotalSeconds;
+                File.Delete(restored);
+                double Variant(Func<FileStream, Stream> wrap)
+                {
+                    Tools.SyncAll();
+                    var sw = Stopwatch.StartNew();
+                    TursoBackup.Engine.IO.ArtifactStreams.ReadArtifact(info.Location, info.Compression, content =>
+                    {
+                        using var f = new FileStream(restored, FileMode.Create, FileAccess.Write, FileShare.None, 1);
+                        var o = wrap(f);
+                        content.CopyTo(o, 1 << 20);
+                        if (o is TursoBackup.Engine.IO.WriteBehindStream wb) wb.Finish();
+                        f.Flush(true);
+                    });
+                    double t = sw.Elapsed.TotalSeconds;
+                    File.Delete(restored);
+                    return t;
+                }
+                double both = Variant(f => new TursoBackup.Engine.IO.WriteBehindStream(new TursoBackup.Engine.IO.EarlyWritebackStream(f)));
+                double plain = Variant(f => f);
+                double early = Variant(f => new TursoBackup.Engine.IO.EarlyWritebackStream(f));
+                double behind = Variant(f => new TursoBackup.Engine.IO.WriteBehindStream(f));
+                Tools.SyncAll();
+                var cw = Stopwatch.StartNew();
+                Tools.Bash("cp \"$1\" \"$2\" && sync \"$2\"", db, restored);
+                double cp = cw.Elapsed.TotalSeconds;
+                File.Delete(restored);
+                Console.WriteLine($"read + hash + decompress into nothing {read:F3} s; restore {full:F3} s; both {both:F3} s; plain file {plain:F3} s; early write-back only {early:F3} s; write-behind {behind:F3} s; cp + sync {cp:F3} s");
+            }
+            Directory.Delete(work, true);
+            return 0;
+        }
+
         public static int Start(string[] args)
         {
             var sizes = new List<int> { 256, 2048 };

@@ -22,7 +22,7 @@ namespace TursoBackup.Engine.IO
             compression == CompressionKind.Gzip ? ".gz" : compression == CompressionKind.Zstd ? ".zst" : "";
 
         /// <summary>Zstandard level for artifacts (docs/decisions.md: chosen from the benchmark).</summary>
-        public static int ZstdLevel { get; set; } = 1;
+        public static int ZstdLevel { get; set; } = -1;
 
         /// <summary>Zstandard worker threads (0 = compress on the calling thread).</summary>
         public static int ZstdWorkers { get; set; } = Math.Min(4, Environment.ProcessorCount);

@@ -60,6 +60,7 @@ namespace TursoBackup.Engine.Restore
                     throw new TursoBackupException(FailureKind.InvalidData,
                         $"Backup {backup.Id} did not restore to a SQLite database. The vault is damaged; restore another backup ({OlderBackupsHint(backup)}).", backup.Id);
                 }
+                Log?.Invoke($"Extracted {extracted:N0} bytes (checksum verified) in {watch.Elapsed.TotalSeconds:F2} s; installing it.");
                 var written = writer.Commit(fileEmergency, cancel);
                 Log?.Invoke($"Restored '{target}' ({extracted:N0} bytes) from backup {backup.Id} in {watch.Elapsed.TotalSeconds:F2} s.");
                 return new RestoreResult
