@@ -11,13 +11,13 @@ namespace TursoBackup.Benchmarks
     /// integrity_check, foreign_key_check, row counts and schema hash) against what an admin would do by hand in the
     /// same run: restore the backup (BackupRestore.Restore, what Restore-TursoBackup runs) and run
     /// `sqlite3 file 'PRAGMA integrity_check'`. Best of --runs after a warm-up.
-    ///   dotnet run -c Release --project tests/TursoBackup.Benchmarks -- --verify [--size 1024] [--runs 3] [--write-doc]
+    ///   dotnet run -c Release --project tests/TursoBackup.Benchmarks -- --verify [--size 1024] [--runs 5] [--write-doc]
     /// </summary>
     public static class VerifyBench
     {
         public static int Start(string[] args)
         {
-            int sizeMiB = 1024, runs = 3;
+            int sizeMiB = 1024, runs = 5;
             bool writeDoc = false;
             string docPath = null, dir = Path.Combine(Path.GetTempPath(), "tursobackup-bench");
             for (int i = 1; i < args.Length; i++)
@@ -45,18 +45,31 @@ namespace TursoBackup.Benchmarks
             string restored = Path.Combine(work, "restored.db");
             for (int i = 0; i <= runs; i++)
             {
-                Tools.SyncAll();
-                var w = Stopwatch.StartNew();
-                var result = new BackupVerifier { RecordInVault = false, ScratchRoot = work }.Test(backup);
-                double t = w.Elapsed.TotalSeconds;
-                if (!result.Passed) throw new InvalidOperationException("Test-Backup failed: " + result.FailedChecks);
-                if (File.Exists(restored)) File.Delete(restored);
-                Tools.SyncAll();
-                w.Restart();
-                new BackupRestore().Restore(backup, restored, false, null);
-                double r = w.Elapsed.TotalSeconds;
-                var check = Tools.Run(Tools.Sqlite3, restored, "PRAGMA integrity_check");
-                if (check.Output.Trim() != "ok") throw new InvalidOperationException("sqlite3 integrity_check: " + check.Output);
+                // The order alternates: this VM's disk writes at very different speeds from one minute to the next, and
+                // neither side should always come first.
+                double t = 0, r = 0;
+                Sample check = null;
+                for (int side = 0; side < 2; side++)
+                {
+                    if ((side == 0) == (i % 2 == 0))
+                    {
+                        Tools.SyncAll();
+                        var w = Stopwatch.StartNew();
+                        var result = new BackupVerifier { RecordInVault = false, ScratchRoot = work, Log = m => Console.Error.WriteLine($"    {w.Elapsed.TotalSeconds:F2} s {m}") }.Test(backup);
+                        t = w.Elapsed.TotalSeconds;
+                        if (!result.Passed) throw new InvalidOperationException("Test-Backup failed: " + result.FailedChecks);
+                    }
+                    else
+                    {
+                        if (File.Exists(restored)) File.Delete(restored);
+                        Tools.SyncAll();
+                        var w = Stopwatch.StartNew();
+                        new BackupRestore().Restore(backup, restored, false, null);
+                        r = w.Elapsed.TotalSeconds;
+                        check = Tools.Run(Tools.Sqlite3, restored, "PRAGMA integrity_check");
+                        if (check.Output.Trim() != "ok") throw new InvalidOperationException("sqlite3 integrity_check: " + check.Output);
+                    }
+                }
                 Console.Error.WriteLine($"  Test-Backup {t:F2} s; restore {r:F2} s + sqlite3 integrity_check {check.Seconds:F2} s");
                 if (i > 0) { ours.Add(t); peer.Add((r, check.Seconds)); }
             }
@@ -76,8 +89,11 @@ namespace TursoBackup.Benchmarks
             sb.AppendLine($"| Test-Backup (all checks) | {best:F2} s | {ours.OrderBy(x => x).ElementAt(ours.Count / 2):F2} s |");
             sb.AppendLine($"| restore + `sqlite3` integrity_check | {peerTotal:F2} s (restore {bestPeer.Restore:F2} s + check {bestPeer.Check:F2} s) | {peer.Select(p => p.Restore + p.Check).OrderBy(x => x).ElementAt(peer.Count / 2):F2} s |");
             sb.AppendLine();
-            sb.AppendLine($"Test-Backup takes {best / peerTotal:F2}× the restore and integrity check alone (aim: within 1.2×) — " + (best / peerTotal <= 1.2 ? "met" : "**missed**") +
-                          "; the difference is the foreign-key check, the row counts and the schema hash it adds.");
+            sb.AppendLine($"Test-Backup takes {best / peerTotal:F2}× the restore and integrity check alone (aim: within 1.1×) — " + (best / peerTotal <= 1.1 ? "met" : "**missed**") +
+                          ". The foreign-key check, the row counts and the schema hash run on a second connection beside `integrity_check` (the foreign keys by an ordered " +
+                          "anti-join over the child's covering index: 1.2 s where `PRAGMA foreign_key_check` takes 8.4 s at 2 GiB), so what is left is the restore into " +
+                          "scratch space: it writes and fsyncs the whole file like a real restore (the RTO it measures is a real restore's), and this VM's disk writes a " +
+                          "1 GiB file in 0.6 s one minute and 2.7 s the next — the medians show how much.");
             Console.WriteLine(sb.ToString());
             if (writeDoc) DocSections.Replace(docPath ?? Path.Combine(Report.RepoRoot(), "docs", "benchmarks.md"), "verify", sb.ToString());
             Directory.Delete(work, true);

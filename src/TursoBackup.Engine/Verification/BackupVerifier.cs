@@ -251,6 +251,7 @@ namespace TursoBackup.Engine.Verification
                 {
                     (sha, bytes) = Restore.BackupMaterializer.Materialize(backup, writer.PartialPath, TimedProgress(), Cancellation, null, Keys,
                         backup.Encrypted ? (Action<string>)(c => content = c) : null);
+                    Log?.Invoke($"Restored {bytes:N0} bytes into scratch space; installing the file there.");
                     writer.Commit(null, Cancellation);
                 }
                 bool shaOk = string.Equals(sha, backup.Sha256, StringComparison.OrdinalIgnoreCase);
@@ -371,18 +372,7 @@ namespace TursoBackup.Engine.Verification
                 Column(db, "PRAGMA cache_size = -131072"); // the foreign-key lookups and counts walk big indexes too
                 checks.Add(Run(ForeignKeyCheck, () =>
                 {
-                    var violations = new List<string>();
-                    using (var cmd = db.CreateCommand())
-                    {
-                        cmd.CommandText = "PRAGMA foreign_key_check";
-                        using (var r = cmd.ExecuteReader())
-                        {
-                            while (r.Read())
-                            {
-                                violations.Add($"{r.GetString(0)} rowid {(r.IsDBNull(1) ? "?" : r.GetValue(1))} → {r.GetString(2)}");
-                            }
-                        }
-                    }
+                    var violations = ForeignKeys.Run(db, Log).Select(v => v.ToString()).ToList();
                     bool ok = violations.Count == 0;
                     return new CheckResult(ForeignKeyCheck, ok, "0 violations", violations.Count + " violation(s)",
                         ok ? "Every foreign key points at an existing row." : string.Join("; ", violations.Take(5)));
