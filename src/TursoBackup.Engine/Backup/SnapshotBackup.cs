@@ -212,7 +212,7 @@ namespace TursoBackup.Engine.Backup
                             if (copy != null) OwnerOnly.File(copyPath);
                             using (var sink = new ArtifactSink(artifact, request.Encryption, ArtifactStreams.InnerName(artifactPath)))
                             {
-                                using (var compressor = ArtifactStreams.Compress(sink.Content, request.Compression))
+                                using (var compressor = ArtifactStreams.Compress(sink.Content, request.Compression, CompressorWorkers(source)))
                                 using (var output = tee ? (Stream)new TeeStream(scratch != null ? new ScratchGuard(copy, source, scratch.Path) : (Stream)copy, compressor) : compressor)
                                 {
                                     Log?.Invoke($"Copying '{source}' ({journalMode} mode) page by page inside a read transaction" +
@@ -267,6 +267,12 @@ namespace TursoBackup.Engine.Backup
                 Consistency = consistency, Sha256 = sha, PlaintextSha256 = plaintextSha ?? sha, SourceBytes = sourceBytes, StoredBytes = new FileInfo(artifactPath).Length, Profile = profile,
             };
         }
+
+        /// <summary>Below this size (file and WAL) a snapshot compresses on its own thread: starting zstd's workers costs more than they save.</summary>
+        internal const long SmallDatabaseBytes = 8L << 20;
+
+        private static int? CompressorWorkers(string source) =>
+            FileLength(source) + FileLength(source + "-wal") < SmallDatabaseBytes ? 0 : (int?)null;
 
         /// <summary>Names of scratch folders (and, with a leading dot and .lock, of their lock files) in a scratch parent.</summary>
         internal const string ScratchPrefix = "tursobackup-scratch-";
@@ -543,7 +549,8 @@ namespace TursoBackup.Engine.Backup
                 FormatVersion = BackupManifest.FormatVersion,
             };
             info.Duration = watch.Elapsed;
-            DurableFile.WriteAllText(Path.Combine(staging, BackupManifest.FileName), BackupManifest.ToJson(info, a.FileName, ToolVersion));
+            // The staging folder is private until the rename below: the manifest is written in place, then the folder flushed once.
+            DurableFile.WriteNewText(Path.Combine(staging, BackupManifest.FileName), BackupManifest.ToJson(info, a.FileName, ToolVersion));
             DurableFile.FlushDirectory(staging);
             Progress?.Invoke(new BackupProgress("Publishing", 1, 1));
             string final = vault.Publish(staging, name, id);

@@ -11,6 +11,22 @@ namespace TursoBackup.Engine.IO
     public static class DurableFile
     {
         /// <summary>Writes text to <paramref name="path"/> atomically (temporary name, fsync, rename).</summary>
+        /// <summary>
+        /// Writes <paramref name="text"/> as a NEW file (never replacing one) and fsyncs it; the folder is not flushed. For
+        /// files inside a private folder that is itself published by rename (a backup's staging folder): nobody reads
+        /// the file before the folder is flushed and renamed, so no temporary name is needed.
+        /// </summary>
+        public static void WriteNewText(string path, string text)
+        {
+            using (var fs = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                OwnerOnly.File(path);
+                var bytes = new System.Text.UTF8Encoding(false).GetBytes(text);
+                fs.Write(bytes, 0, bytes.Length);
+                fs.Flush(true);
+            }
+        }
+
         public static void WriteAllText(string path, string text)
         {
             string dir = Path.GetDirectoryName(Path.GetFullPath(path));

@@ -81,10 +81,15 @@ namespace TursoBackup.Engine.Vault
                         ["createdAt"] = BackupManifest.Time(DateTimeOffset.UtcNow),
                     }));
                 }
-                // Prove that files can be created here before any work is done.
-                string probe = Path.Combine(root, StagingFolder, ".probe-" + Guid.NewGuid().ToString("N"));
-                File.WriteAllBytes(probe, new byte[0]);
-                File.Delete(probe);
+                // Prove that files can be created here before any work is done (once a minute per vault: a pipeline of a
+                // thousand backups into one vault need not prove it a thousand times).
+                if (!Recently(provenWritable, root))
+                {
+                    string probe = Path.Combine(root, StagingFolder, ".probe-" + Guid.NewGuid().ToString("N"));
+                    File.WriteAllBytes(probe, new byte[0]);
+                    File.Delete(probe);
+                    Remember(provenWritable, root);
+                }
             }
             catch (Exception ex) when (ex is UnauthorizedAccessException || ex is IOException || ex is NotSupportedException)
             {
@@ -203,6 +208,16 @@ namespace TursoBackup.Engine.Vault
         /// locks), when nothing in it was written for <see cref="LockedFolder.UnlockedAge"/>.
         /// </summary>
         public int CleanAbandonedStaging() => LockedFolder.CleanAbandoned(StagingPath);
+
+        private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTime> provenWritable = new System.Collections.Concurrent.ConcurrentDictionary<string, DateTime>(StringComparer.Ordinal);
+
+        /// <summary>How long a vault's writability probe holds before it is made again.</summary>
+        internal static TimeSpan RecheckAfter { get; set; } = TimeSpan.FromMinutes(1);
+
+        private static bool Recently(System.Collections.Concurrent.ConcurrentDictionary<string, DateTime> seen, string root) =>
+            seen.TryGetValue(root, out var at) && DateTime.UtcNow - at < RecheckAfter;
+
+        private static void Remember(System.Collections.Concurrent.ConcurrentDictionary<string, DateTime> seen, string root) => seen[root] = DateTime.UtcNow;
 
         /// <summary>
         /// Every backup whose manifest can be read, newest first. Unreadable manifests, manifests that name another
