@@ -116,6 +116,47 @@ namespace TursoBackup.Benchmarks
             return 0;
         }
 
+        /// <summary>The SQL dump against `sqlite3 .dump`, both to a file and fsynced (`--disk-dump [--size 256] [--runs 3]`).</summary>
+        public static int Dump(string[] args)
+        {
+            int size = 256, runs = 3;
+            for (int i = 1; i < args.Length; i++)
+            {
+                if (args[i] == "--size") size = int.Parse(args[++i]);
+                else if (args[i] == "--runs") runs = int.Parse(args[++i]);
+            }
+            string dir = Path.Combine(Path.GetTempPath(), "tursobackup-bench");
+            string db = Workload.Ensure(dir, size, false);
+            Tools.Bash("cat \"$1\" > /dev/null", db);
+            string outFile = Path.Combine(dir, "dump.sql");
+            var ours = new List<double>();
+            var peer = new List<double>();
+            for (int r = 0; r <= runs; r++)
+            {
+                for (int side = 0; side < 2; side++)
+                {
+                    if (File.Exists(outFile)) File.Delete(outFile);
+                    Tools.SyncAll();
+                    if ((side == 0) == (r % 2 == 0))
+                    {
+                        var w = Stopwatch.StartNew();
+                        TursoBackup.Engine.Dump.DumpFiles.Export(db, outFile, false, null, CancellationToken.None);
+                        if (r > 0) ours.Add(w.Elapsed.TotalSeconds);
+                        Console.Error.WriteLine($"  ours {w.Elapsed.TotalSeconds:F3} s");
+                    }
+                    else
+                    {
+                        var s = Tools.Bash("\"$1\" \"$2\" .dump > \"$3\" && sync \"$3\"", Tools.Sqlite3, db, outFile);
+                        if (r > 0) peer.Add(s.Seconds);
+                        Console.Error.WriteLine($"  sqlite3 .dump {s.Seconds:F3} s");
+                    }
+                }
+            }
+            File.Delete(outFile);
+            Console.WriteLine($"dump {size} MiB: ours best {ours.Min():F3} s (median {Median(ours):F3}); sqlite3 .dump + fsync best {peer.Min():F3} s (median {Median(peer):F3}); ratio {peer.Min() / ours.Min():F2}x");
+            return 0;
+        }
+
         public static int Start(string[] args)
         {
             var sizes = new List<int> { 256, 2048 };

@@ -66,6 +66,7 @@ namespace TursoBackup.Benchmarks
                 if (args.Length > 0 && args[0] == "--compare") return CompareBench.Start(args);
                 if (args.Length > 0 && args[0] == "--recover") return RecoverBench.Start(args);
                 if (args.Length > 0 && args[0] == "--disk") return DiskBench.Start(args);
+                if (args.Length > 0 && args[0] == "--disk-dump") return DiskBench.Dump(args);
                 if (args.Length > 0 && args[0] == "--disk-restore") return DiskBench.RestoreTrace(args);
                 if (args.Length > 0 && args[0] == "--disk-levels") return DiskBench.Levels(args);
                 if (args.Length > 0 && args[0] == "--encrypt") return EncryptBench.Start(args);
