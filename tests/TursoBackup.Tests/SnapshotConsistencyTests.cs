@@ -23,19 +23,47 @@ public sealed class SnapshotConsistencyTests : TempFolderTest
     }
 
     [Fact]
-    public void TheWalIndexHeaderNamesTheWalsLastCommitAndSalts()
+    public void TheReadTransactionsHeaderNamesTheWalsLastCommitAndSalts()
     {
         using var w = WalDatabase("hdr.db", out string path);
         for (int i = 0; i < 40; i++) Exec(w, $"INSERT INTO t(v, b) VALUES ('row {i}', randomblob(2000));");
-        var hdr = WalIndexHeader.Read(path);
+        using var reader = SqliteFile.OpenReadOnly(path);
+        Assert.Null(WalIndexHeader.OfReadTransaction(reader)); // no read transaction yet
+        WalIndexHeader hdr;
+        using (SqliteFile.BeginReadSnapshot(reader, path, out hdr))
+        {
+            var wal = WalFile.Read(path + "-wal");
+            Assert.NotNull(hdr);
+            Assert.Equal(wal.CommittedFrames, hdr!.MaxFrame);
+            Assert.Equal((wal.Salt1, wal.Salt2), (hdr.Salt1, hdr.Salt2));
+            Assert.Equal(wal.DatabasePages, hdr.DatabasePages);
+            Exec(w, "INSERT INTO t(v) VALUES ('one more')");
+            Assert.True(hdr.SameAs(WalIndexHeader.OfReadTransaction(reader))); // the transaction's snapshot does not move
+        }
+        using (SqliteFile.BeginReadSnapshot(reader, path, out var later))
+            Assert.True(later!.MaxFrame > hdr.MaxFrame);
+    }
+
+    [Fact]
+    public void PinningTheSnapshotKeepsTheReadTransactionsLockSoNoCheckpointCanResetTheWal()
+    {
+        // Closing any descriptor of a file drops every POSIX lock the process holds on it (SQLite's WAL read marks are
+        // such locks on the -shm file): the snapshot must be pinned without opening the -shm file ourselves.
+        using var w = WalDatabase("pin.db", out string path);
+        for (int i = 0; i < 200; i++) Exec(w, $"INSERT INTO t(v, b) VALUES ('row {i}', randomblob(1500));");
+        using var reader = SqliteFile.OpenReadOnly(path);
+        using var tx = SqliteFile.BeginReadSnapshot(reader, path, out var snapshot);
+        Assert.NotNull(snapshot);
+        for (int i = 0; i < 20; i++) Exec(w, $"INSERT INTO t(v, b) VALUES ('later {i}', randomblob(1500));");
+        // Another process's TRUNCATE must find the reader busy (its read mark is a lock on the -shm file; within one
+        // process SQLite does not need the OS locks, so the checkpoint runs in sqlite3): the WAL keeps its frames.
+        var check = TursoBackup.TestSupport.Peers.Run(TursoBackup.TestSupport.Peers.Require("sqlite3"), new[] { path, "PRAGMA busy_timeout = 100; PRAGMA wal_checkpoint(TRUNCATE);" });
+        Assert.Equal(0, check.Code);
+        Assert.StartsWith("1|", check.Stdout.Trim().Split('\n').Last());
+        Assert.True(new FileInfo(path + "-wal").Length > 0);
         var wal = WalFile.Read(path + "-wal");
-        Assert.NotNull(hdr);
-        Assert.Equal(wal.CommittedFrames, hdr!.MaxFrame);
-        Assert.Equal((wal.Salt1, wal.Salt2), (hdr.Salt1, hdr.Salt2));
-        Assert.Equal(wal.DatabasePages, hdr.DatabasePages);
-        Exec(w, "INSERT INTO t(v) VALUES ('one more')");
-        Assert.False(hdr.SameAs(WalIndexHeader.Read(path)));
-        Assert.Null(WalIndexHeader.Read(Path.Combine(dir, "no-such.db")));
+        Assert.Equal((wal.Salt1, wal.Salt2), (snapshot!.Salt1, snapshot.Salt2));
+        Assert.True(wal.CommittedFrames > snapshot.MaxFrame);
     }
 
     [Theory]

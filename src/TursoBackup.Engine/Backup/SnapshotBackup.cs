@@ -199,8 +199,8 @@ namespace TursoBackup.Engine.Backup
                     {
                         // The copy is exactly this transaction's snapshot (rollback modes: its SHARED lock; WAL: the frames up
                         // to its mxFrame), so the content profile is read from the source, in this transaction, while the
-                        // pages stream — no uncompressed copy to write and read back. Without a known WAL snapshot (no -shm,
-                        // a writer committing without pause), the pages are teed into a copy and the profile read from it.
+                        // pages stream — no uncompressed copy to write and read back. Without a known WAL snapshot (a SQLite built
+                        // without snapshots), the pages are teed into a copy and the profile read from it.
                         profileFromSource = !wal || snapshot != null;
                         bool tee = compressed && !profileFromSource;
                         if (tee) copyPath = makeCopyPath();

@@ -176,29 +176,17 @@ namespace TursoBackup.Engine.Sqlite
         }
 
         /// <summary>
-        /// <see cref="BeginReadSnapshot(SqliteConnection)"/> on a WAL database, with the snapshot the transaction reads:
-        /// the wal-index header read before and after it began, byte for byte the same (no commit in between), so the
-        /// transaction's snapshot ends at <see cref="WalIndexHeader.MaxFrame"/>. <paramref name="header"/> is null when
-        /// that cannot be established (no -shm file; a writer committing all the time: 50 tries).
+        /// <see cref="BeginReadSnapshot(SqliteConnection)"/> on a WAL database, with the snapshot the transaction reads
+        /// (<see cref="WalIndexHeader.OfReadTransaction"/>: its wal-index header, so its snapshot ends at
+        /// <see cref="WalIndexHeader.MaxFrame"/>). <paramref name="header"/> is null when that cannot be had.
+        /// <paramref name="databasePath"/> is not opened (a descriptor of our own on the -shm file would drop the
+        /// transaction's read lock when closed).
         /// </summary>
         public static SqliteTransaction BeginReadSnapshot(SqliteConnection connection, string databasePath, out WalIndexHeader header)
         {
-            for (int attempt = 0; attempt < 50; attempt++)
-            {
-                var before = WalIndexHeader.Read(databasePath);
-                var tx = BeginReadSnapshot(connection);
-                var after = WalIndexHeader.Read(databasePath);
-                if (before != null && before.SameAs(after))
-                {
-                    header = before;
-                    return tx;
-                }
-                tx.Dispose();
-                if (before == null && after == null) break; // no wal-index to read
-                System.Threading.Thread.Sleep(attempt < 5 ? 0 : 5);
-            }
-            header = null;
-            return BeginReadSnapshot(connection);
+            var tx = BeginReadSnapshot(connection);
+            header = WalIndexHeader.OfReadTransaction(connection);
+            return tx;
         }
 
         public static object Scalar(SqliteConnection connection, string sql, SqliteTransaction transaction)

@@ -1,5 +1,4 @@
 using System;
-using System.IO;
 
 namespace TursoBackup.Engine.Sqlite
 {
@@ -8,7 +7,8 @@ namespace TursoBackup.Engine.Sqlite
     /// "the wal-index header"): two copies of a 48-byte WalIndexHdr, in the host's byte order — iVersion, unused, iChange
     /// (+1 with every transaction), isInit, bigEndCksum, szPage, mxFrame (the last valid commit frame) at 16, nPage, the
     /// frame checksums, the WAL's salts (as in the WAL header, big-endian bytes) at 32 and 36, and the header checksum.
-    /// A reader starting a read transaction copies this header; its snapshot is that mxFrame.
+    /// A reader starting a read transaction copies this header; its snapshot is that mxFrame, and
+    /// <c>sqlite3_snapshot_get</c> hands out exactly that copy.
     /// </summary>
     public sealed class WalIndexHeader
     {
@@ -38,34 +38,35 @@ namespace TursoBackup.Engine.Sqlite
             return true;
         }
 
+        /// <summary>The wal-index format version SQLite writes (WALINDEX_MAX_VERSION); anything else is not read.</summary>
+        public const uint FormatVersion = 3007000;
+
         /// <summary>
-        /// The header of <paramref name="databasePath"/>'s wal-index, or null when there is none (no -shm file: not in WAL
-        /// mode, or exclusive locking mode), it is not initialized, or its two copies differ (a writer is updating it).
+        /// The snapshot of the read transaction open on <paramref name="connection"/> (a WAL database): what
+        /// <c>sqlite3_snapshot_get</c> returns is a copy of the wal-index header the transaction read. Null when there is
+        /// none (not in a read transaction, not WAL mode) or it is not a header of the known format.
+        /// <para>Never by reading the -shm file: closing any descriptor of it would drop every POSIX lock this process
+        /// holds there — the transaction's read mark among them — and let another process reset the WAL under the copy.</para>
         /// </summary>
-        public static WalIndexHeader Read(string databasePath)
+        public static WalIndexHeader OfReadTransaction(Microsoft.Data.Sqlite.SqliteConnection connection)
         {
-            string shm = databasePath + "-shm";
+            SQLitePCL.sqlite3_snapshot snapshot = null;
             try
             {
-                if (!File.Exists(shm)) return null;
-                var buffer = new byte[2 * Size];
-                using (var fs = new FileStream(shm, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1))
-                {
-                    if (SqliteFile.ReadFully(fs, buffer, 0, buffer.Length) < buffer.Length) return null;
-                }
-                for (int i = 0; i < Size; i++) if (buffer[i] != buffer[Size + i]) return null;
-                if (buffer[12] == 0) return null; // isInit
-                var first = new byte[Size];
-                Buffer.BlockCopy(buffer, 0, first, 0, Size);
-                return new WalIndexHeader(first);
+                int rc = SQLitePCL.raw.sqlite3_snapshot_get(connection.Handle, "main", out snapshot);
+                if (rc != 0 || snapshot == null || snapshot.IsInvalid) return null;
+                var raw = new byte[Size];
+                System.Runtime.InteropServices.Marshal.Copy(snapshot.DangerousGetHandle(), raw, 0, Size);
+                if (BitConverter.ToUInt32(raw, 0) != FormatVersion || raw[12] == 0) return null; // iVersion, isInit
+                return new WalIndexHeader(raw);
             }
-            catch (IOException)
+            catch (Exception ex) when (ex is EntryPointNotFoundException || ex is DllNotFoundException || ex is NotSupportedException)
             {
-                return null;
+                return null; // a SQLite built without SQLITE_ENABLE_SNAPSHOT: the caller falls back
             }
-            catch (UnauthorizedAccessException)
+            finally
             {
-                return null;
+                snapshot?.Dispose();
             }
         }
     }
