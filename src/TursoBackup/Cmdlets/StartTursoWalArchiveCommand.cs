@@ -41,9 +41,6 @@ namespace TursoBackup.Cmdlets
         [Parameter]
         public TimeSpan SyncInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 
-        /// <summary>The shortest time between two syncs when commits follow each other (a burst is captured in a few syncs, not one per commit).</summary>
-        internal static TimeSpan MinimumSyncGap = TimeSpan.FromMilliseconds(10);
-
         [Parameter]
         public TimeSpan SnapshotInterval { get; set; } = TimeSpan.FromDays(1);
 
@@ -124,11 +121,7 @@ namespace TursoBackup.Cmdlets
                 var run = Stopwatch.StartNew();
                 var sinceStatus = Stopwatch.StartNew();
                 var token = stop.Token;
-                // Commits are captured as they happen (a watch on the -wal file), the interval the ceiling when nothing is written.
-                using var walChanges = new Engine.Wal.WalChangeSignal(source);
-                var syncTime = TimeSpan.Zero;
-                WriteVerbose($"Archiving '{source}' into '{vault}' as commits happen (its -wal file is looked at every {Engine.Wal.WalChangeSignal.PollInterval.TotalMilliseconds:N0} ms), at least every {SyncInterval.TotalMilliseconds:N0} ms"
-                    + (Duration.HasValue ? $" for {Duration.Value}." : " until stopped."));
+                WriteVerbose($"Archiving '{source}' into '{vault}' every {SyncInterval.TotalMilliseconds:N0} ms" + (Duration.HasValue ? $" for {Duration.Value}." : " until stopped."));
                 bool started = false;
                 try
                 {
@@ -136,7 +129,6 @@ namespace TursoBackup.Cmdlets
                     {
                         WalArchiveStatus status = null;
                         bool synced;
-                        var syncWatch = Stopwatch.StartNew();
                         try
                         {
                             if (!started)
@@ -182,11 +174,7 @@ namespace TursoBackup.Cmdlets
                             WriteObject(Copy(total));
                             sinceStatus.Restart();
                         }
-                        // Between two syncs at least 10 ms, and at least twice the last sync's time: while a writer runs flat out
-                        // the archiver takes at most about a third of a core, and its captures grow instead of its overhead.
-                        syncTime = syncWatch.Elapsed;
-                        var floor = TimeSpan.FromTicks(Math.Max(MinimumSyncGap.Ticks, 2 * syncTime.Ticks));
-                        walChanges.Wait(SyncInterval, floor, DateTime.UtcNow, token);
+                        token.WaitHandle.WaitOne(SyncInterval);
                     }
                 }
                 catch (PipelineStoppedException) when (Stopping)
