@@ -45,6 +45,26 @@ public sealed class SnapshotConsistencyTests : TempFolderTest
     }
 
     [Fact]
+    public void AWalNothingWasWrittenToSinceItWasOpenedIsTheFileAlone()
+    {
+        // The usual state of a database whose last connection closed: WAL mode, no -wal file. SQLite gives no snapshot
+        // of it; the copy is then the file alone, and a snapshot backup still needs no scratch copy.
+        string path = Create(Path.Combine(dir, "quiet.db"), "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB); INSERT INTO t(v) SELECT randomblob(3000) FROM (SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3);");
+        Assert.False(File.Exists(path + "-wal") && new FileInfo(path + "-wal").Length > 0);
+        using (var reader = SqliteFile.OpenReadOnly(path))
+        using (SqliteFile.BeginReadSnapshot(reader, path, out var hdr))
+        {
+            Assert.NotNull(hdr);
+            Assert.Equal(0u, hdr!.MaxFrame);
+        }
+        var log = new List<string>();
+        var info = new SnapshotBackup { Log = log.Add }.Run(new BackupRequest { SourcePath = path, VaultPath = Path.Combine(dir, "vault"), ScratchPath = Path.Combine(dir, "scratch") });
+        Assert.False(Directory.Exists(Path.Combine(dir, "scratch")), "no scratch copy");
+        Assert.Equal(3, info.Tables.Single().Rows);
+        Assert.True(new BackupVerifier().Test(info).Passed);
+    }
+
+    [Fact]
     public void PinningTheSnapshotKeepsTheReadTransactionsLockSoNoCheckpointCanResetTheWal()
     {
         // Closing any descriptor of a file drops every POSIX lock the process holds on it (SQLite's WAL read marks are

@@ -185,7 +185,16 @@ namespace TursoBackup.Engine.Sqlite
         public static SqliteTransaction BeginReadSnapshot(SqliteConnection connection, string databasePath, out WalIndexHeader header)
         {
             var tx = BeginReadSnapshot(connection);
-            header = WalIndexHeader.OfReadTransaction(connection);
+            header = WalIndexHeader.OfReadTransaction(connection, out bool refused);
+            if (header == null && refused)
+            {
+                // SQLite gives no snapshot of a WAL nothing was written to since it was opened. If the -wal file is
+                // still empty (or gone) now, after the transaction began, it was empty then: the transaction reads the
+                // database file alone (read mark 0, so no checkpoint can write the file meanwhile). Anything else stays
+                // unknown (null), and the caller falls back.
+                var wal = new System.IO.FileInfo(databasePath + "-wal");
+                if (!wal.Exists || wal.Length == 0) header = WalIndexHeader.NoFrames;
+            }
             return tx;
         }
 

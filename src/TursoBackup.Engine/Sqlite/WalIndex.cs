@@ -48,12 +48,21 @@ namespace TursoBackup.Engine.Sqlite
         /// <para>Never by reading the -shm file: closing any descriptor of it would drop every POSIX lock this process
         /// holds there — the transaction's read mark among them — and let another process reset the WAL under the copy.</para>
         /// </summary>
-        public static WalIndexHeader OfReadTransaction(Microsoft.Data.Sqlite.SqliteConnection connection)
+        public static WalIndexHeader OfReadTransaction(Microsoft.Data.Sqlite.SqliteConnection connection) => OfReadTransaction(connection, out _);
+
+        /// <summary>The header of an empty WAL: no frames (the snapshot is the database file alone).</summary>
+        public static readonly WalIndexHeader NoFrames = new WalIndexHeader(new byte[Size]);
+
+        /// <param name="refused">True when SQLite answered SQLITE_ERROR: besides "not in a read transaction" and "not WAL",
+        /// that is what it answers for a WAL no frame was ever written to (its header's frame checksums are zero).</param>
+        public static WalIndexHeader OfReadTransaction(Microsoft.Data.Sqlite.SqliteConnection connection, out bool refused)
         {
+            refused = false;
             SQLitePCL.sqlite3_snapshot snapshot = null;
             try
             {
                 int rc = SQLitePCL.raw.sqlite3_snapshot_get(connection.Handle, "main", out snapshot);
+                refused = rc == 1;
                 if (rc != 0 || snapshot == null || snapshot.IsInvalid) return null;
                 var raw = new byte[Size];
                 System.Runtime.InteropServices.Marshal.Copy(snapshot.DangerousGetHandle(), raw, 0, Size);
