@@ -97,6 +97,18 @@ namespace TursoBackup.Engine.Recovery
 
         internal const string UndoFormat = "tursobackup-undo";
 
+        /// <summary>
+        /// Journals a recovery that failed (Result "Failed: …", no rows) and returns what to throw instead of
+        /// <paramref name="ex"/>: a SQLite error as a RecoveryFailed error naming <paramref name="target"/>, else null (rethrow).
+        /// </summary>
+        internal static Exception JournalFailure(string vaultRoot, RecoveryLogEntry entry, Exception ex, string target, Action<string> log)
+        {
+            entry.Result = "Failed: " + ex.Message;
+            entry.Rows = 0;
+            TryJournal(vaultRoot, entry, log);
+            return ex is SqliteException se ? RecoverySql.Wrap(se, target) : null;
+        }
+
         internal static void TryJournal(string vaultRoot, RecoveryLogEntry entry, Action<string> log)
         {
             try { RecoveryJournal.Append(vaultRoot, entry); }
@@ -118,14 +130,40 @@ namespace TursoBackup.Engine.Recovery
             return meta;
         }
 
-        private sealed class UndoTableInfo
+        /// <summary>One table of a row recovery's undo data (its "tables" row): the layouts of w_&lt;ord&gt; and o_&lt;ord&gt;.</summary>
+        internal sealed class UndoTableInfo
         {
             public int Ord;
             public string Name;
+            /// <summary>The source's columns: the layout (c0..) of the rows written (w_&lt;ord&gt;).</summary>
             public string[] Columns;
+            /// <summary>The destination's columns: the layout of the replaced rows' old values (o_&lt;ord&gt;).</summary>
             public string[] DestColumns;
             public string[] Keys;
             public bool RowidKey;
+            /// <summary>The destination's name for the rowid, once known (remote undo).</summary>
+            public string RowidName = "rowid";
+
+            public int ColIndex(string k) => Array.FindIndex(Columns, x => string.Equals(x, k, StringComparison.OrdinalIgnoreCase));
+            public int DestIndex(string k) => Array.FindIndex(DestColumns, x => string.Equals(x, k, StringComparison.OrdinalIgnoreCase));
+        }
+
+        /// <summary>The tables of the undo data on <paramref name="c"/> (<paramref name="schema"/>: where the undo file is attached, or null for its own connection), in recovery order.</summary>
+        internal static List<UndoTableInfo> ReadTables(SqliteConnection c, string schema = null)
+        {
+            var tables = new List<UndoTableInfo>();
+            using (var cmd = c.CreateCommand())
+            {
+                cmd.CommandText = $"SELECT ord, name, columns, destColumns, keyColumns, rowidKey FROM {(schema == null ? "" : schema + ".")}tables ORDER BY ord";
+                using (var r = cmd.ExecuteReader())
+                    while (r.Read())
+                        tables.Add(new UndoTableInfo
+                        {
+                            Ord = r.GetInt32(0), Name = r.GetString(1), Columns = RecoverySql.SplitNames(r.GetString(2)),
+                            DestColumns = RecoverySql.SplitNames(r.GetString(3)), Keys = RecoverySql.SplitNames(r.GetString(4)), RowidKey = r.GetInt64(5) != 0,
+                        });
+            }
+            return tables;
         }
 
         private static long UndoRows(string undoPath, string dest, bool force, TimeSpan lockTimeout, RecoveryLogEntry entry)
@@ -134,18 +172,7 @@ namespace TursoBackup.Engine.Recovery
             {
                 RecoverySql.Exec(c, null, "PRAGMA foreign_keys = ON");
                 RecoverySql.Attach(c, undoPath, "undo");
-                var tables = new List<UndoTableInfo>();
-                using (var cmd = c.CreateCommand())
-                {
-                    cmd.CommandText = "SELECT ord, name, columns, destColumns, keyColumns, rowidKey FROM undo.tables ORDER BY ord";
-                    using (var r = cmd.ExecuteReader())
-                        while (r.Read())
-                            tables.Add(new UndoTableInfo
-                            {
-                                Ord = r.GetInt32(0), Name = r.GetString(1), Columns = RecoverySql.SplitNames(r.GetString(2)),
-                                DestColumns = RecoverySql.SplitNames(r.GetString(3)), Keys = RecoverySql.SplitNames(r.GetString(4)), RowidKey = r.GetInt64(5) != 0,
-                            });
-                }
+                var tables = ReadTables(c, "undo");
                 entry.Tables = tables.Select(t => t.Name).ToArray();
                 var tx = RecoverySql.BeginImmediate(c, dest, lockTimeout);
                 try

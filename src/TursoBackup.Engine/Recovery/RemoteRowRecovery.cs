@@ -235,10 +235,8 @@ namespace TursoBackup.Engine.Recovery
             }
             catch (Exception ex) when (!(ex is OutOfMemoryException))
             {
-                entry.Result = "Failed: " + ex.Message;
-                entry.Rows = 0;
-                RecoveryUndo.TryJournal(request.VaultPath, entry, request.Log);
-                if (ex is SqliteException se) throw RecoverySql.Wrap(se, url);
+                var wrapped = RecoveryUndo.JournalFailure(request.VaultPath, entry, ex, url, request.Log);
+                if (wrapped != null) throw wrapped;
                 throw;
             }
             RecoveryJournal.Append(request.VaultPath, entry);
@@ -353,42 +351,27 @@ namespace TursoBackup.Engine.Recovery
 
         // ---- statements from the undo data -----------------------------------------------------------------------
 
-        private sealed class UndoTable
-        {
-            public int Ord;
-            public string Name;
-            public string[] Columns, DestColumns, Keys;
-            public bool RowidKey;
-            public string RowidName = "rowid";
-
-            public int ColIndex(string k) => Array.FindIndex(Columns, x => string.Equals(x, k, StringComparison.OrdinalIgnoreCase));
-            public int DestIndex(string k) => Array.FindIndex(DestColumns, x => string.Equals(x, k, StringComparison.OrdinalIgnoreCase));
-        }
-
-        private static List<UndoTable> ReadTables(SqliteConnection u)
-        {
-            var list = new List<UndoTable>();
-            using (var cmd = u.CreateCommand())
-            {
-                cmd.CommandText = "SELECT ord, name, columns, destColumns, keyColumns, rowidKey FROM tables ORDER BY ord";
-                using (var r = cmd.ExecuteReader())
-                    while (r.Read())
-                        list.Add(new UndoTable
-                        {
-                            Ord = r.GetInt32(0), Name = r.GetString(1), Columns = RecoverySql.SplitNames(r.GetString(2)), DestColumns = RecoverySql.SplitNames(r.GetString(3)),
-                            Keys = RecoverySql.SplitNames(r.GetString(4)), RowidKey = r.GetInt64(5) != 0,
-                        });
-            }
-            return list;
-        }
-
         private static object Val(SqliteDataReader r, int i)
         {
             object v = r.GetValue(i);
             return v is DBNull ? null : v;
         }
 
-        private static string KeyText(UndoTable t, object[] keys) =>
+        /// <summary>The rows of <paramref name="r"/> (DBNull as null), in chunks of at most <paramref name="size"/>, read as they are needed.</summary>
+        private static IEnumerable<List<object[]>> Chunks(SqliteDataReader r, int size)
+        {
+            var chunk = new List<object[]>();
+            while (r.Read())
+            {
+                var row = new object[r.FieldCount];
+                for (int i = 0; i < row.Length; i++) row[i] = Val(r, i);
+                chunk.Add(row);
+                if (chunk.Count == size) { yield return chunk; chunk = new List<object[]>(); }
+            }
+            if (chunk.Count > 0) yield return chunk;
+        }
+
+        private static string KeyText(RecoveryUndo.UndoTableInfo t, object[] keys) =>
             t.RowidKey ? "rowid=" + RecoverySql.Literal(keys[0]) : string.Join(", ", t.Keys.Select((k, i) => k + "=" + RecoverySql.Literal(keys[i])));
 
         /// <summary>The writes of a recovery, in batches: per table (parents first) the inserted rows, multi-row, then the replaced rows, each guarded by its old values.</summary>
@@ -397,7 +380,7 @@ namespace TursoBackup.Engine.Recovery
             var batch = new WriteBatch();
             using (var u = SqliteFile.OpenImmutable(undoPath))
             {
-                foreach (var t in ReadTables(u))
+                foreach (var t in RecoveryUndo.ReadTables(u))
                 {
                     var w = works.First(x => x.Ord == t.Ord);
                     t.RowidName = w.RowidName ?? "rowid";
@@ -409,32 +392,21 @@ namespace TursoBackup.Engine.Recovery
                     {
                         cmd.CommandText = $"SELECT rid, {string.Join(", ", t.Columns.Select((_, i) => "c" + i))} FROM w_{t.Ord} WHERE action = 'insert' ORDER BY rowid";
                         using (var r = cmd.ExecuteReader())
-                        {
-                            var args = new List<object>();
-                            int rows = 0;
-                            object[] firstKey = null;
-                            while (true)
+                            foreach (var rows in Chunks(r, perInsert))
                             {
-                                bool more = r.Read();
-                                if (more)
+                                var args = new List<object>();
+                                foreach (var row in rows)
                                 {
-                                    if (rows == 0) firstKey = t.RowidKey ? new[] { Val(r, 0) } : t.Keys.Select(k => Val(r, 1 + t.ColIndex(k))).ToArray();
-                                    if (t.RowidKey) args.Add(Val(r, 0));
-                                    for (int i = 0; i < t.Columns.Length; i++) args.Add(Val(r, i + 1));
-                                    rows++;
+                                    if (t.RowidKey) args.Add(row[0]);
+                                    for (int i = 0; i < t.Columns.Length; i++) args.Add(row[i + 1]);
                                 }
-                                if (rows > 0 && (rows == perInsert || !more))
-                                {
-                                    string one = "(" + string.Join(", ", Enumerable.Repeat("?", width)) + ")";
-                                    string sql = $"INSERT INTO {T} ({insCols}) VALUES {string.Join(", ", Enumerable.Repeat(one, rows))}";
-                                    Add(ref batch, new HranaStatement(sql, args.ToArray()) { WantRows = false }, $"the insert of {rows} row(s) of '{t.Name}' from {KeyText(t, firstKey)}", args);
-                                    if (batch.Statements.Count >= StatementsPerBatch || batch.Chars > (1 << 20)) { yield return batch; batch = new WriteBatch(); }
-                                    args = new List<object>();
-                                    rows = 0;
-                                }
-                                if (!more) break;
+                                var first = rows[0];
+                                object[] firstKey = t.RowidKey ? new[] { first[0] } : t.Keys.Select(k => first[1 + t.ColIndex(k)]).ToArray();
+                                string one = "(" + string.Join(", ", Enumerable.Repeat("?", width)) + ")";
+                                string sql = $"INSERT INTO {T} ({insCols}) VALUES {string.Join(", ", Enumerable.Repeat(one, rows.Count))}";
+                                Add(ref batch, new HranaStatement(sql, args.ToArray()) { WantRows = false }, $"the insert of {rows.Count} row(s) of '{t.Name}' from {KeyText(t, firstKey)}", args);
+                                if (batch.Statements.Count >= StatementsPerBatch || batch.Chars > (1 << 20)) { yield return batch; batch = new WriteBatch(); }
                             }
-                        }
                     }
                     if (!replace) continue;
                     using (var cmd = u.CreateCommand())
@@ -503,7 +475,7 @@ namespace TursoBackup.Engine.Recovery
             using (var u = SqliteFile.OpenImmutable(undoPath))
             using (var stream = client.OpenStream())
             {
-                var tables = ReadTables(u);
+                var tables = RecoveryUndo.ReadTables(u);
                 if (entry != null) entry.Tables = tables.Select(t => t.Name).ToArray();
                 stream.Execute("SELECT 1");
                 bool one = stream.IsServerStream;
@@ -547,7 +519,7 @@ namespace TursoBackup.Engine.Recovery
         }
 
         /// <summary>A server without streams: every row the recovery wrote is read back and compared before anything is undone.</summary>
-        private static void PreCheck(HranaStream stream, SqliteConnection u, List<UndoTable> tables, string url)
+        private static void PreCheck(HranaStream stream, SqliteConnection u, List<RecoveryUndo.UndoTableInfo> tables, string url)
         {
             foreach (var t in tables)
             {
@@ -556,47 +528,32 @@ namespace TursoBackup.Engine.Recovery
                 {
                     cmd.CommandText = $"SELECT rid, {string.Join(", ", t.Columns.Select((_, i) => "c" + i))} FROM w_{t.Ord} ORDER BY rowid";
                     using (var r = cmd.ExecuteReader())
-                    {
-                        var chunk = new List<object[]>();
-                        while (true)
+                        foreach (var chunk in Chunks(r, KeysPerLookup))
                         {
-                            bool more = r.Read();
-                            if (more)
+                            var keys = chunk.Select(x => t.RowidKey ? new[] { x[0] } : t.Keys.Select(k => x[1 + t.ColIndex(k)]).ToArray()).ToList();
+                            var sel = (t.RowidKey ? t.RowidName + ", " : "") + string.Join(", ", t.Columns.Select(RecoverySql.Q));
+                            var found = Lookup(stream, t.Name, sel, keyCols, keys);
+                            var byKey = new Dictionary<string, object[]>(StringComparer.Ordinal);
+                            foreach (var f in found)
                             {
-                                var row = new object[t.Columns.Length + 1];
-                                for (int i = 0; i < row.Length; i++) row[i] = Val(r, i);
-                                chunk.Add(row);
+                                var fk = t.RowidKey ? new[] { f[0] } : t.Keys.Select(k => f[t.ColIndex(k)]).ToArray();
+                                byKey[KeyOf(fk)] = f;
                             }
-                            if (chunk.Count > 0 && (chunk.Count == KeysPerLookup || !more))
+                            for (int j = 0; j < chunk.Count; j++)
                             {
-                                var keys = chunk.Select(x => t.RowidKey ? new[] { x[0] } : t.Keys.Select(k => x[1 + t.ColIndex(k)]).ToArray()).ToList();
-                                var sel = (t.RowidKey ? t.RowidName + ", " : "") + string.Join(", ", t.Columns.Select(RecoverySql.Q));
-                                var found = Lookup(stream, t.Name, sel, keyCols, keys);
-                                var byKey = new Dictionary<string, object[]>(StringComparer.Ordinal);
-                                foreach (var f in found)
-                                {
-                                    var fk = t.RowidKey ? new[] { f[0] } : t.Keys.Select(k => f[t.ColIndex(k)]).ToArray();
-                                    byKey[KeyOf(fk)] = f;
-                                }
-                                for (int j = 0; j < chunk.Count; j++)
-                                {
-                                    bool same = byKey.TryGetValue(KeyOf(keys[j]), out var f);
-                                    int off = t.RowidKey ? 1 : 0;
-                                    for (int i = 0; same && i < t.Columns.Length; i++) same = SameValue(f[off + i], chunk[j][1 + i]);
-                                    if (!same)
-                                        throw new TursoBackupException(FailureKind.InvalidOperation,
-                                            $"The destination changed since the recovery: the row of '{t.Name}' with {KeyText(t, keys[j])} is not as the recovery wrote it (changed or deleted). Undoing would lose that change, so nothing was written. Use -Force to undo anyway.", url) { ErrorId = "DestinationChangedSinceRecovery" };
-                                }
-                                chunk.Clear();
+                                bool same = byKey.TryGetValue(KeyOf(keys[j]), out var f);
+                                int off = t.RowidKey ? 1 : 0;
+                                for (int i = 0; same && i < t.Columns.Length; i++) same = SameValue(f[off + i], chunk[j][1 + i]);
+                                if (!same)
+                                    throw new TursoBackupException(FailureKind.InvalidOperation,
+                                        $"The destination changed since the recovery: the row of '{t.Name}' with {KeyText(t, keys[j])} is not as the recovery wrote it (changed or deleted). Undoing would lose that change, so nothing was written. Use -Force to undo anyway.", url) { ErrorId = "DestinationChangedSinceRecovery" };
                             }
-                            if (!more) break;
                         }
-                    }
                 }
             }
         }
 
-        private static IEnumerable<WriteBatch> UndoWrites(SqliteConnection u, List<UndoTable> tables, UndoMode mode)
+        private static IEnumerable<WriteBatch> UndoWrites(SqliteConnection u, List<RecoveryUndo.UndoTableInfo> tables, UndoMode mode)
         {
             var batch = new WriteBatch();
             // Children first for the deletions of inserted rows.
@@ -802,39 +759,23 @@ namespace TursoBackup.Engine.Recovery
             {
                 string srcKeys = w.Shape.RowidKey ? w.SrcRowidName : string.Join(", ", w.Shape.Keys.Select(RecoverySql.Q));
                 string[] remoteKeys = w.Shape.RowidKey ? new[] { w.RowidName } : w.Shape.Keys.Select(RecoverySql.Q).ToArray();
-                var keys = new List<object[]>();
-                long rows = 0;
                 using (var cmd = Connection.CreateCommand())
                 {
                     cmd.Transaction = tx;
                     cmd.CommandText = $"SELECT {srcKeys} FROM src.{RecoverySql.Q(w.Shape.Name)} WHERE ({w.Where ?? "1"})";
                     using (var r = cmd.ExecuteReader())
-                        while (true)
-                        {
-                            bool more = r.Read();
-                            if (more)
-                            {
-                                var k = new object[r.FieldCount];
-                                for (int i = 0; i < k.Length; i++) k[i] = Val(r, i);
-                                keys.Add(k);
-                            }
-                            if (keys.Count > 0 && (keys.Count == KeysPerLookup || !more))
-                            {
-                                rows += Fetch(tx, w.Shape.Name, w.DestShape, w.Shape.RowidKey ? w.RowidName : null, remoteKeys, keys);
-                                keys.Clear();
-                            }
-                            if (!more) break;
-                        }
+                        foreach (var keys in Chunks(r, KeysPerLookup))
+                            Fetch(tx, w.Shape.Name, w.DestShape, w.Shape.RowidKey ? w.RowidName : null, remoteKeys, keys);
                 }
             }
 
-            /// <summary>Fetches the rows with <paramref name="keys"/> from the server into dst.<paramref name="table"/>; returns how many came.</summary>
-            private long Fetch(SqliteTransaction tx, string table, TableShape shape, string rowidName, string[] keyColumns, List<object[]> keys)
+            /// <summary>Fetches the rows with <paramref name="keys"/> from the server into dst.<paramref name="table"/>.</summary>
+            private void Fetch(SqliteTransaction tx, string table, TableShape shape, string rowidName, string[] keyColumns, List<object[]> keys)
             {
                 string cols = string.Join(", ", shape.Columns.Select(RecoverySql.Q));
                 string sel = (rowidName != null ? rowidName + ", " : "") + cols;
                 var found = Lookup(stream, table, sel, keyColumns, keys);
-                if (found.Count == 0) return 0;
+                if (found.Count == 0) return;
                 using (var ins = Connection.CreateCommand())
                 {
                     ins.Transaction = tx;
@@ -847,7 +788,6 @@ namespace TursoBackup.Engine.Recovery
                         ins.ExecuteNonQuery();
                     }
                 }
-                return found.Count;
             }
 
             /// <summary>
@@ -878,7 +818,7 @@ namespace TursoBackup.Engine.Recovery
                         if (to.Length == 0 || to.Length != from.Length) continue;
                         string prowid = pshape.RowidKey ? RecoverySql.RowidName(Connection, tx, "dst", actualParent) : null;
                         string[] remoteTo = to.Select(x => string.Equals(x, "rowid", StringComparison.OrdinalIgnoreCase) && pshape.RowidKey ? prowid : RecoverySql.Q(x)).ToArray();
-                        var keys = new List<object[]>();
+                        List<List<object[]>> chunks;
                         using (var cmd = Connection.CreateCommand())
                         {
                             cmd.Transaction = tx;
@@ -886,23 +826,10 @@ namespace TursoBackup.Engine.Recovery
                             string pcols = string.Join(", ", to.Select(RecoverySql.Q));
                             cmd.CommandText = $"SELECT DISTINCT {fcols} FROM dst.{RecoverySql.Q(w.Shape.Name)} AS c WHERE {string.Join(" AND ", from.Select(f => RecoverySql.Q(f) + " IS NOT NULL"))} " +
                                 $"AND NOT EXISTS (SELECT 1 FROM dst.{RecoverySql.Q(actualParent)} AS p WHERE {string.Join(" AND ", from.Select((f, i) => $"p.{RecoverySql.Q(to[i])} = c.{RecoverySql.Q(f)}"))})";
-                            using (var r = cmd.ExecuteReader())
-                            {
-                                while (true)
-                                {
-                                    bool more = r.Read();
-                                    if (more)
-                                    {
-                                        var k = new object[r.FieldCount];
-                                        for (int i = 0; i < k.Length; i++) k[i] = Val(r, i);
-                                        keys.Add(k);
-                                    }
-                                    if (!more) break;
-                                }
-                            }
+                            // All read before any is fetched: the fetches insert into the table this query reads.
+                            using (var r = cmd.ExecuteReader()) chunks = Chunks(r, KeysPerLookup).ToList();
                         }
-                        for (int i = 0; i < keys.Count; i += KeysPerLookup)
-                            Fetch(tx, actualParent, pshape, prowid, remoteTo, keys.Skip(i).Take(KeysPerLookup).ToList());
+                        foreach (var keys in chunks) Fetch(tx, actualParent, pshape, prowid, remoteTo, keys);
                     }
                 }
                 foreach (var w in works)

@@ -155,10 +155,8 @@ namespace TursoBackup.Engine.Recovery
             }
             catch (Exception ex) when (!(ex is OutOfMemoryException))
             {
-                entry.Result = "Failed: " + ex.Message;
-                entry.Rows = 0;
-                RecoveryUndo.TryJournal(request.VaultPath, entry, request.Log);
-                if (ex is SqliteException se) throw RecoverySql.Wrap(se, dest);
+                var wrapped = RecoveryUndo.JournalFailure(request.VaultPath, entry, ex, dest, request.Log);
+                if (wrapped != null) throw wrapped;
                 throw;
             }
             RecoveryJournal.Append(request.VaultPath, entry);
