@@ -40,25 +40,17 @@ namespace TursoBackup.Benchmarks
                     using (var z = TursoBackup.Engine.IO.ArtifactStreams.Compress(counter, CompressionKind.Zstd, null, level))
                         input.CopyTo(z, 1 << 20);
                     best = Math.Min(best, w.Elapsed.TotalSeconds);
-                    outBytes = counter.Count;
+                    outBytes = counter.Length;
                 }
                 Console.WriteLine($"zstd level {level,4}: {bytes / best / 1048576:F0} MiB/s, stored {outBytes * 100.0 / bytes:F1} %");
             }
             return 0;
         }
 
-        private sealed class CountingStream : Stream
+        /// <summary>Counts what is written and keeps nothing.</summary>
+        private sealed class CountingStream : TursoBackup.Engine.IO.ForwardOnlyStream
         {
-            public long Count;
-            public override bool CanRead => false;
-            public override bool CanSeek => false;
             public override bool CanWrite => true;
-            public override long Length => Count;
-            public override long Position { get => Count; set => throw new NotSupportedException(); }
-            public override void Flush() { }
-            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
             public override void Write(byte[] buffer, int offset, int count) => Count += count;
         }
 
