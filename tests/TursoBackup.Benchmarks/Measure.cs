@@ -367,7 +367,7 @@ namespace TursoBackup.Benchmarks
                             {
                                 using (var compressor = ArtifactStreams.Compress(hashing, compression))
                                 {
-                                    PageCopy.Copy(source, wal, compressor, null, CancellationToken.None);
+                                    using (var db = PageCopy.OpenDatabaseFile(source)) PageCopy.Copy(db, source, wal, compressor, null, CancellationToken.None, out _);
                                 }
                                 hashing.Finish();
                             }

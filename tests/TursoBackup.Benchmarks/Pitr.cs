@@ -22,6 +22,8 @@ namespace TursoBackup.Benchmarks
         public string DocPath { get; private set; }
         public bool SkipSteady { get; private set; }
         public bool Keep { get; private set; }
+        /// <summary>Ours runs with -Verbose and every line either archiver prints goes to archiver.log in its run folder (implies --keep).</summary>
+        public bool ArchiverLog { get; private set; }
         /// <summary>The -SyncInterval sweep (ms): lag and writer throughput under a flat-out writer on the steady-size database, and idle cost.</summary>
         public int[] Intervals { get; private set; } = { 25, 50, 100, 250, 1000 };
         public int SweepTransactions { get; private set; } = 30_000;
@@ -41,6 +43,7 @@ namespace TursoBackup.Benchmarks
                     case "--steady-minutes": o.SteadyMinutes = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--no-steady": o.SkipSteady = true; break;
                     case "--keep": o.Keep = true; break;
+                    case "--archiver-log": o.ArchiverLog = o.Keep = true; break;
                     case "--intervals": o.Intervals = Next().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray(); break;
                     case "--sweep-transactions": o.SweepTransactions = int.Parse(Next()); break;
                     case "--sync-interval": o.SyncIntervalMs = int.Parse(Next()); break;
@@ -51,7 +54,7 @@ namespace TursoBackup.Benchmarks
                     case "--write-doc": o.WriteDoc = true; break;
                     case "--doc": o.DocPath = Path.GetFullPath(Next()); o.WriteDoc = true; break;
                     default:
-                        Console.Error.WriteLine("usage: TursoBackup.Benchmarks --pitr [--size 1024] [--transactions 100000] [--steady-size 64] [--steady-rate 50] [--steady-minutes 3] [--no-steady] [--keep]\n" +
+                        Console.Error.WriteLine("usage: TursoBackup.Benchmarks --pitr [--size 1024] [--transactions 100000] [--steady-size 64] [--steady-rate 50] [--steady-minutes 3] [--no-steady] [--keep] [--archiver-log]\n" +
                                                 "                                     [--sync-interval 100] [--runs 3] [--wait-load 0.8] [--dir PATH] [--fresh] [--write-doc] [--doc PATH]");
                         return null;
                 }
@@ -252,15 +255,15 @@ namespace TursoBackup.Benchmarks
             run.Archive = archive;
             if (name == "TursoBackup")
             {
-                archiver = StartProcess("dotnet", Pwsh.Args(pwsh, module,
-                    $"Start-TursoWalArchive -Path '{db}' -Vault '{archive}' -Name app -SyncInterval ([TimeSpan]::FromMilliseconds({interval})) -StatusInterval ([TimeSpan]::FromHours(1))"));
+                archiver = StartProcess(o.ArchiverLog ? Path.Combine(dir, "archiver.log") : null, "dotnet", Pwsh.Args(pwsh, module,
+                    $"Start-TursoWalArchive -Path '{db}' -Vault '{archive}' -Name app -SyncInterval ([TimeSpan]::FromMilliseconds({interval})) -StatusInterval ([TimeSpan]::FromHours(1))" + (o.ArchiverLog ? " -Verbose" : "")));
                 WaitFor(() => new WalArchiveLayout(archive, "app").Generations().Any(g => File.Exists(new WalArchiveLayout(archive, "app").SnapshotInfoPath(g))), archiver, "our first snapshot");
             }
             else if (name == "Litestream")
             {
                 string config = Path.Combine(dir, "litestream.yml");
                 File.WriteAllText(config, $"dbs:\n  - path: {db}\n    replicas:\n      - type: file\n        path: {archive}\n");
-                archiver = StartProcess(litestream, "replicate", "-config", config);
+                archiver = StartProcess(o.ArchiverLog ? Path.Combine(dir, "archiver.log") : null, litestream, "replicate", "-config", config);
                 WaitFor(() => Directory.Exists(Path.Combine(archive, "generations")) &&
                               Directory.EnumerateFiles(Path.Combine(archive, "generations"), "*.snapshot.lz4", SearchOption.AllDirectories).Any(), archiver, "Litestream's first snapshot");
             }
@@ -360,7 +363,7 @@ namespace TursoBackup.Benchmarks
             string db = Path.Combine(dir, "app.db");
             File.Copy(baseDb, db);
             string vault = Path.Combine(dir, "vault");
-            var p = StartProcess("dotnet", Pwsh.Args(pwsh, module,
+            var p = StartProcess(null, "dotnet", Pwsh.Args(pwsh, module,
                 $"Start-TursoWalArchive -Path '{db}' -Vault '{vault}' -Name app -SyncInterval ([TimeSpan]::FromMilliseconds({intervalMs})) -StatusInterval ([TimeSpan]::FromHours(1))"));
             WaitFor(() => new WalArchiveLayout(vault, "app").Generations().Any(g => File.Exists(new WalArchiveLayout(vault, "app").SnapshotInfoPath(g))), p, "our first snapshot");
             Thread.Sleep(2000);
@@ -403,13 +406,23 @@ namespace TursoBackup.Benchmarks
             return (cp.Min(), cpSync.Min());
         }
 
-        private static Process StartProcess(string file, params string[] args)
+        /// <summary>Starts an archiver; with <paramref name="logPath"/>, every line it prints goes there with the time it came.</summary>
+        private static Process StartProcess(string logPath, string file, params string[] args)
         {
             var psi = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
             foreach (var a in args) psi.ArgumentList.Add(a);
             var p = Process.Start(psi);
-            p.OutputDataReceived += (_, e) => { };
-            p.ErrorDataReceived += (_, e) => { if (e.Data != null && e.Data.Contains("rror")) Console.Error.WriteLine("  [archiver] " + e.Data); };
+            var log = logPath == null ? null : TextWriter.Synchronized(new StreamWriter(logPath) { AutoFlush = true });
+            void Line(string data)
+            {
+                if (data != null) log?.WriteLine(DateTime.UtcNow.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture) + " " + data);
+            }
+            p.OutputDataReceived += (_, e) => Line(e.Data);
+            p.ErrorDataReceived += (_, e) =>
+            {
+                Line(e.Data);
+                if (e.Data != null && e.Data.Contains("rror")) Console.Error.WriteLine("  [archiver] " + e.Data);
+            };
             p.BeginOutputReadLine();
             p.BeginErrorReadLine();
             return p;
@@ -427,14 +440,17 @@ namespace TursoBackup.Benchmarks
             Thread.Sleep(500);
         }
 
-        /// <summary>SIGINT (Ctrl+C): both archivers finish their last sync and exit.</summary>
+        /// <summary>
+        /// SIGTERM (systemd's stop): both archivers finish their last sync and exit. Not SIGINT: a benchmark started in the
+        /// background of a non-interactive shell passes SIGINT on as ignored, and .NET keeps an ignored SIGINT ignored.
+        /// </summary>
         private static void Stop(Process p)
         {
-            Tools.Run("/bin/kill", "-INT", p.Id.ToString(CultureInfo.InvariantCulture));
+            Tools.Run("/bin/kill", "-TERM", p.Id.ToString(CultureInfo.InvariantCulture));
             if (!p.WaitForExit(120_000))
             {
                 p.Kill(true);
-                throw new TimeoutException("the archiver did not stop within 2 minutes of SIGINT");
+                throw new TimeoutException("the archiver did not stop within 2 minutes of SIGTERM");
             }
         }
     }

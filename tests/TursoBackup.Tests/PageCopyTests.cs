@@ -92,7 +92,8 @@ public sealed class PageCopyTests : TempFolderTest
         try
         {
             using var output = new FileStream(copy, FileMode.CreateNew);
-            PageCopy.Copy(path, true, output, null, CancellationToken.None);
+            using var db = PageCopy.OpenDatabaseFile(path);
+            PageCopy.Copy(db, path, true, output, null, CancellationToken.None, out _);
         }
         finally
         {
@@ -228,7 +229,8 @@ public sealed class PageCopyTests : TempFolderTest
             var (code, _, stderr) = Peers.Run(sqlite3, new[] { path, ".timeout 5000", "INSERT INTO t VALUES (zeroblob(10));" });
             Assert.True(code == 0, stderr); // it could write: the lock really was gone
         });
-        var ex = Assert.Throws<TursoBackupException>(() => PageCopy.Copy(path, false, sabotage, null, CancellationToken.None));
+        using var db = PageCopy.OpenDatabaseFile(path);
+        var ex = Assert.Throws<TursoBackupException>(() => PageCopy.Copy(db, path, false, sabotage, null, CancellationToken.None, out _));
         Assert.Equal(FailureKind.Busy, ex.Kind);
     }
 

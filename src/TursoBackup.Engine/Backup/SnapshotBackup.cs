@@ -49,6 +49,15 @@ namespace TursoBackup.Engine.Backup
             if (cleaned > 0) Log?.Invoke($"Removed {cleaned} abandoned staging folder(s) left by interrupted backups.");
 
             var watch = Stopwatch.StartNew();
+            bool incremental = !remote && request.Kind == BackupKind.Incremental;
+            if (incremental && request.Encrypt)
+            {
+                throw new TursoBackupException(FailureKind.InvalidArgument,
+                    $"Incremental backups are not encrypted (their pages are shared in the vault's page store, which has no encryption yet): back '{name}' up with -Kind Snapshot to encrypt it.", source) { ErrorId = "IncrementalNotEncrypted" };
+            }
+            // The store's one writer from the dedup against it to the publication (a collection must not remove a page
+            // this backup counts on in between).
+            var storeLock = incremental ? new Incremental.PageStore(vault.Root, name).Lock(request.LockTimeout, $"Incremental backup of '{source}'", cancel) : null;
             DateTimeOffset createdAt = clock();
             string id = BackupVault.NewBackupId(createdAt);
             LockedFolder held = null;
@@ -60,6 +69,7 @@ namespace TursoBackup.Engine.Backup
                 string staging = held.Path;
                 var artifact = remote ? WriteRemoteDump(source, staging, name, request, cancel)
                     : request.Kind == BackupKind.Dump ? WriteDump(source, staging, name, request, cancel)
+                    : incremental ? CopyIncremental(source, staging, name, id, vault, request, cancel)
                     : CopySnapshot(source, staging, name, request, cancel);
                 cancel.ThrowIfCancellationRequested();
                 return Publish(vault, staging, name, id, createdAt, watch, source, request, artifact);
@@ -76,6 +86,7 @@ namespace TursoBackup.Engine.Backup
             finally
             {
                 held?.Dispose();
+                storeLock?.Dispose();
             }
         }
 
@@ -92,13 +103,16 @@ namespace TursoBackup.Engine.Backup
             using (var writer = Files.DatabaseWriter.Begin(target, new Files.DatabaseWriteOptions { Purpose = purpose, ForceHint = "Choose another name." }))
             {
                 long bytes;
+                // The database file is opened before the connection and closed after it: closing a descriptor of it while
+                // SQLite holds its locks would drop them (POSIX locks are the process's).
+                using (var dbFile = PageCopy.OpenDatabaseFile(source))
                 using (var src = OpenSource(source, lockTimeout))
                 {
                     bool wal = IsWal(Convert.ToString(SqliteFile.Scalar(src, "PRAGMA journal_mode")));
                     using (SqliteFile.BeginReadSnapshot(src))
                     using (var file = new FileStream(writer.PartialPath, FileMode.Create, FileAccess.Write, FileShare.None, 1))
                     {
-                        bytes = PageCopy.Copy(source, wal, new EarlyWritebackStream(file), null, cancel);
+                        bytes = PageCopy.Copy(dbFile, source, wal, new EarlyWritebackStream(file), null, cancel, out _);
                         file.Flush(true);
                     }
                 }
@@ -120,6 +134,86 @@ namespace TursoBackup.Engine.Backup
             public long SourceBytes;
             public long StoredBytes;
             public DatabaseProfile Profile;
+            public CompressionKind? Compression;
+            public IncrementalInfo Pages;
+        }
+
+        /// <summary>
+        /// Incremental: the same page copy as a Snapshot (exactly the read transaction's snapshot, the profile read in that
+        /// transaction), written into the page store — each page hashed, only pages the store does not hold stored, a
+        /// page map as the artifact. The caller holds the store's lock.
+        /// </summary>
+        private Artifact CopyIncremental(string source, string staging, string name, string id, BackupVault vault, BackupRequest request, CancellationToken cancel)
+        {
+            var store = new Incremental.PageStore(vault.Root, name);
+            var loadWatch = Stopwatch.StartNew();
+            var known = store.LoadIndex();
+            Log?.Invoke($"The page store of '{name}' holds {known.Count:N0} page(s) ({loadWatch.Elapsed.TotalMilliseconds:N0} ms to read its indexes).");
+            string artifactName = ArtifactStreams.ArtifactFileName(name, BackupKind.Incremental, CompressionKind.Zstd, false);
+            string mapPath = Path.Combine(staging, artifactName);
+            DateTimeOffset pointInTime;
+            string journalMode, mapSha;
+            DatabaseProfile profile = null;
+            long copiedBytes = -1;
+            Incremental.IncrementalPageSink sink;
+            bool pinned;
+            using (var dbFile = PageCopy.OpenDatabaseFile(source))
+            using (var src = OpenSource(source, request.LockTimeout))
+            {
+                journalMode = Convert.ToString(SqliteFile.Scalar(src, "PRAGMA journal_mode"));
+                bool wal = IsWal(journalMode);
+                WalIndexHeader snapshot = null;
+                using (var tx = wal ? SqliteFile.BeginReadSnapshot(src, source, out snapshot) : SqliteFile.BeginReadSnapshot(src))
+                using (sink = new Incremental.IncrementalPageSink(store, known, mapPath, id))
+                {
+                    pinned = !wal || snapshot != null;
+                    Log?.Invoke($"Copying '{source}' ({journalMode} mode) page by page inside a read transaction" +
+                        (snapshot != null ? $" (its snapshot: WAL frame {snapshot.MaxFrame})" : "") + " into the page store, storing only pages it does not hold.");
+                    var sourceProfile = pinned ? Task.Run(() => DatabaseProfile.Read(src, tx)) : null;
+                    try
+                    {
+                        copiedBytes = PageCopy.Copy(dbFile, source, wal, sink, (done, total) => Progress?.Invoke(new BackupProgress("Copying", done, total)), cancel, out _, snapshot);
+                    }
+                    finally
+                    {
+                        if (sourceProfile != null && copiedBytes < 0) try { sourceProfile.Wait(); } catch (AggregateException) { }
+                    }
+                    pointInTime = clock();
+                    mapSha = sink.Finish();
+                    if (sourceProfile != null)
+                    {
+                        profile = sourceProfile.GetAwaiter().GetResult();
+                        profile.ReservedBytes = SqliteFile.ReadReservedBytes(dbFile);
+                    }
+                }
+            }
+            if (profile == null)
+            {
+                // No pinned snapshot (a SQLite without snapshots): the profile is read from the backup itself, rebuilt.
+                string scratch = mapPath + ".profile.db";
+                try
+                {
+                    Incremental.IncrementalRestore.Rebuild(new BackupInfo { Vault = vault.Root, Database = name, Id = id, Location = mapPath, Sha256 = mapSha }, scratch, null, cancel);
+                    profile = ReadProfile(scratch);
+                }
+                finally
+                {
+                    DurableFile.TryDelete(scratch);
+                }
+            }
+            Log?.Invoke($"{sink.Pages:N0} page(s); {sink.NewPages:N0} new ({sink.NewBytes:N0} bytes in {sink.NewPacks.Count} pack(s)), the rest already in the store.");
+            return new Artifact
+            {
+                Kind = BackupKind.Incremental, FileName = artifactName, PointInTime = pointInTime, JournalMode = journalMode,
+                Consistency = (IsWal(journalMode) ? "read transaction; page copy of the database file and the WAL's committed frames" : "read transaction (shared lock); page copy of the database file")
+                    + "; pages in the vault's page store by SHA-256",
+                Sha256 = mapSha, PlaintextSha256 = mapSha, SourceBytes = copiedBytes, StoredBytes = new FileInfo(mapPath).Length, Profile = profile,
+                Compression = CompressionKind.Zstd,
+                Pages = new IncrementalInfo
+                {
+                    Store = Incremental.PageStore.Folder + "/" + name, NewPages = sink.NewPages, NewBytes = sink.NewBytes, Packs = sink.NewPacks.ToArray(),
+                },
+            };
         }
 
         /// <summary>
@@ -166,6 +260,9 @@ namespace TursoBackup.Engine.Backup
             DatabaseProfile profile = null;
             bool profileFromSource = false;
             long copiedBytes = -1;
+            // Opened before the connection and closed after it (closing a descriptor of the file while SQLite holds its
+            // POSIX locks would drop them); the page copy and page 1's reserved-bytes field are read through it.
+            using (var dbFile = request.Method == SnapshotMethod.BackupApi ? null : PageCopy.OpenDatabaseFile(source))
             using (var src = OpenSource(source, request.LockTimeout))
             {
                 journalMode = Convert.ToString(SqliteFile.Scalar(src, "PRAGMA journal_mode"));
@@ -194,7 +291,6 @@ namespace TursoBackup.Engine.Backup
                 {
                     bool wal = IsWal(journalMode);
                     WalIndexHeader snapshot = null;
-                    using (var dbFile = PageCopy.OpenDatabaseFile(source))
                     using (var tx = wal ? SqliteFile.BeginReadSnapshot(src, source, out snapshot) : SqliteFile.BeginReadSnapshot(src))
                     {
                         // The copy is exactly this transaction's snapshot (rollback modes: its SHARED lock; WAL: the frames up
@@ -235,7 +331,7 @@ namespace TursoBackup.Engine.Backup
                                     if (sourceProfile != null)
                                     {
                                         profile = sourceProfile.GetAwaiter().GetResult();
-                                        profile.ReservedBytes = SqliteFile.ReadReservedBytes(source);
+                                        profile.ReservedBytes = SqliteFile.ReadReservedBytes(dbFile);
                                     }
                                 }
                                 (sha, plaintextSha) = sink.Finish();
@@ -388,6 +484,8 @@ namespace TursoBackup.Engine.Backup
         {
             string artifactName = ArtifactStreams.ArtifactFileName(name, BackupKind.Dump, request.Compression, request.Encrypt);
             string artifactPath = Path.Combine(staging, artifactName);
+            // Opened before the connection, closed after it (see CopySnapshot): page 1's reserved-bytes field.
+            using (var dbFile = PageCopy.OpenDatabaseFile(source))
             using (var src = OpenSource(source, request.LockTimeout))
             {
                 string journalMode = Convert.ToString(SqliteFile.Scalar(src, "PRAGMA journal_mode"));
@@ -417,7 +515,7 @@ namespace TursoBackup.Engine.Backup
                     var known = new System.Collections.Generic.Dictionary<string, long>(StringComparer.Ordinal);
                     foreach (var t in stats.TableRows) known[t.Name] = t.Rows;
                     var profile = DatabaseProfile.Read(src, known);
-                    profile.ReservedBytes = SqliteFile.ReadReservedBytes(source); // page 1's header: only VACUUM changes it
+                    profile.ReservedBytes = SqliteFile.ReadReservedBytes(dbFile); // page 1's header: only VACUUM changes it
                     return new Artifact
                     {
                         Kind = BackupKind.Dump, FileName = artifactName, PointInTime = pointInTime, JournalMode = journalMode,
@@ -529,8 +627,9 @@ namespace TursoBackup.Engine.Backup
                 SourcePath = source,
                 SourceBytes = a.SourceBytes,
                 StoredBytes = a.StoredBytes,
-                Compression = request.Compression,
+                Compression = a.Compression ?? request.Compression,
                 Encrypted = request.Encrypt,
+                Pages = a.Pages,
                 Encryption = request.Encrypt ? EncryptionInfo.OfFile(Path.Combine(staging, a.FileName)) : null,
                 Sha256 = a.Sha256,
                 PlaintextSha256 = a.PlaintextSha256 ?? a.Sha256,

@@ -13,7 +13,8 @@ namespace TursoBackup.Engine.IO
         public const int BufferSize = 1 << 20;
 
         public static string ArtifactFileName(string database, BackupKind kind, CompressionKind compression, bool encrypted = false) =>
-            database + (kind == BackupKind.Dump ? ".sql" : ".db") + Extension(compression) + (encrypted ? EncryptedExtension : "");
+            kind == BackupKind.Incremental ? database + Incremental.PageMap.Extension
+            : database + (kind == BackupKind.Dump ? ".sql" : ".db") + Extension(compression) + (encrypted ? EncryptedExtension : "");
 
         /// <summary>The suffix of an OpenPGP-encrypted artifact (what `gpg --decrypt` opens).</summary>
         public const string EncryptedExtension = ".gpg";

@@ -34,6 +34,21 @@ namespace TursoBackup
         public override string ToString() => Reason + (Replaced == null ? "" : " (" + Replaced + ")");
     }
 
+    /// <summary>What an Incremental backup holds in the database's page store (the manifest's "pages").</summary>
+    public sealed class IncrementalInfo
+    {
+        /// <summary>The store, relative to the vault: pages/&lt;database&gt;.</summary>
+        public string Store { get; set; }
+        /// <summary>Pages this backup added to the store; the others it shares with earlier backups.</summary>
+        public long NewPages { get; set; }
+        /// <summary>Bytes this backup added to the store (compressed pages and pack indexes), beside its page map.</summary>
+        public long NewBytes { get; set; }
+        /// <summary>The packs this backup added.</summary>
+        public string[] Packs { get; set; } = new string[0];
+
+        public override string ToString() => $"{NewPages:N0} new page(s), {NewBytes:N0} bytes";
+    }
+
     /// <summary>One backup in a vault: its artifact and what its manifest says of it.</summary>
     public sealed class BackupInfo
     {
@@ -76,6 +91,9 @@ namespace TursoBackup
         public int FormatVersion { get; set; }
         /// <summary>Set on an emergency backup (the manifest's "emergency", or an older manifest tagged "emergency"); else null.</summary>
         public EmergencyInfo Emergency { get; set; }
+
+        /// <summary>An Incremental backup's pages in the store (how many it added, in which packs); null for the other kinds.</summary>
+        public IncrementalInfo Pages { get; set; }
 
         /// <summary>Sum of the table row counts.</summary>
         public long TotalRows

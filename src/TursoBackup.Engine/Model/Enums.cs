@@ -7,6 +7,11 @@ namespace TursoBackup
         Snapshot,
         /// <summary>SQL text that sqlite3 can load.</summary>
         Dump,
+        /// <summary>
+        /// A page map (every page's SHA-256) over the database's page store in the vault: pages stored once and shared by
+        /// every Incremental backup that holds them; each backup restores on its own (docs/vault-format.md, "Incremental").
+        /// </summary>
+        Incremental,
     }
 
     /// <summary>How a stored artifact is compressed.</summary>

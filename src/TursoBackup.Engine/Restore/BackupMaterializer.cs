@@ -24,6 +24,13 @@ namespace TursoBackup.Engine.Restore
             Action<string> contentSha256 = null)
         {
             long total = backup.SourceBytes;
+            if (backup.Kind == BackupKind.Incremental)
+            {
+                // Every page is checked against its SHA-256 as it is read; the map against the manifest first.
+                var rebuilt = Incremental.IncrementalRestore.Rebuild(backup, newFile, progress, cancel);
+                contentSha256?.Invoke(rebuilt.MapSha256);
+                return (rebuilt.MapSha256, new FileInfo(newFile).Length);
+            }
             if (backup.Kind == BackupKind.Dump)
             {
                 string stored = ArtifactStreams.HashFile(backup.Location);

@@ -27,21 +27,6 @@ namespace TursoBackup.Engine.Sqlite
     {
         public const int ChunkBytes = 1 << 20;
 
-        /// <summary>Writes the database's pages to <paramref name="output"/>; returns the bytes written.</summary>
-        /// <param name="walMode">Whether the database is in WAL mode (then its -wal file is read).</param>
-        public static long Copy(string databasePath, bool walMode, Stream output, Action<long, long> onProgress, CancellationToken cancel) =>
-            Copy(databasePath, walMode, output, onProgress, cancel, out _);
-
-        /// <summary>As <see cref="Copy(string, bool, Stream, Action{long, long}, CancellationToken)"/>; also gives the WAL
-        /// that was laid over the file (null outside WAL mode), so a WAL archive knows where the copy ends.</summary>
-        public static long Copy(string databasePath, bool walMode, Stream output, Action<long, long> onProgress, CancellationToken cancel, out WalFile walUsed)
-        {
-            using (var db = OpenDatabaseFile(databasePath))
-            {
-                return Copy(db, databasePath, walMode, output, onProgress, cancel, out walUsed);
-            }
-        }
-
         /// <summary>
         /// Opens the database file for <see cref="Copy(FileStream, string, bool, Stream, Action{long, long}, CancellationToken, out WalFile)"/>.
         /// On Unix, closing any descriptor of a file drops every POSIX lock this process holds on it — including

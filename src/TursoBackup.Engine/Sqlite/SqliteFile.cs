@@ -128,6 +128,18 @@ namespace TursoBackup.Engine.Sqlite
             }
         }
 
+        /// <summary>
+        /// As <see cref="ReadReservedBytes(string)"/>, through a descriptor the caller keeps open: of a database this
+        /// process has connections to, never open and close one just for this — closing it drops SQLite's POSIX locks.
+        /// </summary>
+        public static int? ReadReservedBytes(FileStream open)
+        {
+            var header = new byte[21];
+            open.Seek(0, SeekOrigin.Begin);
+            if (ReadFully(open, header, 0, header.Length) < header.Length || !StartsWith(header, HeaderMagic)) return null;
+            return header[20];
+        }
+
         public static bool HasSqliteHeader(string path)
         {
             try

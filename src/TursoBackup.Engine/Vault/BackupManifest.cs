@@ -64,6 +64,14 @@ namespace TursoBackup.Engine.Vault
                 artifactObject["encryption"] = (b.Encryption ?? new EncryptionInfo()).ToJson();
                 artifactObject["plaintextSha256"] = b.PlaintextSha256;
             }
+            if (b.Pages != null)
+            {
+                doc["pages"] = new Dictionary<string, object>
+                {
+                    ["store"] = b.Pages.Store, ["newPages"] = b.Pages.NewPages, ["newBytes"] = b.Pages.NewBytes,
+                    ["packs"] = (b.Pages.Packs ?? new string[0]).Cast<object>().ToList(),
+                };
+            }
             if (b.Emergency != null)
             {
                 doc["emergency"] = new Dictionary<string, object> { ["replaced"] = b.Emergency.Replaced, ["reason"] = b.Emergency.Reason };
@@ -119,6 +127,15 @@ namespace TursoBackup.Engine.Vault
                 FormatVersion = (int)version,
             };
             info.Emergency = ReadEmergency(doc, info);
+            if (doc.TryGetValue("pages", out var pg) && pg is Dictionary<string, object> pages)
+            {
+                info.Pages = new IncrementalInfo
+                {
+                    Store = Str(pages, "store"), NewPages = Long(pages, "newPages"), NewBytes = Long(pages, "newBytes"),
+                    Packs = (pages.TryGetValue("packs", out var pk) && pk is List<object> pl) ? pl.Select(x => Convert.ToString(x, CultureInfo.InvariantCulture)).ToArray() : new string[0],
+                };
+            }
+            else if (info.Kind == BackupKind.Incremental) throw new FormatException("The manifest of an Incremental backup has no 'pages' object.");
             info.PlaintextSha256 = info.Encrypted ? Str(artifact, "plaintextSha256") : info.Sha256;
             if (info.Encrypted && info.Encryption == null) info.Encryption = new EncryptionInfo();
             string file = Required(artifact, "file");

@@ -356,7 +356,9 @@ namespace TursoBackup.Engine.Vault
         /// into .staging (so it disappears from listings at once, and a crash half-way leaves only an abandoned staging
         /// folder), then deleted.
         /// </summary>
-        public void Remove(BackupInfo backup)
+        /// <param name="collectPages">For an Incremental backup: then remove from the database's page store what no
+        /// other backup holds (retention passes false and collects once per database, <see cref="CollectPages"/>).</param>
+        public void Remove(BackupInfo backup, bool collectPages = true, Action<string> log = null)
         {
             string folder = CheckedFolder(backup, "Nothing was removed.", out _);
             using (var trash = LockedFolder.Take(StagingPath, "removing-" + Path.GetFileName(folder), $"removal of backup {backup.Id} of '{backup.Database}' in vault {Root}", create: false))
@@ -364,6 +366,24 @@ namespace TursoBackup.Engine.Vault
                 Directory.Move(folder, trash.Path);
                 DurableFile.FlushDirectory(Path.GetDirectoryName(folder));
                 Directory.Delete(trash.Path, true);
+            }
+            if (collectPages && backup.Kind == BackupKind.Incremental) CollectPages(backup.Database, log);
+        }
+
+        /// <summary>
+        /// Removes the pages and packs of the database's page store that no Incremental backup references any more. A
+        /// store busy for 30 s (a backup running) is left for the next removal; nothing is lost either way — pages no
+        /// backup references only take room.
+        /// </summary>
+        public void CollectPages(string database, Action<string> log = null, System.Threading.CancellationToken cancel = default(System.Threading.CancellationToken))
+        {
+            try
+            {
+                Incremental.PageStore.CollectUnreferenced(Root, database, TimeSpan.FromSeconds(30), log, cancel);
+            }
+            catch (TursoBackupException ex) when (ex.Kind == FailureKind.Busy)
+            {
+                log?.Invoke(ex.Message + " Its unreferenced pages are removed by the next removal of an Incremental backup.");
             }
         }
 

@@ -21,6 +21,8 @@ namespace TursoBackup.Engine.Verification
         public const string Checksum = "Checksum";
         public const string Decompression = "Decompression";
         public const string Decryption = "Decryption";
+        /// <summary>An Incremental backup: every page it references was found in the page store and matches its SHA-256.</summary>
+        public const string Pages = "Pages";
         public const string IntegrityCheck = "IntegrityCheck";
         public const string ForeignKeyCheck = "ForeignKeyCheck";
         public const string RowCounts = "RowCounts";
@@ -264,6 +266,12 @@ namespace TursoBackup.Engine.Verification
                         contentOk ? $"Decrypted ({backup.Encryption}); the OpenPGP integrity check (MDC) passed and the content matches the manifest's plaintext SHA-256."
                                   : "Decrypted, but the content's SHA-256 differs from the manifest's plaintext SHA-256: the backup was altered after it was written. Use another backup."));
                 }
+                if (backup.Kind == BackupKind.Incremental)
+                {
+                    long pages = backup.PageSize > 0 ? bytes / backup.PageSize : 0;
+                    checks.Add(new CheckResult(Pages, true, backup.PageCount.ToString("N0", CultureInfo.InvariantCulture) + " pages", pages.ToString("N0", CultureInfo.InvariantCulture) + " pages",
+                        $"Every page the backup references is in the page store ({Incremental.PageStore.Folder}/{backup.Database}) and matches its SHA-256."));
+                }
                 checks.Add(new CheckResult(Decompression, true, backup.Compression.ToString(), bytes.ToString("N0", CultureInfo.InvariantCulture) + " bytes",
                     (backup.Compression == CompressionKind.None ? "Not compressed" : "Decompressed without error")
                     + (backup.Kind == BackupKind.Dump ? "; the SQL dump loaded into a new database." : ".")));
@@ -293,6 +301,7 @@ namespace TursoBackup.Engine.Verification
                 else
                 {
                     checks.Add(new CheckResult(Checksum, true, backup.Sha256, sha, "The stored artifact matches the manifest's SHA-256."));
+                    if (backup.Kind == BackupKind.Incremental) checks.Add(new CheckResult(Pages, false, backup.PageCount.ToString("N0", CultureInfo.InvariantCulture) + " pages", "error", why));
                     checks.Add(new CheckResult(Decompression, false, backup.Compression.ToString(), "error", why));
                 }
                 return false;

@@ -442,6 +442,12 @@ namespace TursoBackup.Engine.Wal
                 state.Seed1 = empty.CommittedChecksum1;
                 return null;
             }
+            var dbNow = new FileInfo(dbPath);
+            Log?.Invoke($"The WAL of '{Database}' is another one (salts {wal.Salt1:x8}/{wal.Salt2:x8}, checkpoint {wal.CheckpointSequence}, " +
+                        $"{wal.CommittedFrames} frame(s)) than the archived one (salts {state.Salt1:x8}/{state.Salt2:x8}, checkpoint " +
+                        $"{state.CheckpointSequence}, {state.Frames} frame(s) archived, " + (state.Sealed ? "sealed" : "not sealed") +
+                        $"; database file {dbNow.Length} bytes written {dbNow.LastWriteTimeUtc:HH:mm:ss.fffffff}, at the seal " +
+                        $"{state.SealedDatabaseLength} bytes written {new DateTime(state.SealedDatabaseWriteTicks, DateTimeKind.Utc):HH:mm:ss.fffffff}).");
             return "the WAL was restarted before all its frames were archived (a checkpoint ran while the archiver was not holding the WAL)";
         }
 

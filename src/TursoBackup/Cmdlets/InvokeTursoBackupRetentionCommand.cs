@@ -80,15 +80,19 @@ namespace TursoBackup.Cmdlets
                     UnreadableBackup(manifest, ex) + " Retention leaves that folder alone. Inspect it; repair its manifest or remove it.", manifest, ex)));
                 var verified = VerificationLog.PassedBackupIds(vault.Root, database);
                 WriteVerbose($"'{database}': {backups.Count} backup(s), {verified.Count} with a passing Test-Backup; policy {policy}.");
+                bool removedAny = false;
                 foreach (var decision in RetentionPlanner.Plan(backups, policy, now, verified))
                 {
                     if (!decision.Keep && ShouldProcessUnattended($"{decision.Database}/{decision.Id} ({decision.CreatedAt:u})", "Remove backup (" + decision.Reason + ")",
                             "Removing backup", "apply retention", "removed"))
                     {
                         decision.Removed = TryRun(() => RemoveBackup(vault, decision.Backup), decision.Id);
+                        removedAny |= decision.Removed;
                     }
                     WriteObject(decision);
                 }
+                // Once per database, after its removals: the pages of its page store no kept Incremental backup holds.
+                if (removedAny && backups.Any(b => b.Kind == BackupKind.Incremental)) TryRun(() => vault.CollectPages(database, WriteVerbose, Cancellation), database);
             }
             var offsite = Engine.Offsite.OffsiteVault.ForMirror(vault.Root);
             TimeSpan? walRetention = MyInvocation.BoundParameters.ContainsKey(nameof(WalRetention)) ? WalRetention : offsite != null ? TimeSpan.FromDays(90) : (TimeSpan?)null;
@@ -104,7 +108,7 @@ namespace TursoBackup.Cmdlets
                 string unit = BackupVault.DatabasesFolder + "/" + backup.Database + "/" + backup.Id + "/";
                 Engine.Offsite.VaultUnits.Remove(offsite.Store, unit, unit + BackupManifest.FileName, Cancellation);
             }
-            vault.Remove(backup);
+            vault.Remove(backup, collectPages: false);
         }
 
         /// <summary>WAL generations wholly before <paramref name="keepFrom"/> (never the newest), each removed whole: its snapshot.json first, so it is never listed without its snapshot.</summary>

@@ -22,7 +22,7 @@ namespace TursoBackup.Cmdlets
             foreach (var backup in InputObject)
             {
                 if (!ShouldProcessUnattended($"{backup.Database}/{backup.Id} in {backup.Vault}", "Remove backup", "Removing backup", "remove it", "removed")) continue;
-                bool ok = TryRun(() => BackupVault.OpenExisting(backup.Vault).Remove(backup), backup.Id);
+                bool ok = TryRun(() => BackupVault.OpenExisting(backup.Vault).Remove(backup, log: WriteVerbose), backup.Id);
                 if (!ok) continue;
                 WriteVerbose($"Removed backup {backup.Id} of '{backup.Database}' from '{backup.Vault}'.");
                 if (PassThru) WriteObject(backup);
