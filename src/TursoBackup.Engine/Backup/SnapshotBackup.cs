@@ -146,6 +146,7 @@ namespace TursoBackup.Engine.Backup
         private Artifact CopyIncremental(string source, string staging, string name, string id, BackupVault vault, BackupRequest request, CancellationToken cancel)
         {
             var store = new Incremental.PageStore(vault.Root, name);
+            if (request.Compression != CompressionKind.Zstd) Log?.Invoke($"An Incremental backup stores its pages zstd-compressed, in frames of {Incremental.PageStore.PackWriter.PagesPerFrame} pages: -Compression {request.Compression} does not apply.");
             var loadWatch = Stopwatch.StartNew();
             var known = store.LoadIndex();
             Log?.Invoke($"The page store of '{name}' holds {known.Count:N0} page(s) ({loadWatch.Elapsed.TotalMilliseconds:N0} ms to read its indexes).");

@@ -234,8 +234,9 @@ namespace TursoBackup.Engine.Incremental
             {
                 var referenced = IncrementalRestore.Referenced(vaultRoot, database);
                 var result = store.Collect(referenced, Vault.BackupVault.NewBackupId(DateTimeOffset.UtcNow), log, cancel);
-                if (result.PacksRemoved + result.PacksRewritten + result.LeftoversRemoved > 0)
-                    log?.Invoke($"The page store of '{database}': {result.PacksRemoved} pack(s) removed, {result.PacksRewritten} rewritten, {result.LeftoversRemoved} leftover file(s) removed; {result.BytesFreed:N0} bytes freed.");
+                log?.Invoke(result.PacksRemoved + result.PacksRewritten + result.LeftoversRemoved > 0
+                    ? $"The page store of '{database}': {result.PacksRemoved} pack(s) removed, {result.PacksRewritten} rewritten, {result.LeftoversRemoved} leftover file(s) removed; {result.BytesFreed:N0} bytes freed."
+                    : $"The page store of '{database}': every pack holds pages a kept backup needs; nothing removed.");
                 return result;
             }
         }

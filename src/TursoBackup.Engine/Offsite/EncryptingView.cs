@@ -69,6 +69,13 @@ namespace TursoBackup.Engine.Offsite
                 cancel.ThrowIfCancellationRequested();
                 if (filter != null && !unit.Value.Any(o => filter(o.Key))) continue;
                 var parts = unit.Key.Split('/');
+                if (parts[0] == Incremental.PageStore.Folder || unit.Value.Any(o => o.Key.EndsWith(Incremental.PageMap.Extension, StringComparison.Ordinal)))
+                {
+                    // Pages shared between backups have no encryption yet: never sent in the clear where encryption was asked.
+                    refusedUnits.Add(unit.Key);
+                    Problems.Add(new KeyValuePair<string, string>(unit.Key, "it is an Incremental backup (or its page store), which is not encrypted on the way yet; send it without -Passphrase/-Recipient to a destination you trust, or keep Snapshot backups for encrypted offsite copies"));
+                    continue;
+                }
                 try
                 {
                     if (parts[0] == "databases" && parts.Length == 3 && unit.Value.Any(o => o.Key.EndsWith("/" + BackupManifest.FileName, StringComparison.Ordinal)))

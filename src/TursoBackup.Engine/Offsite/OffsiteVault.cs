@@ -113,7 +113,7 @@ namespace TursoBackup.Engine.Offsite
                     var role = VaultKeys.Role(o.Key);
                     if (role == VaultObjectRole.Immutable) continue; // artifacts, snapshots and segments come on demand
                     bool current = have.TryGetValue(o.Key, out var local) && local.Length == o.Length
-                                   && (role == VaultObjectRole.Marker || role == VaultObjectRole.Commit
+                                   && (role == VaultObjectRole.Marker || role == VaultObjectRole.Commit || role == VaultObjectRole.PackIndex
                                        || (o.Sha256 != null && string.Equals(o.Sha256, DirectoryStore.Sha256Of(mirror.PathOf(o.Key), cancel), StringComparison.OrdinalIgnoreCase)));
                     if (current) continue;
                     Fetch(o, o.Sha256, cancel, null);
@@ -143,6 +143,8 @@ namespace TursoBackup.Engine.Offsite
             string unit = BackupVault.DatabasesFolder + "/" + backup.Database + "/" + backup.Id + "/";
             string artifact = backup.Location == null ? null : unit + Path.GetFileName(backup.Location);
             FetchUnder(unit, k => k == artifact ? backup.Sha256 : null, progress, cancel);
+            // An Incremental backup's pages: the store's packs the mirror lacks (their indexes came with the metadata).
+            if (backup.Kind == BackupKind.Incremental) FetchUnder(Incremental.PageStore.Folder + "/" + backup.Database + "/", _ => null, progress, cancel);
         }
 
         /// <summary>Fetches everything of <paramref name="database"/>'s WAL archive that the mirror lacks (snapshots checked against their snapshot.json).</summary>

@@ -11,6 +11,8 @@ namespace TursoBackup.Engine.Offsite
         Marker,
         /// <summary>Written once and never changed: an artifact, a WAL snapshot, a segment, a pack. Same length = same object.</summary>
         Immutable,
+        /// <summary>A page store pack's index: what makes the pack part of the store; copied after the packs, before the manifests that use them.</summary>
+        PackIndex,
         /// <summary>What makes a unit visible (a backup's manifest.json, a WAL generation's snapshot.json): copied after the rest of its unit.</summary>
         Commit,
         /// <summary>Rewritten over time (verifications.jsonl, state.json, gaps.jsonl, verify.json): compared by content.</summary>
@@ -37,6 +39,12 @@ namespace TursoBackup.Engine.Offsite
                 if (parts.Length == 4) return name == "manifest.json" ? VaultObjectRole.Commit : VaultObjectRole.Immutable;
                 return VaultObjectRole.NotCopied;
             }
+            if (parts[0] == Incremental.PageStore.Folder)
+            {
+                if (parts.Length != 3) return VaultObjectRole.NotCopied;
+                if (name.EndsWith(Incremental.PageStore.PackExtension, StringComparison.Ordinal)) return VaultObjectRole.Immutable;
+                return name.EndsWith(Incremental.PageStore.IndexExtension, StringComparison.Ordinal) ? VaultObjectRole.PackIndex : VaultObjectRole.NotCopied;
+            }
             if (parts[0] == "wal")
             {
                 if (parts.Length == 3) return name == "state.json" || name == "gaps.jsonl" || name == "verify.json" ? VaultObjectRole.Mutable : VaultObjectRole.NotCopied;
@@ -54,15 +62,16 @@ namespace TursoBackup.Engine.Offsite
             return VaultObjectRole.NotCopied;
         }
 
-        /// <summary>The order a sync copies in: the marker, then the immutable objects, then the commits, then the mutable files.</summary>
+        /// <summary>The order a sync copies in: the marker, then the immutable objects, then the pack indexes, then the commits, then the mutable files.</summary>
         public static int Phase(VaultObjectRole role)
         {
             switch (role)
             {
                 case VaultObjectRole.Marker: return 0;
                 case VaultObjectRole.Immutable: return 1;
-                case VaultObjectRole.Commit: return 2;
-                default: return 3;
+                case VaultObjectRole.PackIndex: return 2;
+                case VaultObjectRole.Commit: return 3;
+                default: return 4;
             }
         }
 
@@ -70,15 +79,16 @@ namespace TursoBackup.Engine.Offsite
         public static string Database(string key)
         {
             var parts = key.Split('/');
-            return parts.Length >= 3 && (parts[0] == "databases" || parts[0] == "wal") ? parts[1] : null;
+            return parts.Length >= 3 && (parts[0] == "databases" || parts[0] == "wal" || parts[0] == Incremental.PageStore.Folder) ? parts[1] : null;
         }
 
-        /// <summary>The "unit" a key belongs to: databases/&lt;db&gt;/&lt;id&gt; for a backup's files, wal/&lt;db&gt;/generations/&lt;g&gt; for a generation's, else the key.</summary>
+        /// <summary>The "unit" a key belongs to: databases/&lt;db&gt;/&lt;id&gt; for a backup's files, wal/&lt;db&gt;/generations/&lt;g&gt; for a generation's, pages/&lt;db&gt; for a page store's, else the key.</summary>
         public static string Unit(string key)
         {
             var parts = key.Split('/');
             if (parts[0] == "databases" && parts.Length == 4) return string.Join("/", parts, 0, 3);
             if (parts[0] == "wal" && parts.Length >= 5 && parts[2] == "generations") return string.Join("/", parts, 0, 4);
+            if (parts[0] == Incremental.PageStore.Folder && parts.Length == 3) return string.Join("/", parts, 0, 2); // one store, one unit
             return key;
         }
     }

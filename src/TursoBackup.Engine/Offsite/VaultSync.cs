@@ -80,6 +80,8 @@ namespace TursoBackup.Engine.Offsite
             var expected = new Dictionary<string, string>(StringComparer.Ordinal);
             // The file each unit's commit names (a backup's artifact, a generation's snapshot): the commit is copied only once it is at the destination.
             var required = new Dictionary<string, string>(StringComparer.Ordinal);
+            // The page store (pages/<db>) each Incremental backup's manifest relies on.
+            pageStores.Clear();
             foreach (var commit in wanted.Where(o => VaultKeys.Role(o.Key) == VaultObjectRole.Commit))
             {
                 cancel.ThrowIfCancellationRequested();
@@ -127,7 +129,10 @@ namespace TursoBackup.Engine.Offsite
                 {
                     cancel.ThrowIfCancellationRequested();
                     string unit = VaultKeys.Unit(o.Key);
-                    if (VaultKeys.Role(o.Key) == VaultObjectRole.Commit && failedUnits.TryGetValue(unit, out var why))
+                    var role = VaultKeys.Role(o.Key);
+                    // A pack index waits for its store's packs; an Incremental backup's manifest for its store as well.
+                    string store = role == VaultObjectRole.Commit && pageStores.TryGetValue(unit, out var s) ? s : null;
+                    if ((role == VaultObjectRole.Commit || role == VaultObjectRole.PackIndex) && (failedUnits.TryGetValue(unit, out var why) || (store != null && failedUnits.TryGetValue(store, out why))))
                     {
                         items.Add(new VaultSyncItem { Key = o.Key, Action = VaultSyncAction.Failed, Bytes = o.Length, Reason = "not copied, so the unit stays invisible at the destination: " + why });
                         return;
@@ -277,6 +282,8 @@ namespace TursoBackup.Engine.Offsite
         /// <summary>False: the destination is not listed; only <see cref="KnownAtDestination"/> says what is there (a shipper after its first run).</summary>
         public bool ListDestination { get; set; } = true;
 
+        private readonly Dictionary<string, string> pageStores = new Dictionary<string, string>(StringComparer.Ordinal);
+
         private void ReadExpected(string commitKey, Dictionary<string, string> expected, Dictionary<string, string> required, CancellationToken cancel)
         {
             string text;
@@ -295,6 +302,7 @@ namespace TursoBackup.Engine.Offsite
                     expected[unit + "/" + file] = hex.ToLowerInvariant();
                     if (VaultKeys.Unit(unit + "/" + file) == unit) required[unit] = unit + "/" + file;
                 }
+                if (doc.ContainsKey("pages")) pageStores[unit] = Incremental.PageStore.Folder + "/" + VaultKeys.Database(commitKey);
             }
             else if (doc.TryGetValue("sha256", out var sha) && sha is string hex)
             {

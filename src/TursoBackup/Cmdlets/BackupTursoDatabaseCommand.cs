@@ -58,7 +58,7 @@ namespace TursoBackup.Cmdlets
         [ValidateNotNullOrEmpty]
         public string Name { get; set; }
 
-        /// <summary>Snapshot (a SQLite file) or Dump (SQL text that sqlite3 loads).</summary>
+        /// <summary>Snapshot (a SQLite file), Dump (SQL text that sqlite3 loads) or Incremental (pages in the vault's page store, each stored once).</summary>
         [Parameter]
         public BackupKind Kind { get; set; } = BackupKind.Snapshot;
 
