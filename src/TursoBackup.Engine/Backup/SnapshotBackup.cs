@@ -173,7 +173,12 @@ namespace TursoBackup.Engine.Backup
                     var sourceProfile = pinned ? Task.Run(() => DatabaseProfile.Read(src, tx)) : null;
                     try
                     {
-                        copiedBytes = PageCopy.Copy(dbFile, source, wal, sink, (done, total) => Progress?.Invoke(new BackupProgress("Copying", done, total)), cancel, out _, snapshot);
+                        // The sink (hashing, compressing new pages) works on a thread of its own, behind the reads.
+                        using (var behind = new WriteBehindStream(sink))
+                        {
+                            copiedBytes = PageCopy.Copy(dbFile, source, wal, behind, (done, total) => Progress?.Invoke(new BackupProgress("Copying", done, total)), cancel, out _, snapshot);
+                            behind.Finish();
+                        }
                     }
                     finally
                     {

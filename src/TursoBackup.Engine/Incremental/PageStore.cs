@@ -111,20 +111,34 @@ namespace TursoBackup.Engine.Incremental
         /// <summary>Starts a new pack named <paramref name="pack"/> (written under a temporary name until <see cref="PackWriter.Commit"/>).</summary>
         public PackWriter NewPack(string pack, int pageSize) => new PackWriter(this, pack, pageSize);
 
-        /// <summary>Reads and decompresses one frame of a pack (its pages, back to back).</summary>
-        public static byte[] ReadFrame(FileStream pack, ChunkLocation at, byte[] compressed, ZstdSharp.Decompressor decompressor)
+        /// <summary>
+        /// Reads and decompresses one frame of a pack (its pages, back to back) into <paramref name="pages"/> (grown when
+        /// too small); returns the bytes it holds. Frames carry zstd's content checksum, checked here: a damaged frame
+        /// fails, whatever the caller checks besides.
+        /// </summary>
+        public static int ReadFrame(FileStream pack, ChunkLocation at, ref byte[] compressed, ref byte[] pages, int pageSize, ZstdSharp.Decompressor decompressor)
         {
+            if (compressed.Length < at.FrameLength) compressed = new byte[at.FrameLength];
+            if (pages.Length < PackWriter.PagesPerFrame * pageSize) pages = new byte[PackWriter.PagesPerFrame * pageSize];
             pack.Seek(at.FrameOffset, SeekOrigin.Begin);
             if (Sqlite.SqliteFile.ReadFully(pack, compressed, 0, at.FrameLength) != at.FrameLength)
                 throw new TursoBackupException(FailureKind.InvalidData, $"The pack '{pack.Name}' ends inside a frame (offset {at.FrameOffset:N0}): it is truncated.", pack.Name);
             try
             {
-                return decompressor.Unwrap(new ReadOnlySpan<byte>(compressed, 0, at.FrameLength)).ToArray();
+                return decompressor.Unwrap(new ReadOnlySpan<byte>(compressed, 0, at.FrameLength), new Span<byte>(pages));
             }
             catch (ZstdSharp.ZstdException ex)
             {
-                throw new TursoBackupException(FailureKind.InvalidData, $"A frame of the pack '{pack.Name}' (offset {at.FrameOffset:N0}) does not decompress ({ex.Message}): it is damaged.", pack.Name, ex);
+                throw new TursoBackupException(FailureKind.InvalidData, $"A frame of the pack '{pack.Name}' (offset {at.FrameOffset:N0}) does not decompress or fails its checksum ({ex.Message}): it is damaged.", pack.Name, ex);
             }
+        }
+
+        /// <summary>A compressor for pack frames: the store's zstd level, with zstd's content checksum in every frame.</summary>
+        internal static ZstdSharp.Compressor NewFrameCompressor()
+        {
+            var c = new ZstdSharp.Compressor(ArtifactStreams.ZstdLevel);
+            c.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_checksumFlag, 1);
+            return c;
         }
 
         /// <summary>
@@ -140,7 +154,7 @@ namespace TursoBackup.Engine.Incremental
             private readonly byte[] frame;
             private readonly List<PageHash> frameHashes = new List<PageHash>(PagesPerFrame);
             private readonly List<(PageHash Hash, long Offset, int Length, int Slot)> entries = new List<(PageHash, long, int, int)>();
-            private readonly ZstdSharp.Compressor compressor = new ZstdSharp.Compressor(ArtifactStreams.ZstdLevel);
+            private readonly ZstdSharp.Compressor compressor = NewFrameCompressor();
             private bool committed;
 
             internal PackWriter(PageStore store, string pack, int pageSize)
@@ -161,6 +175,27 @@ namespace TursoBackup.Engine.Incremental
 
             /// <summary>Bytes written to the pack so far.</summary>
             public long Bytes => file.Length;
+
+            /// <summary>
+            /// Appends frames compressed by the caller (<see cref="CompressFrame"/>, on any thread): <paramref name="hashes"/>
+            /// are the frame's pages in order. Only after every <see cref="Add"/> frame was flushed.
+            /// </summary>
+            public void AppendFrame(IReadOnlyList<PageHash> hashes, byte[] compressed)
+            {
+                FlushFrame();
+                long at = file.Position;
+                file.Write(compressed, 0, compressed.Length);
+                for (int i = 0; i < hashes.Count; i++) entries.Add((hashes[i], at, compressed.Length, i));
+            }
+
+            /// <summary>One frame's pages (back to back) compressed as a pack frame; thread-safe (a compressor per thread, kept).</summary>
+            public static byte[] CompressFrame(byte[] pages, int offset, int count)
+            {
+                var c = threadCompressor ?? (threadCompressor = NewFrameCompressor());
+                return c.Wrap(new ReadOnlySpan<byte>(pages, offset, count)).ToArray();
+            }
+
+            [ThreadStatic] private static ZstdSharp.Compressor threadCompressor;
 
             public void Add(PageHash hash, byte[] page, int offset)
             {
@@ -310,10 +345,20 @@ namespace TursoBackup.Engine.Incremental
             using (var writer = NewPack(name, pageSize))
             {
                 var compressed = new byte[entries.Max(e => e.Location.FrameLength)];
-                foreach (var group in entries.Where(e => referenced.Contains(e.Hash)).GroupBy(e => e.Location.FrameOffset))
+                var frame = new byte[PackWriter.PagesPerFrame * pageSize];
+                using (var sha = SHA256.Create())
                 {
-                    var frame = ReadFrame(source, group.First().Location, compressed, decompressor);
-                    foreach (var e in group) writer.Add(e.Hash, frame, e.Location.Slot * pageSize);
+                    foreach (var group in entries.Where(e => referenced.Contains(e.Hash)).GroupBy(e => e.Location.FrameOffset))
+                    {
+                        int length = ReadFrame(source, group.First().Location, ref compressed, ref frame, pageSize, decompressor);
+                        foreach (var e in group)
+                        {
+                            // A page is carried into the new pack only as what its address says it is.
+                            if (length < (e.Location.Slot + 1) * pageSize || !PageHash.Read(sha.ComputeHash(frame, e.Location.Slot * pageSize, pageSize), 0).Equals(e.Hash))
+                                throw Damaged(PackPath(pack), $"page {e.Hash} in it does not match its SHA-256; the pack was left as it is");
+                            writer.Add(e.Hash, frame, e.Location.Slot * pageSize);
+                        }
+                    }
                 }
                 return writer.Commit();
             }

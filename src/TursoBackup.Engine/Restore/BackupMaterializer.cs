@@ -21,13 +21,13 @@ namespace TursoBackup.Engine.Restore
         /// <param name="keys">What opens an encrypted backup (a passphrase, or a secret key file); ignored for a plain one.</param>
         public static (string Sha256, long Bytes) Materialize(BackupInfo backup, string newFile, Action<long, long> progress,
             CancellationToken cancel = default(CancellationToken), string restoreDestination = null, Crypto.DecryptionKeys keys = null,
-            Action<string> contentSha256 = null)
+            Action<string> contentSha256 = null, bool provePages = false)
         {
             long total = backup.SourceBytes;
             if (backup.Kind == BackupKind.Incremental)
             {
-                // Every page is checked against its SHA-256 as it is read; the map against the manifest first.
-                var rebuilt = Incremental.IncrementalRestore.Rebuild(backup, newFile, progress, cancel);
+                // The map is checked against the manifest first; then every frame by zstd's checksum, or (Test-Backup) every page by its SHA-256.
+                var rebuilt = Incremental.IncrementalRestore.Rebuild(backup, newFile, progress, cancel, provePages);
                 contentSha256?.Invoke(rebuilt.MapSha256);
                 return (rebuilt.MapSha256, new FileInfo(newFile).Length);
             }

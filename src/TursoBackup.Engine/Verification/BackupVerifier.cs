@@ -252,7 +252,7 @@ namespace TursoBackup.Engine.Verification
                 using (var writer = Files.DatabaseWriter.Begin(restored, new Files.DatabaseWriteOptions { Purpose = "scratch" }))
                 {
                     (sha, bytes) = Restore.BackupMaterializer.Materialize(backup, writer.PartialPath, TimedProgress(), Cancellation, null, Keys,
-                        backup.Encrypted ? (Action<string>)(c => content = c) : null);
+                        backup.Encrypted ? (Action<string>)(c => content = c) : null, provePages: true);
                     Log?.Invoke($"Restored {bytes:N0} bytes into scratch space; installing the file there.");
                     writer.Commit(null, Cancellation);
                 }
