@@ -76,7 +76,7 @@ namespace TursoBackup.Benchmarks
         private const double SmallRound = 0.02;
 
         /// <summary>Creates the database at <paramref name="path"/> and fills it until it holds <paramref name="target"/> bytes.</summary>
-        private static void Make(string path, long target, double roundScale, int cacheKiB)
+        internal static void Make(string path, long target, double roundScale, int cacheKiB)
         {
             foreach (var f in new[] { path, path + "-wal", path + "-shm", path + "-journal" }) File.Delete(f);
             int Scaled(int n) => Math.Max(1, (int)(n * roundScale));
