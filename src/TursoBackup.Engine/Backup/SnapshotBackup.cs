@@ -148,7 +148,7 @@ namespace TursoBackup.Engine.Backup
             var store = new Incremental.PageStore(vault.Root, name);
             if (request.Compression != CompressionKind.Zstd) Log?.Invoke($"An Incremental backup stores its pages zstd-compressed, in frames of {Incremental.PageStore.PackWriter.PagesPerFrame} pages: -Compression {request.Compression} does not apply.");
             var loadWatch = Stopwatch.StartNew();
-            var known = store.LoadIndex();
+            var known = store.LoadIndex(m => Log?.Invoke(m));
             Log?.Invoke($"The page store of '{name}' holds {known.Count:N0} page(s) ({loadWatch.Elapsed.TotalMilliseconds:N0} ms to read its indexes).");
             string artifactName = ArtifactStreams.ArtifactFileName(name, BackupKind.Incremental, CompressionKind.Zstd, false);
             string mapPath = Path.Combine(staging, artifactName);

@@ -217,7 +217,7 @@ namespace TursoBackup.Engine.Incremental
                 // The map decides which page goes where: a map that is not the one written is not used at all.
                 throw Restore.BackupMaterializer.Damaged(backup, mapSha);
             }
-            var index = store.LoadIndex();
+            var index = store.LoadIndex(_ => { }); // a damaged index is left out: a page only it listed is reported missing below
             Trace?.Invoke($"index loaded {trace.ElapsedMilliseconds} ms");
             // Frame → the page numbers it supplies (a page's content may be at several page numbers).
             var frames = new Dictionary<(string Pack, long Offset), List<(int Slot, long Page, PageHash Hash)>>();

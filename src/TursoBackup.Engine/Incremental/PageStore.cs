@@ -72,12 +72,24 @@ namespace TursoBackup.Engine.Incremental
         public string IndexPath(string pack) => Path.Combine(Root, pack + IndexExtension);
 
         /// <summary>Every page the store holds and where (a page in two packs, as two backups that ran apart may leave it: either).</summary>
-        public Dictionary<PageHash, ChunkLocation> LoadIndex()
+        /// <param name="log">When set, a damaged index is reported there and left out (a backup then stores its pages
+        /// again, and a restore that needs them says which page is missing); else it throws.</param>
+        public Dictionary<PageHash, ChunkLocation> LoadIndex(Action<string> log = null)
         {
             var index = new Dictionary<PageHash, ChunkLocation>();
             foreach (var pack in Packs())
             {
-                foreach (var (hash, location) in ReadIndex(pack)) index[hash] = location;
+                List<(PageHash Hash, ChunkLocation Location)> entries;
+                try
+                {
+                    entries = ReadIndex(pack);
+                }
+                catch (TursoBackupException ex) when (log != null && ex.Kind == FailureKind.InvalidData)
+                {
+                    log(ex.Message + " This backup stores the pages it lists again.");
+                    continue;
+                }
+                foreach (var (hash, location) in entries) index[hash] = location;
             }
             return index;
         }

@@ -66,7 +66,8 @@ namespace TursoBackup.Engine.Offsite
             if (!(destination is DirectoryStore && WhatIf)) PrepareDestination(destination, WhatIf, Log, cancel);
             source.Probe(cancel);
 
-            var wanted = source.List("", cancel)
+            var listed = source.List("", cancel).ToList();
+            var wanted = listed
                 .Where(o => VaultKeys.Role(o.Key) != VaultObjectRole.NotCopied && (Filter == null || Filter(o.Key))
                             // Each vault's verification log records restores tested from that vault: it is not copied.
                             && !o.Key.EndsWith("/" + Verification.VerificationLog.FileName, StringComparison.Ordinal))
@@ -93,6 +94,16 @@ namespace TursoBackup.Engine.Offsite
                 {
                     Log?.Invoke($"{commit.Key} at the source cannot be read ({ex.Message}); its unit is copied without the manifest's checksums.");
                 }
+            }
+
+            // An Incremental backup goes with its database's page store, whatever the filter says (Copy-TursoBackup names
+            // the backup's folder): its packs the destination lacks, then their indexes, before its manifest.
+            var stores = new HashSet<string>(pageStores.Values, StringComparer.Ordinal);
+            if (stores.Count > 0)
+            {
+                var have = new HashSet<string>(wanted.Select(o => o.Key), StringComparer.Ordinal);
+                wanted.AddRange(listed.Where(o => !have.Contains(o.Key) && VaultKeys.Role(o.Key) != VaultObjectRole.NotCopied && stores.Contains(VaultKeys.Unit(o.Key)))
+                    .GroupBy(o => o.Key, StringComparer.Ordinal).Select(g => g.First()));
             }
 
             var toCopy = new List<StoredObject>();

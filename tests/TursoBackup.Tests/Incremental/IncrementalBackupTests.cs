@@ -123,6 +123,26 @@ public sealed class IncrementalBackupTests : TempFolderTest
         Assert.False(File.Exists(P("never.db")));
     }
 
+    /// <summary>A damaged pack index does not stop the next backups: they store the pages it listed again, and the store heals.</summary>
+    [Fact]
+    public void ADamagedIndexIsLeftOutAndTheNextBackupStoresItsPagesAgain()
+    {
+        string db = MakeDatabase();
+        var first = Backup(db);
+        var store = new PageStore(P("vault"), "app");
+        var idx = store.IndexPath(first.Pages.Packs[0]);
+        var bytes = File.ReadAllBytes(idx);
+        bytes[100] ^= 1;
+        File.WriteAllBytes(idx, bytes);
+        var log = new List<string>();
+        var second = new SnapshotBackup { Log = log.Add }.Run(new BackupRequest { SourcePath = db, VaultPath = P("vault"), Kind = BackupKind.Incremental });
+        Assert.Contains(log, m => m.Contains("is damaged") && m.Contains("stores the pages it lists again"));
+        Assert.True(second.Pages.NewPages > second.PageCount * 0.95);
+        Assert.True(new BackupVerifier().Test(second).Passed);
+        // The first backup's pages are the same pages: found again in the second's pack, it restores too.
+        Assert.True(new BackupVerifier().Test(first).Passed);
+    }
+
     [Fact]
     public void RemovingBackupsCollectsOnlyWhatNoKeptBackupHolds()
     {

@@ -89,6 +89,23 @@ public sealed class IncrementalOffsiteTests : TempFolderTest
         Assert.Equal(Restore(third, "third-here.db"), Restore(mirrored, "third-mirror.db"));
     }
 
+    /// <summary>Copy-TursoBackup names one backup's folder: an Incremental one goes with the packs it needs.</summary>
+    [Fact]
+    public void CopyingOneIncrementalBackupTakesItsPagesAlong()
+    {
+        string db = MakeDatabase();
+        Backup(db);
+        Touch(db, 20);
+        var second = Backup(db);
+        string unit = $"databases/app/{second.Id}/";
+        var result = new VaultSync(new DirectoryStore(P("vault")), new DirectoryStore(P("dest"))) { Filter = k => k.StartsWith(unit, StringComparison.Ordinal) || k == "vault.json" }.Run();
+        Assert.Equal(0, result.Failed);
+        var copy = Assert.Single(BackupVault.OpenExisting(P("dest")).List("app"));
+        Assert.Equal(second.Id, copy.Id);
+        Assert.True(new BackupVerifier().Test(copy).Passed);
+        Assert.Equal(Restore(second, "here.db"), Restore(copy, "there.db"));
+    }
+
     [Fact]
     public void ASyncThatDiesHalfWayNeverListsABackupWhosePagesAreMissing()
     {
