@@ -72,6 +72,7 @@ namespace TursoBackup.Benchmarks
                 if (args.Length > 0 && args[0] == "--encrypt") return EncryptBench.Start(args);
                 if (args.Length > 0 && args[0] == "--incremental") return IncrementalBench.Start(args);
                 if (args.Length > 0 && args[0] == "--many-trace") return ManyTrace.Start(args);
+                if (args.Length > 0 && args[0] == "--writer-overhead") return WriterOverhead.Start(args);
                 if (args.Length > 0 && args[0] == "--pitr")
                 {
                     var pitr = PitrOptions.Parse(args);
