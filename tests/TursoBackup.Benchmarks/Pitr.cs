@@ -75,7 +75,7 @@ namespace TursoBackup.Benchmarks
                 if (SteadyMinutes != 3) parts.Add("--steady-minutes " + SteadyMinutes.ToString(CultureInfo.InvariantCulture));
             }
             if (SyncIntervalMs != 100) parts.Add("--sync-interval " + SyncIntervalMs);
-            if (!Intervals.SequenceEqual(new[] { 25, 50, 100, 250, 1000 })) parts.Add("--intervals " + string.Join(",", Intervals));
+            if (!Intervals.SequenceEqual(new[] { 25, 50, 100, 250, 1000 })) parts.Add("--intervals " + (Intervals.Length == 0 ? "\"\"" : string.Join(",", Intervals)));
             if (SweepTransactions != 30_000) parts.Add("--sweep-transactions " + SweepTransactions);
             if (Runs != 3) parts.Add("--runs " + Runs);
             if (WaitLoad.HasValue) parts.Add("--wait-load " + WaitLoad.Value.ToString(CultureInfo.InvariantCulture));
