@@ -128,11 +128,6 @@ namespace TursoBackup.Benchmarks
                     File.Delete(target);
                 }
             }
-            TursoBackup.Engine.Incremental.IncrementalRestore.Trace = m => Console.Error.WriteLine("    rebuild: " + m);
-            Tools.SyncAll();
-            new BackupRestore().Restore(inc, Path.Combine(work, "traced.db"), false, null);
-            TursoBackup.Engine.Incremental.IncrementalRestore.Trace = null;
-            File.Delete(Path.Combine(work, "traced.db"));
             double Best(List<double> l) => l.Min();
             double Median(List<double> l) => SizeResult.MedianOf(l);
             var sb = new StringBuilder();

@@ -170,27 +170,16 @@ namespace TursoBackup.Engine.Backup
                     pinned = !wal || snapshot != null;
                     Log?.Invoke($"Copying '{source}' ({journalMode} mode) page by page inside a read transaction" +
                         (snapshot != null ? $" (its snapshot: WAL frame {snapshot.MaxFrame})" : "") + " into the page store, storing only pages it does not hold.");
-                    var sourceProfile = pinned ? Task.Run(() => DatabaseProfile.Read(src, tx)) : null;
-                    try
+                    Task<DatabaseProfile> sourceProfile;
+                    // The sink (hashing, compressing new pages) works on a thread of its own, behind the reads.
+                    using (var behind = new WriteBehindStream(sink))
                     {
-                        // The sink (hashing, compressing new pages) works on a thread of its own, behind the reads.
-                        using (var behind = new WriteBehindStream(sink))
-                        {
-                            copiedBytes = PageCopy.Copy(dbFile, source, wal, behind, (done, total) => Progress?.Invoke(new BackupProgress("Copying", done, total)), cancel, out _, snapshot);
-                            behind.Finish();
-                        }
-                    }
-                    finally
-                    {
-                        if (sourceProfile != null && copiedBytes < 0) try { sourceProfile.Wait(); } catch (AggregateException) { }
+                        copiedBytes = CopyPages(dbFile, source, wal, snapshot, src, pinned ? tx : null, behind, cancel, out sourceProfile);
+                        behind.Finish();
                     }
                     pointInTime = clock();
                     mapSha = sink.Finish();
-                    if (sourceProfile != null)
-                    {
-                        profile = sourceProfile.GetAwaiter().GetResult();
-                        profile.ReservedBytes = SqliteFile.ReadReservedBytes(dbFile);
-                    }
+                    profile = ProfileOf(sourceProfile, dbFile);
                 }
             }
             if (profile == null)
@@ -211,8 +200,7 @@ namespace TursoBackup.Engine.Backup
             return new Artifact
             {
                 Kind = BackupKind.Incremental, FileName = artifactName, PointInTime = pointInTime, JournalMode = journalMode,
-                Consistency = (IsWal(journalMode) ? "read transaction; page copy of the database file and the WAL's committed frames" : "read transaction (shared lock); page copy of the database file")
-                    + "; pages in the vault's page store by SHA-256",
+                Consistency = PageCopyConsistency(IsWal(journalMode)) + "; pages in the vault's page store by SHA-256",
                 Sha256 = mapSha, PlaintextSha256 = mapSha, SourceBytes = copiedBytes, StoredBytes = new FileInfo(mapPath).Length, Profile = profile,
                 Compression = CompressionKind.Zstd,
                 Pages = new IncrementalInfo
@@ -220,6 +208,42 @@ namespace TursoBackup.Engine.Backup
                     Store = Incremental.PageStore.Folder + "/" + name, NewPages = sink.NewPages, NewBytes = sink.NewBytes, Packs = sink.NewPacks.ToArray(),
                 },
             };
+        }
+
+        /// <summary>What a manifest says of a page copy's consistency.</summary>
+        private static string PageCopyConsistency(bool wal) => wal
+            ? "read transaction; page copy of the database file and the WAL's committed frames"
+            : "read transaction (shared lock); page copy of the database file";
+
+        /// <summary>
+        /// The page copy (of <paramref name="snapshot"/> in WAL mode) into <paramref name="output"/>. Given
+        /// <paramref name="profileTx"/>, SQLite meanwhile reads the content profile in that transaction on its own thread
+        /// (<paramref name="profile"/>; never left running when the copy fails). Returns the bytes copied.
+        /// </summary>
+        private long CopyPages(FileStream dbFile, string source, bool wal, WalIndexHeader snapshot, SqliteConnection src, SqliteTransaction profileTx,
+            Stream output, CancellationToken cancel, out Task<DatabaseProfile> profile)
+        {
+            var reading = profileTx != null ? Task.Run(() => DatabaseProfile.Read(src, profileTx)) : null;
+            long copied = -1;
+            try
+            {
+                copied = PageCopy.Copy(dbFile, source, wal, output, (done, total) => Progress?.Invoke(new BackupProgress("Copying", done, total)), cancel, out _, snapshot);
+            }
+            finally
+            {
+                if (reading != null && copied < 0) try { reading.Wait(); } catch (AggregateException) { }
+            }
+            profile = reading;
+            return copied;
+        }
+
+        /// <summary>The profile read beside the copy (null when none was), with page 1's reserved-bytes field from the open file.</summary>
+        private static DatabaseProfile ProfileOf(Task<DatabaseProfile> reading, FileStream dbFile)
+        {
+            if (reading == null) return null;
+            var profile = reading.GetAwaiter().GetResult();
+            profile.ReservedBytes = SqliteFile.ReadReservedBytes(dbFile);
+            return profile;
         }
 
         /// <summary>
@@ -321,24 +345,10 @@ namespace TursoBackup.Engine.Backup
                                         (snapshot != null ? $" (its snapshot: WAL frame {snapshot.MaxFrame})" : "") +
                                         (request.Compression != CompressionKind.None ? $", compressing with {request.Compression}" : "") +
                                         (request.Encrypt ? ", encrypting with OpenPGP AES-256." : "."));
-                                    // SQLite counts the rows on its own connection while the pages are read from the files.
-                                    var sourceProfile = profileFromSource ? Task.Run(() => DatabaseProfile.Read(src, tx)) : null;
-                                    try
-                                    {
-                                        copiedBytes = PageCopy.Copy(dbFile, source, wal, output, progress, cancel, out _, snapshot);
-                                    }
-                                    finally
-                                    {
-                                        // Never leave the profile running on the connection when the copy failed.
-                                        if (sourceProfile != null && copiedBytes < 0) try { sourceProfile.Wait(); } catch (AggregateException) { }
-                                    }
+                                    copiedBytes = CopyPages(dbFile, source, wal, snapshot, src, profileFromSource ? tx : null, output, cancel, out var sourceProfile);
                                     // The copy holds what was committed when it read the WAL: stamped after, never before.
                                     pointInTime = clock();
-                                    if (sourceProfile != null)
-                                    {
-                                        profile = sourceProfile.GetAwaiter().GetResult();
-                                        profile.ReservedBytes = SqliteFile.ReadReservedBytes(dbFile);
-                                    }
+                                    profile = ProfileOf(sourceProfile, dbFile);
                                 }
                                 (sha, plaintextSha) = sink.Finish();
                             }
@@ -347,9 +357,7 @@ namespace TursoBackup.Engine.Backup
                             artifact.Flush(true);
                         }
                     }
-                    consistency = wal
-                        ? "read transaction; page copy of the database file and the WAL's committed frames"
-                        : "read transaction (shared lock); page copy of the database file";
+                    consistency = PageCopyConsistency(wal);
                 }
             }
             long sourceBytes = profileFromSource ? copiedBytes : new FileInfo(copyPath).Length;

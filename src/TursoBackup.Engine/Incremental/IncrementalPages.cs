@@ -66,12 +66,11 @@ namespace TursoBackup.Engine.Incremental
             {
                 if (batch == null)
                 {
-                    // Page 1 starts with the database header: its page size (bytes 16-17, 1 meaning 65536).
+                    // Page 1 starts with the database header, which gives the page size.
                     if (Count == 0 && count < 18) throw new InvalidOperationException("The page copy wrote less than a database header first.");
-                    int raw = (buffer[offset + 16] << 8) | buffer[offset + 17];
-                    pageSize = raw == 1 ? 65536 : raw;
+                    pageSize = Sqlite.PageCopy.PageSizeOf(buffer, offset);
                     if (pageSize < 512 || (pageSize & (pageSize - 1)) != 0)
-                        throw new TursoBackupException(FailureKind.InvalidData, $"The database's header gives page size {raw}, which SQLite does not write: the file is damaged.", mapPath);
+                        throw new TursoBackupException(FailureKind.InvalidData, $"The database's header gives page size {pageSize}, which SQLite does not write: the file is damaged.", mapPath);
                     batch = new byte[pageSize * BatchPages];
                 }
                 int n = Math.Min(count, batch.Length - filled);
@@ -184,10 +183,11 @@ namespace TursoBackup.Engine.Incremental
     }
 
     /// <summary>
-    /// The reading side: rebuilds the database file of an Incremental backup from its page map and the store. Every page
-    /// is checked against its address (its SHA-256) as it is read, so a restore — and Test-Backup, which restores — proves
-    /// every chunk the backup references. Frames are read pack by pack in file order, each decompressed once, and their
-    /// pages written at their places in a file of the final size; one fsync at the end.
+    /// The reading side: rebuilds the database file of an Incremental backup from its page map and the store. The map is
+    /// checked against the manifest, every frame by zstd's content checksum, and — for Test-Backup — every page against
+    /// its address (its SHA-256), so a test proves every chunk the backup references. Workers (one per core) take the
+    /// frames in pack and file order, decompress each once and write its pages at their places in a file of the final
+    /// size; one fsync at the end.
     /// </summary>
     public static class IncrementalRestore
     {
@@ -200,17 +200,12 @@ namespace TursoBackup.Engine.Incremental
             public string MapSha256;
         }
 
-        /// <summary>For the benchmark: where a rebuild's time goes.</summary>
-        public static Action<string> Trace { get; set; }
-
         /// <param name="provePages">Check every page against its SHA-256 (Test-Backup); without, each frame is checked by zstd's
         /// content checksum and the map and indexes by their SHA-256 (a restore).</param>
         public static Stats Rebuild(BackupInfo backup, string newFile, Action<long, long> progress, CancellationToken cancel, bool provePages = true)
         {
             var store = new PageStore(backup.Vault, backup.Database);
-            var trace = System.Diagnostics.Stopwatch.StartNew();
             var pages = PageMap.Read(backup.Location, out int pageSize, out string mapSha);
-            Trace?.Invoke($"map read {trace.ElapsedMilliseconds} ms");
             var stats = new Stats { Pages = pages.Length, MapSha256 = mapSha };
             if (!string.Equals(mapSha, backup.Sha256, StringComparison.OrdinalIgnoreCase))
             {
@@ -218,7 +213,6 @@ namespace TursoBackup.Engine.Incremental
                 throw Restore.BackupMaterializer.Damaged(backup, mapSha);
             }
             var index = store.LoadIndex(_ => { }); // a damaged index is left out: a page only it listed is reported missing below
-            Trace?.Invoke($"index loaded {trace.ElapsedMilliseconds} ms");
             // Frame → the page numbers it supplies (a page's content may be at several page numbers).
             var frames = new Dictionary<(string Pack, long Offset), List<(int Slot, long Page, PageHash Hash)>>();
             var locations = new Dictionary<(string Pack, long Offset), ChunkLocation>();
@@ -237,7 +231,6 @@ namespace TursoBackup.Engine.Incremental
             long total = pages.LongLength * pageSize, done = 0;
             // Frames in pack and file order; workers (one per core) take the next, decompress it, check its pages and
             // write them — runs of consecutive pages (the usual case: a frame of the first backup) as one write.
-            Trace?.Invoke($"pages located {trace.ElapsedMilliseconds} ms");
             var plan = frames.Select(f => (Location: locations[f.Key], Pages: f.Value.OrderBy(x => x.Page).ToList()))
                 .OrderBy(f => f.Location.Pack, StringComparer.Ordinal).ThenBy(f => f.Location.FrameOffset).ToArray();
             stats.Packs = plan.Select(f => f.Location.Pack).Distinct().Count();
@@ -298,15 +291,12 @@ namespace TursoBackup.Engine.Incremental
                         foreach (var p in packs.Values) p.Dispose();
                     }
                 }
-                Trace?.Invoke($"planned {trace.ElapsedMilliseconds} ms");
                 var workers = Enumerable.Range(0, Math.Max(1, Math.Min(Environment.ProcessorCount, plan.Length))).Select(_ => Task.Run(Work)).ToArray();
                 // Progress on the caller's thread (a cmdlet's Write-Progress must not be called from the workers).
                 while (!Task.WaitAll(workers, 200)) progress?.Invoke(Interlocked.Read(ref done), total);
                 if (failure != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
                 progress?.Invoke(total, total);
-                Trace?.Invoke($"written {trace.ElapsedMilliseconds} ms");
                 output.Flush(true);
-                Trace?.Invoke($"fsynced {trace.ElapsedMilliseconds} ms");
             }
             return stats;
         }

@@ -166,7 +166,6 @@ namespace TursoBackup.Engine.Incremental
             private readonly byte[] frame;
             private readonly List<PageHash> frameHashes = new List<PageHash>(PagesPerFrame);
             private readonly List<(PageHash Hash, long Offset, int Length, int Slot)> entries = new List<(PageHash, long, int, int)>();
-            private readonly ZstdSharp.Compressor compressor = NewFrameCompressor();
             private bool committed;
 
             internal PackWriter(PageStore store, string pack, int pageSize)
@@ -195,6 +194,11 @@ namespace TursoBackup.Engine.Incremental
             public void AppendFrame(IReadOnlyList<PageHash> hashes, byte[] compressed)
             {
                 FlushFrame();
+                WriteFrame(hashes, compressed);
+            }
+
+            private void WriteFrame(IReadOnlyList<PageHash> hashes, byte[] compressed)
+            {
                 long at = file.Position;
                 file.Write(compressed, 0, compressed.Length);
                 for (int i = 0; i < hashes.Count; i++) entries.Add((hashes[i], at, compressed.Length, i));
@@ -219,10 +223,7 @@ namespace TursoBackup.Engine.Incremental
             private void FlushFrame()
             {
                 if (frameHashes.Count == 0) return;
-                var packed = compressor.Wrap(new ReadOnlySpan<byte>(frame, 0, frameHashes.Count * pageSize)).ToArray();
-                long at = file.Position;
-                file.Write(packed, 0, packed.Length);
-                for (int i = 0; i < frameHashes.Count; i++) entries.Add((frameHashes[i], at, packed.Length, i));
+                WriteFrame(frameHashes, CompressFrame(frame, 0, frameHashes.Count * pageSize));
                 frameHashes.Clear();
             }
 
@@ -263,7 +264,6 @@ namespace TursoBackup.Engine.Incremental
 
             public void Dispose()
             {
-                compressor.Dispose();
                 file.Dispose();
                 if (!committed) DurableFile.TryDelete(store.PackPath(Name) + ".partial");
             }

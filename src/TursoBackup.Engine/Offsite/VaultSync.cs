@@ -82,13 +82,13 @@ namespace TursoBackup.Engine.Offsite
             // The file each unit's commit names (a backup's artifact, a generation's snapshot): the commit is copied only once it is at the destination.
             var required = new Dictionary<string, string>(StringComparer.Ordinal);
             // The page store (pages/<db>) each Incremental backup's manifest relies on.
-            pageStores.Clear();
+            var pageStores = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var commit in wanted.Where(o => VaultKeys.Role(o.Key) == VaultObjectRole.Commit))
             {
                 cancel.ThrowIfCancellationRequested();
                 try
                 {
-                    ReadExpected(commit.Key, expected, required, cancel);
+                    ReadExpected(commit.Key, expected, required, pageStores, cancel);
                 }
                 catch (Exception ex) when (ex is FormatException || ex is InvalidCastException || ex is IOException || ex is TursoBackupException)
                 {
@@ -293,9 +293,8 @@ namespace TursoBackup.Engine.Offsite
         /// <summary>False: the destination is not listed; only <see cref="KnownAtDestination"/> says what is there (a shipper after its first run).</summary>
         public bool ListDestination { get; set; } = true;
 
-        private readonly Dictionary<string, string> pageStores = new Dictionary<string, string>(StringComparer.Ordinal);
-
-        private void ReadExpected(string commitKey, Dictionary<string, string> expected, Dictionary<string, string> required, CancellationToken cancel)
+        private void ReadExpected(string commitKey, Dictionary<string, string> expected, Dictionary<string, string> required,
+            Dictionary<string, string> pageStores, CancellationToken cancel)
         {
             string text;
             using (var s = source.OpenRead(commitKey, cancel))

@@ -167,14 +167,20 @@ namespace TursoBackup.Engine.Sqlite
         }
 
         /// <summary>The page size from the database header (0 for an empty file).</summary>
+        /// <summary>The page size a database header (at <paramref name="offset"/>) gives: bytes 16-17, big-endian, 1 meaning 65536.</summary>
+        internal static int PageSizeOf(byte[] header, int offset)
+        {
+            int size = header[offset + 16] << 8 | header[offset + 17];
+            return size == 1 ? 65536 : size;
+        }
+
         private static int ReadPageSize(FileStream db)
         {
             if (db.Length < 100) return 0;
             var header = new byte[100];
             db.Position = 0;
             SqliteFile.ReadFully(db, header, 0, 100);
-            int size = header[16] << 8 | header[17];
-            return size == 1 ? 65536 : size;
+            return PageSizeOf(header, 0);
         }
     }
 }

@@ -726,18 +726,19 @@ namespace TursoBackup.Engine.Wal
                 newTx.Dispose(); // keep the old snapshot: the new one may read the database file alone
                 return;
             }
-            ReleaseHold();
-            var old = hold;
-            hold = spare;
-            holdTx = newTx;
-            spare = old;
+            HoldOnSpare(newTx);
         }
 
         /// <summary>Takes a read snapshot at the WAL's current end on the spare connection, then lets the old one go (and swaps them).</summary>
         private void MoveHoldToWalEnd()
         {
             EnsureSpare();
-            var newTx = SqliteFile.BeginReadSnapshot(spare);
+            HoldOnSpare(SqliteFile.BeginReadSnapshot(spare));
+        }
+
+        /// <summary>Lets the held snapshot go for <paramref name="newTx"/>, begun on the spare connection, which becomes the hold.</summary>
+        private void HoldOnSpare(SqliteTransaction newTx)
+        {
             ReleaseHold();
             var old = hold;
             hold = spare;
