@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using TursoBackup.Engine.Backup;
 using TursoBackup.Engine.Errors;
 using TursoBackup.Engine.Incremental;
@@ -15,44 +14,18 @@ namespace TursoBackup.Tests.Incremental;
 /// each backup a page map that restores on its own; removal collects what no backup references, and no interruption
 /// loses a page a kept backup needs. Real SQLite files throughout; restored files compared byte for byte with the source.
 /// </summary>
-public sealed class IncrementalBackupTests : TempFolderTest
+public sealed class IncrementalBackupTests : IncrementalTest
 {
     private const int Rows = 20000;
 
     /// <summary>A WAL database of about 12 MiB (4 KiB pages), checkpointed, with rows spread over many pages.</summary>
-    private string MakeDatabase()
-    {
-        string db = P("app.db");
-        using var c = SqliteFile.OpenOrCreate(db);
-        Exec(c, "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER, body BLOB); " +
-                $"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {Rows}) INSERT INTO t SELECT i, i, randomblob(500) FROM n; " +
-                "CREATE INDEX t_v ON t(v); PRAGMA wal_checkpoint(TRUNCATE);");
-        return db;
-    }
-
-    private BackupInfo Backup(string db, BackupKind kind = BackupKind.Incremental) =>
-        new SnapshotBackup().Run(new BackupRequest { SourcePath = db, VaultPath = P("vault"), Kind = kind });
+    private string MakeDatabase() => MakeDatabase(Rows, indexed: true);
 
     /// <summary>The database's content as a file now (checkpointed first, so the file alone is the database).</summary>
     private static string FileSha(string db)
     {
         using (var c = SqliteFile.OpenReadWrite(db)) Exec(c, "PRAGMA wal_checkpoint(TRUNCATE)");
-        using var f = File.OpenRead(db);
-        return Convert.ToHexString(SHA256.HashData(f));
-    }
-
-    private string RestoreTo(BackupInfo b, string name)
-    {
-        string target = P(name);
-        new BackupRestore().Restore(b, target, false, null);
-        using var f = File.OpenRead(target);
-        return Convert.ToHexString(SHA256.HashData(f));
-    }
-
-    private static void TouchRows(string db, int every)
-    {
-        using var c = SqliteFile.OpenReadWrite(db);
-        Exec(c, $"UPDATE t SET v = v + 1 WHERE id % {every} = 0");
+        return Sha(db);
     }
 
     [Fact]

@@ -1,9 +1,7 @@
-using System.Security.Cryptography;
 using TursoBackup.Engine.Backup;
 using TursoBackup.Engine.Errors;
 using TursoBackup.Engine.Incremental;
 using TursoBackup.Engine.Offsite;
-using TursoBackup.Engine.Restore;
 using TursoBackup.Engine.Sqlite;
 using TursoBackup.Engine.Vault;
 using TursoBackup.Engine.Verification;
@@ -17,44 +15,16 @@ namespace TursoBackup.Tests.Incremental;
 /// the pack and every manifest after the indexes, so a destination never lists a backup whose pages it does not hold —
 /// even when the sync dies half-way. The destination restores and tests on its own; a mirror fetches the packs.
 /// </summary>
-public sealed class IncrementalOffsiteTests : TempFolderTest
+public sealed class IncrementalOffsiteTests : IncrementalTest
 {
-    private string MakeDatabase()
-    {
-        string db = P("app.db");
-        using var c = SqliteFile.OpenOrCreate(db);
-        Exec(c, "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER, body BLOB); " +
-                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) INSERT INTO t SELECT i, i, randomblob(500) FROM n; PRAGMA wal_checkpoint(TRUNCATE);");
-        return db;
-    }
-
-    private BackupInfo Backup(string db) =>
-        new SnapshotBackup().Run(new BackupRequest { SourcePath = db, VaultPath = P("vault"), Kind = BackupKind.Incremental });
-
-    private static void Touch(string db, int every)
-    {
-        using var c = SqliteFile.OpenReadWrite(db);
-        Exec(c, $"UPDATE t SET v = v + 1 WHERE id % {every} = 0; PRAGMA wal_checkpoint(TRUNCATE);");
-    }
-
-    private static string Sha(string file)
-    {
-        using var f = File.OpenRead(file);
-        return Convert.ToHexString(SHA256.HashData(f));
-    }
-
-    private string Restore(BackupInfo b, string name)
-    {
-        new BackupRestore().Restore(b, P(name), false, null);
-        return Sha(P(name));
-    }
+    private string MakeDatabase() => MakeDatabase(10000, indexed: false);
 
     [Fact]
     public void ASyncCopiesOnlyTheMissingPacksAndTheDestinationRestoresOnItsOwn()
     {
         string db = MakeDatabase();
         var first = Backup(db);
-        Touch(db, 100);
+        TouchRows(db, 100);
         var second = Backup(db);
         var dest = new DirectoryStore(P("dest"));
         var sync = new VaultSync(new DirectoryStore(P("vault")), dest).Run();
@@ -62,7 +32,7 @@ public sealed class IncrementalOffsiteTests : TempFolderTest
         Assert.Contains(sync.Items, i => i.Key == $"pages/app/{first.Pages.Packs[0]}.pack" && i.Action == VaultSyncAction.Copied);
 
         // Another change: the next sync sends that backup's new pack, its index, map and manifest — no older pack.
-        Touch(db, 100);
+        TouchRows(db, 100);
         var third = Backup(db);
         var again = new VaultSync(new DirectoryStore(P("vault")), dest).Run();
         Assert.Equal(0, again.Failed);
@@ -76,7 +46,7 @@ public sealed class IncrementalOffsiteTests : TempFolderTest
         Assert.Equal(new[] { first.Id, second.Id, third.Id }, there.Select(b => b.Id));
         foreach (var (here, copy) in new[] { first, second, third }.Zip(there))
         {
-            Assert.Equal(Restore(here, here.Id + "-here.db"), Restore(copy, here.Id + "-there.db"));
+            Assert.Equal(RestoreTo(here, here.Id + "-here.db"), RestoreTo(copy, here.Id + "-there.db"));
             var test = new BackupVerifier().Test(copy);
             Assert.True(test.Passed, string.Join("; ", test.Checks.Where(c => !c.Passed).Select(c => c.Name + ": " + c.Detail)));
         }
@@ -86,7 +56,7 @@ public sealed class IncrementalOffsiteTests : TempFolderTest
         offsite.Refresh();
         var mirrored = BackupVault.OpenExisting(offsite.CacheRoot).List("app").Single(b => b.Id == third.Id);
         offsite.FetchBackup(mirrored);
-        Assert.Equal(Restore(third, "third-here.db"), Restore(mirrored, "third-mirror.db"));
+        Assert.Equal(RestoreTo(third, "third-here.db"), RestoreTo(mirrored, "third-mirror.db"));
     }
 
     /// <summary>Copy-TursoBackup names one backup's folder: an Incremental one goes with the packs it needs.</summary>
@@ -95,7 +65,7 @@ public sealed class IncrementalOffsiteTests : TempFolderTest
     {
         string db = MakeDatabase();
         Backup(db);
-        Touch(db, 20);
+        TouchRows(db, 20);
         var second = Backup(db);
         string unit = $"databases/app/{second.Id}/";
         var result = new VaultSync(new DirectoryStore(P("vault")), new DirectoryStore(P("dest"))) { Filter = k => k.StartsWith(unit, StringComparison.Ordinal) || k == "vault.json" }.Run();
@@ -103,7 +73,7 @@ public sealed class IncrementalOffsiteTests : TempFolderTest
         var copy = Assert.Single(BackupVault.OpenExisting(P("dest")).List("app"));
         Assert.Equal(second.Id, copy.Id);
         Assert.True(new BackupVerifier().Test(copy).Passed);
-        Assert.Equal(Restore(second, "here.db"), Restore(copy, "there.db"));
+        Assert.Equal(RestoreTo(second, "here.db"), RestoreTo(copy, "there.db"));
     }
 
     [Fact]
@@ -113,7 +83,7 @@ public sealed class IncrementalOffsiteTests : TempFolderTest
         Backup(db);
         var dest = new DirectoryStore(P("dest"));
         Assert.Equal(0, new VaultSync(new DirectoryStore(P("vault")), dest).Run().Failed);
-        Touch(db, 20);
+        TouchRows(db, 20);
         var next = Backup(db);
 
         // The destination dies at the first object of the next sync (the new backup's pack or map, largest first).
